@@ -1,0 +1,89 @@
+"""Conversion between the reference checkpoint layout and the project's models.
+
+The reference layout is one flat state dict whose keys are prefixed ``denoiser.``, ``rew_end_model.``
+and ``actor_critic.``. The project's networks use the same attribute names inside each network, so the
+conversion is a matter of prefixes plus recovering the configuration from tensor shapes (a reference
+checkpoint does not carry its configuration).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
+
+PARTS = ("denoiser", "rew_end_model", "actor_critic")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not fit the model it is loaded into."""
+
+
+def load_reference_file(path: str | Path) -> dict[str, Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or corrupt zip, pickle errors...
+        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
+                              "the file is truncated or corrupt") from exc
+    if not isinstance(sd, dict) or not any(k.startswith(p + ".") for k in sd for p in PARTS):
+        raise CheckpointError(f"checkpoint {path} is not in the reference layout: expected keys prefixed "
+                              f"{', '.join(p + '.' for p in PARTS)}")
+    return sd
+
+
+def split_reference(sd: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
+    """Flat reference state dict → {part: state dict of that network}."""
+    parts: dict[str, dict[str, Tensor]] = {}
+    for key, value in sd.items():
+        part, _, rest = key.partition(".")
+        if part not in PARTS:
+            raise CheckpointError(f"reference key {key!r} does not start with one of {PARTS}")
+        parts.setdefault(part, {})[rest] = value
+    return parts
+
+
+def join_reference(parts: dict[str, dict[str, Tensor]]) -> dict[str, Tensor]:
+    """{part: state dict} → flat reference state dict."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise CheckpointError(f"unknown network(s) {sorted(unknown)}; the reference layout holds {PARTS}")
+    return {f"{part}.{k}": v for part, sd in parts.items() for k, v in sd.items()}
+
+
+def infer_denoiser_config(sd: dict[str, Tensor], **overrides: Any) -> DenoiserConfig:
+    """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project)."""
+    try:
+        p = "inner_model."
+        emb = sd[p + "act_emb.0.weight"]
+        num_actions, per_step = emb.shape
+        cond_channels = sd[p + "cond_proj.0.weight"].shape[0]
+        img_channels = sd[p + "conv_out.weight"].shape[0]
+        levels = sorted({int(m.group(1)) for k in sd if (m := re.match(p + r"unet\.d_blocks\.(\d+)\.", k))})
+        depths, channels, attn = [], [], []
+        for i in levels:
+            blocks = {int(m.group(1)) for k in sd if (m := re.match(p + rf"unet\.d_blocks\.{i}\.resblocks\.(\d+)\.", k))}
+            depths.append(len(blocks))
+            channels.append(sd[p + f"unet.d_blocks.{i}.resblocks.0.conv1.weight"].shape[0])
+            attn.append(any(k.startswith(p + f"unet.d_blocks.{i}.resblocks.0.attn.") for k in sd))
+    except KeyError as exc:
+        raise CheckpointError(f"not a denoiser state dict: missing tensor {exc.args[0]!r}") from exc
+    net = DenoiserNetConfig(
+        img_channels=int(img_channels),
+        num_steps_conditioning=int(cond_channels // per_step),
+        cond_channels=int(cond_channels),
+        depths=tuple(depths),
+        channels=tuple(int(c) for c in channels),
+        attn_depths=tuple(attn),
+        num_actions=int(num_actions),
+    )
+    cfg = DenoiserConfig(net=net, **overrides)
+    cfg.validate("denoiser config inferred from checkpoint shapes")
+    return cfg

@@ -1,0 +1,237 @@
+"""Typed configurations of the models and their training. Defaults equal the paper (spec §4, §6).
+
+Every dataclass has ``validate(where)``; ``from_dict`` and ``replace_path`` call it, so a bad value from a
+file, a preset or a ``--set`` flag fails where it is read, naming the field, the value, the allowed range
+and the source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+def check(ok: bool, where: str, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: {name}={value!r} is invalid; expected {allowed}")
+
+
+@dataclass(frozen=True)
+class DenoiserNetConfig:
+    """The U-Net F of the denoiser (spec §4). Defaults: the paper's Atari network."""
+
+    img_channels: int = 3
+    num_steps_conditioning: int = 4
+    cond_channels: int = 256
+    depths: tuple[int, ...] = (2, 2, 2, 2)
+    channels: tuple[int, ...] = (64, 64, 64, 64)
+    attn_depths: tuple[bool, ...] = (False, False, False, False)
+    num_actions: int = 4  # set from the environment
+
+    def validate(self, where: str = "denoiser.net") -> None:
+        check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
+        check(self.num_steps_conditioning >= 1, where, "num_steps_conditioning", self.num_steps_conditioning, ">= 1")
+        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+        check(
+            self.cond_channels > 0 and self.cond_channels % 2 == 0 and self.cond_channels % self.num_steps_conditioning == 0,
+            where, "cond_channels", self.cond_channels,
+            f"a positive even multiple of num_steps_conditioning={self.num_steps_conditioning}",
+        )
+        check(len(self.channels) >= 1, where, "channels", self.channels, "a non-empty list of widths")
+        check(all(c >= 1 for c in self.channels), where, "channels", self.channels, "positive widths")
+        check(len(self.depths) == len(self.channels), where, "depths", self.depths, f"{len(self.channels)} entries (one per level of channels)")
+        check(all(d >= 1 for d in self.depths), where, "depths", self.depths, "entries >= 1")
+        check(len(self.attn_depths) == len(self.channels), where, "attn_depths", self.attn_depths, f"{len(self.channels)} booleans")
+
+
+@dataclass(frozen=True)
+class SigmaDistributionConfig:
+    """Training noise levels: ln σ ~ N(loc, scale²), clipped to [sigma_min, sigma_max] (spec §4)."""
+
+    loc: float = -0.4
+    scale: float = 1.2
+    sigma_min: float = 2e-3
+    sigma_max: float = 20.0
+
+    def validate(self, where: str = "denoiser.sigma_distribution") -> None:
+        check(self.scale > 0, where, "scale", self.scale, "> 0")
+        check(0 < self.sigma_min < self.sigma_max, where, "sigma_min", self.sigma_min, f"0 < sigma_min < sigma_max={self.sigma_max}")
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """EDM denoiser (spec §4)."""
+
+    net: DenoiserNetConfig = field(default_factory=DenoiserNetConfig)
+    sigma_data: float = 0.5
+    sigma_offset_noise: float = 0.3
+    sigma_distribution: SigmaDistributionConfig = field(default_factory=SigmaDistributionConfig)
+
+    def validate(self, where: str = "denoiser") -> None:
+        check(self.sigma_data > 0, where, "sigma_data", self.sigma_data, "> 0")
+        check(self.sigma_offset_noise >= 0, where, "sigma_offset_noise", self.sigma_offset_noise, ">= 0")
+        self.net.validate(f"{where}.net")
+        self.sigma_distribution.validate(f"{where}.sigma_distribution")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Sampling of the next frame (spec §4): Karras schedule, Euler by default, Heun and churn optional."""
+
+    num_steps_denoising: int = 3
+    sigma_min: float = 2e-3
+    sigma_max: float = 5.0
+    rho: float = 7.0
+    order: int = 1
+    s_churn: float = 0.0
+    s_tmin: float = 0.0
+    s_tmax: float = math.inf
+    s_noise: float = 1.0
+
+    def validate(self, where: str = "sampler") -> None:
+        check(self.num_steps_denoising >= 1, where, "num_steps_denoising", self.num_steps_denoising, "an integer >= 1")
+        check(0 < self.sigma_min < self.sigma_max, where, "sigma_min", self.sigma_min, f"0 < sigma_min < sigma_max={self.sigma_max}")
+        check(self.rho > 0, where, "rho", self.rho, "> 0")
+        check(self.order in (1, 2), where, "order", self.order, "1 (Euler) or 2 (Heun)")
+        check(self.s_churn >= 0, where, "s_churn", self.s_churn, ">= 0")
+        check(self.s_noise >= 0, where, "s_noise", self.s_noise, ">= 0")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with linear warm-up then a constant rate, and gradient-norm clipping (spec §6)."""
+
+    lr: float = 1e-4
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    max_grad_norm: float = 1.0
+
+    def validate(self, where: str = "optimizer") -> None:
+        check(0 < self.lr < 1, where, "lr", self.lr, "0 < lr < 1")
+        check(self.eps > 0, where, "eps", self.eps, "> 0")
+        check(self.weight_decay >= 0, where, "weight_decay", self.weight_decay, ">= 0")
+        check(self.warmup_steps >= 0, where, "warmup_steps", self.warmup_steps, ">= 0")
+        check(self.max_grad_norm > 0, where, "max_grad_norm", self.max_grad_norm, "> 0")
+
+
+@dataclass(frozen=True)
+class DenoiserTrainingConfig:
+    """How the denoiser is trained: batches of 4 context frames + 2 autoregressive targets (spec §4)."""
+
+    batch_size: int = 32
+    num_targets: int = 2
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+    def validate(self, where: str = "training") -> None:
+        check(self.batch_size >= 1, where, "batch_size", self.batch_size, ">= 1")
+        check(self.num_targets >= 1, where, "num_targets", self.num_targets, ">= 1")
+        self.optimizer.validate(f"{where}.optimizer")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building configs from plain data (JSON files, presets, --set overrides)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from nested dicts; unknown keys and wrong types are errors naming ``where``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of fields for {cls.__name__}, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown} for {cls.__name__}; valid fields: {sorted(fields)}")
+    kwargs = {}
+    hints = _type_hints(cls)
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(where)
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-serialisable dict of a (nested) config dataclass."""
+    out = dataclasses.asdict(obj)
+    return _jsonable(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def replace_path(obj: Any, dotted: str, value: Any, where: str) -> Any:
+    """Return a copy of config ``obj`` with the field at ``dotted`` (e.g. 'net.channels') set to ``value``."""
+    head, _, rest = dotted.partition(".")
+    fields = {f.name for f in dataclasses.fields(obj)}
+    if head not in fields:
+        raise ConfigError(f"{where}: unknown field {head!r} in {type(obj).__name__}; valid fields: {sorted(fields)}")
+    current = getattr(obj, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise ConfigError(f"{where}: {head!r} is a value, not a section; cannot set {rest!r} inside it")
+        new = replace_path(current, rest, value, where)
+    else:
+        new = _coerce(_type_hints(type(obj))[head], value, where)
+    updated = dataclasses.replace(obj, **{head: new})
+    if hasattr(updated, "validate"):
+        updated.validate(where)
+    return updated
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    import typing
+
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if dataclasses.is_dataclass(value):
+            return value
+        return from_dict(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(hint)
+        return tuple(_coerce(inner, v, where) for v in value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str) and value in ("inf", "-inf"):
+            return float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value

@@ -1,0 +1,93 @@
+"""The EDM denoiser D = c_skip · x^σ + c_out · F(...) and its autoregressive training loss (spec §4)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from diamond.configs.schema import DenoiserConfig, SamplerConfig
+from diamond.imaging import quantize
+from diamond.models.diffusion import edm
+from diamond.models.diffusion.network import DenoiserNetwork
+from diamond.models.diffusion.samplers import sample
+from diamond.models.diffusion.schedule import karras_sigmas
+
+
+class Denoiser(nn.Module):
+    def __init__(self, cfg: DenoiserConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.inner_model = DenoiserNetwork(cfg.net)
+
+    @property
+    def device(self) -> torch.device:
+        return self.inner_model.conv_in.weight.device
+
+    def preconditioners(self, sigma: Tensor) -> edm.Preconditioners:
+        return edm.preconditioners(sigma, self.cfg.sigma_data, self.cfg.sigma_offset_noise)
+
+    def model_output(self, noisy_next_obs: Tensor, sigma: Tensor, obs: Tensor, act: Tensor,
+                     pc: edm.Preconditioners | None = None) -> Tensor:
+        """F's raw output. obs: (B, L, C, H, W) or (B, L·C, H, W) context frames in [-1, 1]; act: (B, L)."""
+        pc = pc if pc is not None else self.preconditioners(sigma)
+        obs = obs.flatten(1, 2) if obs.ndim == 5 else obs
+        c_in = edm.as_image_scale(pc.c_in, noisy_next_obs.ndim)
+        c_noise = pc.c_noise.reshape(-1)
+        return self.inner_model(noisy_next_obs * c_in, c_noise, obs / self.cfg.sigma_data, act)
+
+    def denoise(self, noisy_next_obs: Tensor, sigma: Tensor, obs: Tensor, act: Tensor) -> Tensor:
+        """D(x^σ, σ, context), clamped and quantised to 8 bits: an image in [-1, 1]."""
+        pc = self.preconditioners(sigma)
+        out = self.model_output(noisy_next_obs, sigma, obs, act, pc)
+        return self._wrap(noisy_next_obs, out, pc)
+
+    @staticmethod
+    def _wrap(noisy: Tensor, model_output: Tensor, pc: edm.Preconditioners) -> Tensor:
+        d = edm.as_image_scale(pc.c_skip, noisy.ndim) * noisy + edm.as_image_scale(pc.c_out, noisy.ndim) * model_output
+        return quantize(d)
+
+    def loss(self, obs: Tensor, act: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Autoregressive EDM loss on sequences of L context frames followed by targets (spec §4).
+
+        obs: (B, L + K, C, H, W) in [-1, 1]; act: (B, L + K); mask: (B, L + K) True on real (unpadded)
+        steps. Target k is conditioned on the model's own quantised one-step prediction of target k-1.
+        """
+        n = self.cfg.net.num_steps_conditioning
+        num_targets = obs.size(1) - n
+        if num_targets < 1:
+            raise ValueError(f"Denoiser.loss: sequences of {obs.size(1)} frames; need more than {n} context frames")
+        frames = obs.clone()
+        total = obs.new_zeros(())
+        dist = self.cfg.sigma_distribution
+        for k in range(num_targets):
+            context, target = frames[:, k : n + k], frames[:, n + k]
+            valid = mask[:, n + k]
+            sigma = edm.sample_training_sigmas(obs.size(0), dist.loc, dist.scale, dist.sigma_min, dist.sigma_max,
+                                               device=obs.device, generator=generator)
+            noisy = edm.add_noise(target, sigma, self.cfg.sigma_offset_noise, generator=generator)
+            pc = self.preconditioners(sigma)
+            out = self.model_output(noisy, sigma, context, act[:, k : n + k], pc)
+            if valid.any():
+                total = total + F.mse_loss(out[valid], edm.training_target(target, noisy, pc)[valid])
+            if k + 1 < num_targets:
+                with torch.no_grad():
+                    frames[:, n + k] = self._wrap(noisy, out.detach(), pc)
+        return total / num_targets
+
+    @torch.no_grad()
+    def sample_next_obs(self, obs: Tensor, act: Tensor, sampler: SamplerConfig, x_init: Tensor | None = None,
+                        generator: torch.Generator | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Sample the next frame given (B, L, C, H, W) context frames and (B, L) actions."""
+        b, _, c, h, w = obs.shape
+        context = obs.flatten(1, 2)
+        if x_init is None:  # spec §4: start from N(0, I), not scaled by σ_max
+            x_init = torch.randn(b, c, h, w, device=obs.device, dtype=obs.dtype, generator=generator)
+        sigmas = karras_sigmas(sampler.num_steps_denoising, sampler.sigma_min, sampler.sigma_max, sampler.rho,
+                               device=obs.device)
+        return sample(
+            lambda x, s: self.denoise(x, s, context, act),
+            x_init, sigmas, order=sampler.order, s_churn=sampler.s_churn, s_tmin=sampler.s_tmin,
+            s_tmax=sampler.s_tmax, s_noise=sampler.s_noise, generator=generator,
+        )
