@@ -26,6 +26,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -87,15 +88,12 @@ def encode_episode(episode: Episode) -> list[bytes | memoryview]:
     return chunks
 
 
-def write_episode_file(fd: int, episode: Episode) -> int:
-    """Write the episode to an open file descriptor and fsync it; returns the number of bytes written."""
+def write_episode_file(f: BinaryIO, episode: Episode) -> int:
+    """Write the episode to an open binary file; returns the number of bytes written."""
     total = 0
-    with os.fdopen(fd, "wb", closefd=False) as f:
-        for chunk in encode_episode(episode):
-            f.write(chunk)
-            total += len(chunk)
-        f.flush()
-        os.fsync(f.fileno())  # the data must be on disk before the rename makes it visible (spec §3 store)
+    for chunk in encode_episode(episode):
+        f.write(chunk)
+        total += len(chunk)
     return total
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from diamond.data.episode import Episode
 from diamond.data.episode_file import CorruptEpisodeFile, read_episode_file, write_episode_file
+from diamond.fileio import TMP_PREFIX, write_atomically, write_json_atomically
 
 try:
     import fcntl
@@ -40,7 +41,6 @@ STORE_FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".writer.lock"
-TMP_PREFIX = ".tmp-"
 EPISODE_SUFFIX = ".ep"
 _EPISODE_NAME = re.compile(r"^(\d{9})\.ep$")
 
@@ -51,52 +51,6 @@ class StoreError(RuntimeError):
 
 def episode_file_name(episode_id: int) -> str:
     return f"{episode_id:09d}{EPISODE_SUFFIX}"
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames inside ``path`` durable (spec §3 store: crash safety)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on directories; the rename is still atomic there
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(directory: Path, name: str, write: Any) -> int:
-    """Write ``name`` via a temporary file + fsync + os.replace + directory fsync; returns its size.
-
-    ``write(fd)`` writes and fsyncs the content and returns the byte count.
-    """
-    tmp = directory / f"{TMP_PREFIX}{name}.{os.getpid()}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except OSError as e:
-        raise StoreError(f"cannot create temporary file {tmp} in the episode store: {e}") from e
-    try:
-        size = write(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)  # a temporary never held saved data
-        raise
-    os.close(fd)
-    os.replace(tmp, directory / name)
-    _fsync_dir(directory)
-    return size
-
-
-def _write_json_atomically(directory: Path, name: str, obj: Any) -> None:
-    data = (json.dumps(obj, indent=1) + "\n").encode()
-
-    def write(fd: int) -> int:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        return len(data)
-
-    _write_atomically(directory, name, write)
 
 
 def _json_normalised(obj: Any) -> Any:
@@ -130,7 +84,9 @@ def _canonical_episode(episode: Episode, metadata: Mapping[str, Any], where: str
     for name in ("end", "trunc"):
         arr = np.asarray(getattr(episode, name))
         if arr.ndim != 1 or not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"{where}: {name} must be a (T,) array of 0/1 flags, got shape {arr.shape} values {np.unique(arr)[:5]}")
+            raise ValueError(
+                f"{where}: {name} must be a (T,) array of 0/1 flags, got shape {arr.shape} values {np.unique(arr)[:5]}"
+            )
         flags[name] = arr.astype(np.uint8)
     rew = np.asarray(episode.rew)
     if rew.ndim != 1 or rew.dtype.kind not in "biuf":
@@ -176,7 +132,9 @@ class EpisodeStore:
         """
         root = Path(root)
         if "obs_shape" not in metadata:
-            raise ValueError(f"metadata for a new episode store at {root} needs 'obs_shape' (C, H, W); got keys {sorted(metadata)}")
+            raise ValueError(
+                f"metadata for a new episode store at {root} needs 'obs_shape' (C, H, W); got keys {sorted(metadata)}"
+            )
         try:
             user_metadata = _json_normalised(dict(metadata))
         except (TypeError, ValueError) as e:
@@ -192,12 +150,11 @@ class EpisodeStore:
                     f"cannot create an episode store in {root}: the directory is not empty "
                     f"(found {sorted(leftovers)[:5]}); choose a new or empty directory"
                 )
-            _write_json_atomically(
-                root,
-                METADATA_FILE,
+            write_json_atomically(
+                root / METADATA_FILE,
                 {"format": STORE_FORMAT, "format_version": STORE_FORMAT_VERSION, "metadata": user_metadata},
             )
-            _write_json_atomically(root, INDEX_FILE, {"episodes": []})
+            write_json_atomically(root / INDEX_FILE, {"episodes": []})
         except BaseException:
             cls._release_lock(lock_fd)
             raise
@@ -256,7 +213,12 @@ class EpisodeStore:
             warnings.warn("fcntl is unavailable: the episode store cannot stop a second writer", stacklevel=3)
             return None
         path = root / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(
+                f"cannot open the writer lock {path} ({e}); to only read the store, open it with read_only=True"
+            ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -326,7 +288,7 @@ class EpisodeStore:
         return {"file": episode_file_name(episode_id), "length": len(episode), "return": episode.return_, "nbytes": nbytes}
 
     def _write_index(self) -> None:
-        _write_json_atomically(self.root, INDEX_FILE, {"episodes": self._entries})
+        write_json_atomically(self.root / INDEX_FILE, {"episodes": self._entries})
 
     # -------------------------------------------------------------------------------------- public API
 
@@ -363,11 +325,14 @@ class EpisodeStore:
         name = episode_file_name(episode_id)
         if (self.root / name).exists():
             raise StoreError(f"{self.root / name} already exists but is not indexed; refusing to overwrite it")
-        nbytes = _write_atomically(self.root, name, lambda fd: write_episode_file(fd, episode))
+        try:
+            nbytes = write_atomically(self.root / name, lambda f: write_episode_file(f, episode))
+        except OSError as e:
+            raise StoreError(f"cannot write episode {episode_id} to {self.root}: {e}") from e
         self._entries.append(self._entry(episode_id, episode, nbytes))
         self._write_index()
         if self.cache_in_ram:
-            self._cache[episode_id] = read_only_copy(episode)
+            self._cache[episode_id] = _read_only_copy(episode)
         return episode_id
 
     def get(self, episode_id: int) -> Episode:
@@ -379,12 +344,7 @@ class EpisodeStore:
         cached = self._cache.get(episode_id)
         if cached is not None:
             return cached
-        episode = read_episode_file(self.root / self._entries[episode_id]["file"])
-        if len(episode) != self._entries[episode_id]["length"]:
-            raise CorruptEpisodeFile(
-                f"episode file {self.root / self._entries[episode_id]['file']} holds {len(episode)} steps, "
-                f"the index recorded {self._entries[episode_id]['length']}"
-            )
+        episode = self._read(episode_id)
         if self.cache_in_ram:
             self._cache[episode_id] = episode
         return episode
@@ -393,10 +353,18 @@ class EpisodeStore:
 
     def verify(self) -> None:
         """Read every episode file and check its checksum; raises CorruptEpisodeFile naming the first bad one."""
-        for i, e in enumerate(self._entries):
-            episode = read_episode_file(self.root / e["file"])
-            if len(episode) != e["length"]:
-                raise CorruptEpisodeFile(f"episode file {self.root / e['file']} holds {len(episode)} steps, the index recorded {e['length']}")
+        for i in range(len(self._entries)):
+            self._read(i)
+
+    def _read(self, episode_id: int) -> Episode:
+        entry = self._entries[episode_id]
+        path = self.root / entry["file"]
+        episode = read_episode_file(path)
+        if len(episode) != entry["length"]:
+            raise CorruptEpisodeFile(
+                f"episode file {path} holds {len(episode)} steps, the index {INDEX_FILE} recorded {entry['length']}"
+            )
+        return episode
 
     def close(self) -> None:
         """Release the writer lock (episodes already added are safe on disk either way)."""
@@ -414,7 +382,7 @@ class EpisodeStore:
         return f"EpisodeStore({str(self.root)!r}, {len(self)} episodes, {self.num_steps} steps, {mode})"
 
 
-def read_only_copy(episode: Episode) -> Episode:
+def _read_only_copy(episode: Episode) -> Episode:
     """A private copy with read-only arrays, so cached episodes cannot be changed by callers."""
     arrays = {}
     for name in ("obs", "act", "rew", "end", "trunc", "final_obs"):

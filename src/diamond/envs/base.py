@@ -77,7 +77,9 @@ def check_action(action: Any, num_actions: int, where: str) -> int:
     return a
 
 
-def check_range(where: str, name: str, value: Any, low: float | None = None, high: float | None = None) -> None:
+def check_range(
+    where: str, name: str, value: Any, low: float | None = None, high: float | None = None, what: str = "a number"
+) -> None:
     """Raise a ValueError naming ``where.name``, its value and the allowed closed range [low, high]."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if ok and low is not None and value < low:
@@ -87,12 +89,13 @@ def check_range(where: str, name: str, value: Any, low: float | None = None, hig
     if not ok:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
-        raise ValueError(f"{where}.{name} must be a number in [{lo}, {hi}], got {value!r}")
+        raise ValueError(f"{where}.{name} must be {what} in [{lo}, {hi}], got {value!r}")
 
 
 def check_int(where: str, name: str, value: Any, low: int, high: int | None = None) -> None:
     """Like ``check_range`` but the value must also be an integer."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        value = repr(value) + f" of type {type(value).__name__}"
         hi = "inf" if high is None else high
-        raise ValueError(f"{where}.{name} must be an integer in [{low}, {hi}], got {value!r}")
-    check_range(where, name, value, low, high)
+        raise ValueError(f"{where}.{name} must be an integer in [{low}, {hi}], got {value}")
+    check_range(where, name, value, low, high, what="an integer")

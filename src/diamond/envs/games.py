@@ -52,7 +52,7 @@ def all_ale_games() -> tuple[str, ...]:
     return tuple(sorted(k[: -len(suffix)] for k in gymnasium.registry if k.endswith(suffix) and "/" not in k))
 
 
-def unknown_name_error(kind: str, name: object, valid: tuple[str, ...], where: str) -> ValueError:
+def unknown_name_error(kind: str, name: object, valid: tuple[str, ...], where: str, note: str = "") -> ValueError:
     """A ValueError naming the bad name, a close match if there is one, and every valid name."""
     matches = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
     if not matches:  # also try ignoring case, so that "breakout" suggests "Breakout"
@@ -60,7 +60,7 @@ def unknown_name_error(kind: str, name: object, valid: tuple[str, ...], where: s
         close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
         matches = [lowered[c] for c in close]
     hint = f" Did you mean {matches[0]!r}?" if matches else ""
-    return ValueError(f"{where}: unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}")
+    return ValueError(f"{where}: unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}{note}")
 
 
 def validate_atari_game(game: str, only_atari100k: bool = True, where: str = "AtariConfig.game") -> str:
@@ -72,7 +72,9 @@ def validate_atari_game(game: str, only_atari100k: bool = True, where: str = "At
         if game in valid:
             return game
         raise unknown_name_error("ALE game", game, valid, where)
-    raise unknown_name_error("Atari 100k game", game, ATARI_100K_GAMES, where + " (set only_atari100k=False for other ALE games)")
+    raise unknown_name_error(
+        "Atari 100k game", game, ATARI_100K_GAMES, where, note=" (set only_atari100k=False to allow other ALE games)"
+    )
 
 
 def validate_minatar_game(game: str, where: str = "MinAtarConfig.game") -> str:

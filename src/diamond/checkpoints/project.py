@@ -1,0 +1,65 @@
+"""The project's own checkpoint files: one torch file holding the config, model and optimiser states.
+
+Files are written atomically (temporary file, fsync, rename), so a crash never leaves a half-written
+checkpoint under the final name and never destroys the previous one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diamond.checkpoints.reference import CheckpointError
+from diamond.fileio import write_atomically
+
+FORMAT = "diamond-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, config: dict[str, Any], **states: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, "config": config, **states}
+    write_atomically(path, lambda f: torch.save(payload, f))
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
+                              "the file is truncated or corrupt") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a project checkpoint (no '{FORMAT}' marker); "
+                              "for a checkpoint in the reference layout use `diamond convert` or --reference")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')}; this version reads {VERSION}")
+    return payload
+
+
+def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    """Human-readable differences between two nested config dicts ('a.b: saved=1, current=2')."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        diffs = []
+        for key in sorted(set(saved) | set(current)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in saved:
+                diffs.append(f"{name}: missing in checkpoint, current={current[key]!r}")
+            elif key not in current:
+                diffs.append(f"{name}: checkpoint={saved[key]!r}, missing in current config")
+            else:
+                diffs.extend(config_differences(saved[key], current[key], name))
+        return diffs
+    return [] if saved == current else [f"{prefix}: checkpoint={saved!r}, current={current!r}"]
+
+
+def require_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    diffs = config_differences(saved, current)
+    if diffs:
+        raise CheckpointError(f"checkpoint {path} was made with another configuration:\n  " + "\n  ".join(diffs))

@@ -1,0 +1,51 @@
+"""Crash-safe file writes: temporary file in the same directory, fsync, atomic rename, directory fsync.
+
+A reader therefore sees either the previous complete file or the new complete file, never a partial one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories; the rename is still atomic there
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], Any]) -> int:
+    """Write ``path`` through ``write(file)``; returns the size in bytes. Raises OSError with the path on failure."""
+    path = Path(path)
+    tmp = path.parent / f"{TMP_PREFIX}{path.name}.{os.getpid()}"
+    try:
+        f = open(tmp, "wb")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write in {path.parent} ({e.strerror})", str(tmp)) from e
+    try:
+        with f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a temporary never held saved data
+        raise
+    fsync_dir(path.parent)
+    return size
+
+
+def write_json_atomically(path: str | Path, obj: Any) -> None:
+    data = (json.dumps(obj, indent=1) + "\n").encode()
+    write_atomically(path, lambda f: f.write(data))

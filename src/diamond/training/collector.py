@@ -1,0 +1,274 @@
+"""Collect real experience with a policy and store whole episodes (spec §1 step 1, §2, §3).
+
+``Collector.collect(num_steps)`` advances a ``VectorEnv`` and writes every completed episode, with its
+true final observation, to a sink (the on-disk store, or anything with ``add(episode) -> int``).
+Episodes still running when a call returns stay in memory and are continued by the next call, so
+collecting 100 steps per epoch (spec §1) never cuts an episode.
+
+Step accounting: one call to ``env.step`` advances every env by one agent step, so ``collect`` does
+``ceil(num_steps / num_envs)`` vector steps, i.e. ``num_steps`` rounded *up* to a multiple of
+``num_envs``; the exact count is returned in ``CollectStats.steps`` so the caller can charge it to the
+interaction budget (spec §2, 100k agent steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from diamond.data.episode import Episode
+from diamond.envs.base import VectorEnv
+
+
+class EpisodeSink(Protocol):
+    def add(self, episode: Episode) -> int: ...
+
+
+class Policy(Protocol):
+    """``policy(obs)`` maps (N, C, H, W) uint8 observations to (N,) int64 actions.
+
+    A recurrent policy may also define ``reset(done_mask)``: it is called with a (N,) bool mask
+    right after the envs where the mask is True were reset (and once with all True at the start).
+    """
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+class RandomPolicy:
+    """Uniformly random actions; the untrained agent's behaviour (spec §1: initial collection)."""
+
+    def __init__(self, num_actions: int, seed: int | None = 0) -> None:
+        if int(num_actions) < 1:
+            raise ValueError(f"RandomPolicy: num_actions must be >= 1, got {num_actions!r}")
+        self.num_actions = int(num_actions)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.rng.integers(self.num_actions, size=len(obs), dtype=np.int64)
+
+
+@dataclass
+class CollectStats:
+    """What one ``collect`` call did; ``returns``/``lengths``/``episode_ids`` list the completed episodes."""
+
+    steps: int = 0
+    episodes: int = 0
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    episode_ids: list[int] = field(default_factory=list)
+    random_actions: int = 0  # how many actions epsilon replaced by uniform ones
+
+
+class _Partial:
+    """The transitions of one env's running episode."""
+
+    def __init__(self) -> None:
+        self.obs: list[np.ndarray] = []
+        self.act: list[int] = []
+        self.rew: list[float] = []
+        self.end: list[int] = []
+        self.trunc: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.act)
+
+    def append(self, obs: np.ndarray, act: int, rew: float, end: int, trunc: int) -> None:
+        self.obs.append(obs)
+        self.act.append(act)
+        self.rew.append(rew)
+        self.end.append(end)
+        self.trunc.append(trunc)
+
+    def to_episode(self, final_obs: np.ndarray, info: dict[str, Any]) -> Episode:
+        return Episode(
+            obs=np.stack(self.obs).astype(np.uint8, copy=False),
+            act=np.asarray(self.act, dtype=np.int64),
+            rew=np.asarray(self.rew, dtype=np.float32),
+            end=np.asarray(self.end, dtype=np.uint8),
+            trunc=np.asarray(self.trunc, dtype=np.uint8),
+            final_obs=np.array(final_obs, dtype=np.uint8),
+            info=info,
+        )
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "obs": np.stack(self.obs) if self.obs else np.zeros((0,), np.uint8),
+            "act": np.asarray(self.act, dtype=np.int64),
+            "rew": np.asarray(self.rew, dtype=np.float32),
+            "end": np.asarray(self.end, dtype=np.uint8),
+            "trunc": np.asarray(self.trunc, dtype=np.uint8),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> _Partial:
+        p = cls()
+        n = len(state["act"])
+        p.obs = [np.asarray(state["obs"][t], dtype=np.uint8) for t in range(n)]
+        p.act = [int(a) for a in state["act"]]
+        p.rew = [float(r) for r in state["rew"]]
+        p.end = [int(e) for e in state["end"]]
+        p.trunc = [int(t) for t in state["trunc"]]
+        return p
+
+
+class Collector:
+    """Run ``policy`` (epsilon-greedy-ised, spec §2) in ``env`` and write finished episodes to ``sink``."""
+
+    def __init__(
+        self, env: VectorEnv, sink: EpisodeSink, policy: Policy, epsilon: float = 0.0, seed: int | None = 0
+    ) -> None:
+        if not (isinstance(epsilon, (int, float)) and 0.0 <= epsilon <= 1.0):
+            raise ValueError(
+                f"Collector: epsilon must be a probability in [0, 1], got {epsilon!r} (spec §2: 0.01 train, 0 test)"
+            )
+        self.env = env
+        self.sink = sink
+        self.policy = policy
+        self.epsilon = float(epsilon)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)  # epsilon draws only; the policy has its own randomness
+        self.total_steps = 0
+        self.total_episodes = 0
+        self._obs: np.ndarray | None = None  # the observations the running episodes are at
+        self._live = False  # True while self._obs is what the envs are really showing
+        self._partials = [_Partial() for _ in range(env.num_envs)]
+
+    # -- collection ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if any(len(p) for p in self._partials):
+            # Restored from a checkpoint: the emulator state is gone, so these cannot be continued.
+            self.end_partial_episodes()
+        self._obs = self.env.reset()
+        self._live = True
+        self._reset_policy(np.ones(self.env.num_envs, dtype=bool))
+
+    def _reset_policy(self, done: np.ndarray) -> None:
+        reset = getattr(self.policy, "reset", None)
+        if callable(reset):
+            reset(done)
+
+    def _act(self, obs: np.ndarray, stats: CollectStats) -> np.ndarray:
+        n = self.env.num_envs
+        actions = np.asarray(self.policy(obs))
+        if actions.shape != (n,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(
+                f"policy must return an integer array of shape ({n},), got shape {actions.shape} dtype {actions.dtype}"
+            )
+        # Always draw both, so the random stream does not depend on the policy's choices.
+        explore = self.rng.random(n) < self.epsilon  # spec §2: per env, per step
+        uniform = self.rng.integers(self.env.num_actions, size=n, dtype=np.int64)
+        stats.random_actions += int(explore.sum())
+        return np.where(explore, uniform, actions.astype(np.int64))
+
+    def _episode_info(self, i: int) -> dict[str, Any]:
+        full = self.env.protocol()  # asked each time: a reset(seed=...) elsewhere changes the seeds
+        protocol = {k: v for k, v in full.items() if k != "env_seeds"}
+        seeds = full.get("env_seeds")
+        return {
+            **protocol,
+            "env_index": i,
+            "seed": None if seeds is None else seeds[i],
+            "epsilon": self.epsilon,
+            "collector_seed": self.seed,
+        }
+
+    def _write(self, i: int, final_obs: np.ndarray, stats: CollectStats | None) -> None:
+        partial = self._partials[i]
+        episode = partial.to_episode(final_obs, self._episode_info(i))
+        episode_id = self.sink.add(episode)
+        self._partials[i] = _Partial()
+        self.total_episodes += 1
+        if stats is not None:
+            stats.episodes += 1
+            stats.returns.append(episode.return_)
+            stats.lengths.append(len(episode))
+            stats.episode_ids.append(int(episode_id))
+
+    def collect(self, num_steps: int) -> CollectStats:
+        """Advance the envs by ``num_steps`` agent steps in total (rounded up to a multiple of num_envs)."""
+        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
+            raise ValueError(f"Collector.collect: num_steps must be an integer >= 0, got {num_steps!r}")
+        n = self.env.num_envs
+        stats = CollectStats()
+        if num_steps == 0:
+            return stats
+        if not self._live:
+            self._start()
+        assert self._obs is not None
+        for _ in range(-(-int(num_steps) // n)):
+            actions = self._act(self._obs, stats)
+            next_obs, rew, end, trunc, info = self.env.step(actions)
+            final_obs = info["final_obs"]
+            done = (end.astype(bool)) | (trunc.astype(bool))
+            for i in range(n):
+                self._partials[i].append(self._obs[i].copy(), int(actions[i]), float(rew[i]), int(end[i]), int(trunc[i]))
+                if done[i]:
+                    self._write(i, final_obs[i], stats)
+            self._obs = next_obs
+            stats.steps += n
+            if done.any():
+                self._reset_policy(done)
+        self.total_steps += stats.steps
+        return stats
+
+    def end_partial_episodes(self) -> int:
+        """Write every running episode as truncated (trunc = 1 on its last step) and start afresh.
+
+        The final observation is the current one, which is true: the interaction simply stops there.
+        Use it before a final evaluation, or let ``collect`` do it after ``load_state_dict``. Returns
+        the number of episodes written.
+        """
+        written = 0
+        for i, partial in enumerate(self._partials):
+            if len(partial) == 0:
+                continue
+            if self._obs is None:
+                raise RuntimeError("Collector: a running episode has no current observation (corrupt state)")
+            partial.trunc[-1] = 1
+            self._write(i, self._obs[i], None)
+            written += 1
+        self._obs = None
+        self._live = False  # the envs are reset before the next step
+        return written
+
+    # -- checkpointing ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Running episodes, current observations, RNG state and counters (numpy arrays and plain types).
+
+        The envs' emulator state cannot be saved. After ``load_state_dict`` the next ``collect`` resets
+        the envs and first writes the restored running episodes as truncated ones (see
+        ``end_partial_episodes``); a caller that prefers to drop them calls ``discard_partial_episodes``.
+        """
+        return {
+            "num_envs": self.env.num_envs,
+            "obs": None if self._obs is None else np.array(self._obs),
+            "partials": [p.state() for p in self._partials],
+            "rng": self.rng.bit_generator.state,
+            "total_steps": self.total_steps,
+            "total_episodes": self.total_episodes,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["num_envs"] != self.env.num_envs:
+            raise ValueError(
+                f"Collector.load_state_dict: the state has {state['num_envs']} envs, this collector's env has {self.env.num_envs}"
+            )
+        self.rng.bit_generator.state = state["rng"]
+        self.total_steps = int(state["total_steps"])
+        self.total_episodes = int(state["total_episodes"])
+        self._partials = [_Partial.from_state(s) for s in state["partials"]]
+        obs = state["obs"]
+        self._obs = None if obs is None else np.array(obs, dtype=np.uint8)
+        if self._obs is None and any(len(p) for p in self._partials):
+            raise ValueError("Collector.load_state_dict: running episodes without current observations (corrupt state)")
+        self._live = False  # the envs are not at these observations: reset them at the next collect()
+
+    def discard_partial_episodes(self) -> None:
+        """Forget the running episodes (nothing is written); the envs are reset before the next step."""
+        self._partials = [_Partial() for _ in range(self.env.num_envs)]
+        self._obs = None
+        self._live = False
