@@ -174,7 +174,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def replace_path(obj: Any, dotted: str, value: Any, where: str) -> Any:
-    """Return a copy of config ``obj`` with the field at ``dotted`` (e.g. 'net.channels') set to ``value``."""
+    """Return a copy of config ``obj`` with the field at ``dotted`` (e.g. 'net.channels') set to ``value``.
+
+    Types are checked here; ranges are checked by the caller's ``validate`` once all changes are made
+    (some fields must change together, e.g. channels and depths).
+    """
     head, _, rest = dotted.partition(".")
     fields = {f.name for f in dataclasses.fields(obj)}
     if head not in fields:
@@ -186,10 +190,7 @@ def replace_path(obj: Any, dotted: str, value: Any, where: str) -> Any:
         new = replace_path(current, rest, value, where)
     else:
         new = _coerce(_type_hints(type(obj))[head], value, where)
-    updated = dataclasses.replace(obj, **{head: new})
-    if hasattr(updated, "validate"):
-        updated.validate(where)
-    return updated
+    return dataclasses.replace(obj, **{head: new})
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
@@ -235,3 +236,26 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
     return value
+
+
+@dataclass(frozen=True)
+class WorldModelRunConfig:
+    """A world-model training run on a fixed dataset: the model, its training, its sampler and the schedule."""
+
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    training: DenoiserTrainingConfig = field(default_factory=DenoiserTrainingConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    num_updates: int = 10_000  # spec §1: the first epoch trains the denoiser for 10,000 steps
+    eval_every: int = 500
+    checkpoint_every: int = 1000
+    eval_contexts: int = 64
+    seed: int = 0
+
+    def validate(self, where: str = "config") -> None:
+        self.denoiser.validate(f"{where}.denoiser")
+        self.training.validate(f"{where}.training")
+        self.sampler.validate(f"{where}.sampler")
+        check(self.num_updates >= 1, where, "num_updates", self.num_updates, ">= 1")
+        check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1")
+        check(self.checkpoint_every >= 1, where, "checkpoint_every", self.checkpoint_every, ">= 1")
+        check(self.eval_contexts >= 1, where, "eval_contexts", self.eval_contexts, ">= 1")

@@ -1,0 +1,408 @@
+"""Speed of the diffusion world model (spec §4, §7): training samples/s, imagined frames/s, latency, FLOP/s.
+
+Three phases run on one device, each timed as the median of ``repeats`` iterations after ``warmup``:
+
+- ``train``: one denoiser training iteration on a batch of sequences of 4 context frames + 2 targets
+  (the real autoregressive ``Denoiser.loss``), backward, gradient clipping and the AdamW step.
+- ``imagine``: sampling the next frame of a batch (default 32) with the paper's 3 Euler steps.
+- ``latency``: the same at batch 1 (what an interactive player waits for).
+
+Each phase's FLOPs are counted once, outside the timed loop, with ``torch.utils.flop_counter``; they cover
+matrix products, convolutions and attention only (normalisation and elementwise ops are not counted), so
+"GFLOP/s" is the rate of that useful arithmetic. A float32 square matmul timed in the same run gives the
+device's practical peak, and each phase is reported as a fraction of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
+from diamond.models.diffusion.denoiser import Denoiser
+from diamond.training.optim import make_optimizer, optimizer_step
+
+# The authors' code measured on the 2-core development machine (CPU, float32). The layout mirrors the
+# result of run_benchmark so that format_report can put each figure beside ours.
+REFERENCE_CPU: dict[str, Any] = {
+    "source": "authors' code, measured on the 2-core development machine",
+    "threads": 2,
+    "matmul": {"gflops": 145.0},
+    "train": {"batch": 32, "samples_per_s": 2.5, "gflops": 46.0},
+    "imagine": {"batch": 32, "num_steps_denoising": 3, "frames_per_s": 4.0},
+    "latency": {"batch": 1, "num_steps_denoising": 3, "ms": 230.0, "fraction_of_matmul": 0.5},
+}
+
+# (section, key, label) of every figure format_report prints, in order.
+REPORT_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("matmul", "gflops", "matmul float32 GFLOP/s"),
+    ("train", "samples_per_s", "train samples/s"),
+    ("train", "median_s", "train s/iteration"),
+    ("train", "gflop_per_iter", "train GFLOP/iteration"),
+    ("train", "gflops", "train GFLOP/s"),
+    ("train", "fraction_of_matmul", "train fraction of matmul"),
+    ("train", "peak_mem_mb", "train peak memory MB"),
+    ("imagine", "frames_per_s", "imagine frames/s"),
+    ("imagine", "median_s", "imagine s/batch"),
+    ("imagine", "gflop_per_iter", "imagine GFLOP/batch"),
+    ("imagine", "gflops", "imagine GFLOP/s"),
+    ("imagine", "fraction_of_matmul", "imagine fraction of matmul"),
+    ("imagine", "peak_mem_mb", "imagine peak memory MB"),
+    ("latency", "ms", "latency ms/frame"),
+    ("latency", "gflop_per_iter", "latency GFLOP/frame"),
+    ("latency", "gflops", "latency GFLOP/s"),
+    ("latency", "fraction_of_matmul", "latency fraction of matmul"),
+    ("latency", "peak_mem_mb", "latency peak memory MB"),
+)
+
+
+def run_benchmark(
+    device: str = "auto",
+    repeats: int = 5,
+    warmup: int = 1,
+    denoiser_cfg: DenoiserConfig | None = None,
+    train_batch: int = 32,
+    imagine_batch: int = 32,
+    num_steps_denoising: int = 3,
+    progress: Callable[[str], None] | None = None,
+    *,
+    image_size: int = 64,
+    num_targets: int = DenoiserTrainingConfig().num_targets,
+    matmul_size: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Measure the three phases on ``device`` ("auto": cuda if available, else cpu); a JSON-serialisable dict.
+
+    ``denoiser_cfg`` defaults to the paper's network; pass a tiny one (and small batches) for tests.
+    ``matmul_size`` defaults to 2048 on CPU and 8192 on CUDA.
+    """
+    for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0), ("train_batch", train_batch, 1),
+                             ("imagine_batch", imagine_batch, 1), ("num_steps_denoising", num_steps_denoising, 1),
+                             ("image_size", image_size, 1), ("num_targets", num_targets, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
+    dev = resolve_device(device)
+    say = progress or (lambda message: None)
+    cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
+    sampler = SamplerConfig(num_steps_denoising=num_steps_denoising)
+    sampler.validate("run_benchmark sampler")
+    opt_cfg = OptimizerConfig()
+    n_mm = matmul_size if matmul_size is not None else (8192 if dev.type == "cuda" else 2048)
+    if n_mm < 1:
+        raise ValueError(f"run_benchmark: matmul_size={matmul_size!r} is invalid; expected an integer >= 1")
+
+    result: dict[str, Any] = {
+        "device": str(dev),
+        "device_name": _device_name(dev),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "config": {
+            "denoiser": to_dict(cfg),
+            "sampler": to_dict(sampler),
+            "optimizer": to_dict(opt_cfg),
+            "train_batch": train_batch,
+            "imagine_batch": imagine_batch,
+            "num_steps_denoising": num_steps_denoising,
+            "num_context_frames": cfg.net.num_steps_conditioning,
+            "num_targets": num_targets,
+            "image_size": image_size,
+            "repeats": repeats,
+            "warmup": warmup,
+            "matmul_size": n_mm,
+            "seed": seed,
+        },
+    }
+    if dev.type == "cuda":
+        result["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+        result["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    result["comparable_to_reference"] = (
+        dev.type == "cpu" and cfg == DenoiserConfig() and train_batch == REFERENCE_CPU["train"]["batch"]
+        and imagine_batch == REFERENCE_CPU["imagine"]["batch"] and image_size == 64 and num_targets == 2
+        and num_steps_denoising == REFERENCE_CPU["latency"]["num_steps_denoising"]
+    )
+
+    # 0. The device's practical float32 peak.
+    say(f"matmul: float32 {n_mm}x{n_mm} on {dev}")
+    a = torch.randn(n_mm, n_mm, device=dev)
+    b = torch.randn(n_mm, n_mm, device=dev)
+    times = _time(lambda: torch.mm(a, b), repeats, warmup, dev, say, "matmul")
+    del a, b
+    matmul_s = statistics.median(times)
+    matmul_gflops = 2 * n_mm**3 / matmul_s / 1e9
+    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops}
+    result["matmul_gflops"] = matmul_gflops
+
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        denoiser = Denoiser(cfg).to(dev)
+    net = cfg.net
+    c, h = net.img_channels, image_size
+
+    def frames(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        obs = torch.rand(batch, length, c, h, h, device=dev, generator=generator) * 2 - 1
+        act = torch.randint(net.num_actions, (batch, length), device=dev, generator=generator)
+        return obs, act
+
+    # 1. Training: the autoregressive loss, backward, clipping and AdamW (spec §4, §6).
+    memory = _PeakMemory(dev)
+    memory.start()
+    denoiser.train()
+    optimizer, scheduler = make_optimizer(denoiser, opt_cfg)
+    obs, act = frames(train_batch, net.num_steps_conditioning + num_targets)
+    mask = torch.ones(obs.shape[:2], dtype=torch.bool, device=dev)
+
+    def train_iteration() -> None:
+        loss = denoiser.loss(obs, act, mask, generator=generator)
+        optimizer_step(denoiser, optimizer, scheduler, loss, opt_cfg.max_grad_norm)
+
+    say(f"train: counting FLOPs (batch {train_batch})")
+    flops = count_flops(train_iteration)
+    times = _time(train_iteration, repeats, warmup, dev, say, "train")
+    result["train"] = _phase(train_batch, times, flops, matmul_gflops, memory)
+    result["train"]["samples_per_s"] = train_batch / result["train"]["median_s"]
+    denoiser.zero_grad(set_to_none=True)
+    del optimizer, scheduler, obs, act, mask
+
+    # 2. and 3. Sampling the next frame: a batch, then a single frame.
+    denoiser.eval()
+    for key, batch in (("imagine", imagine_batch), ("latency", 1)):
+        memory = _PeakMemory(dev)
+        memory.start()
+        obs, act = frames(batch, net.num_steps_conditioning)
+
+        def sample_iteration() -> None:
+            with torch.inference_mode():
+                denoiser.sample_next_obs(obs, act, sampler, generator=generator)
+
+        say(f"{key}: counting FLOPs (batch {batch}, {num_steps_denoising} steps)")
+        flops = count_flops(sample_iteration)
+        times = _time(sample_iteration, repeats, warmup, dev, say, key)
+        phase = _phase(batch, times, flops, matmul_gflops, memory)
+        phase["num_steps_denoising"] = num_steps_denoising
+        if key == "imagine":
+            phase["frames_per_s"] = batch / phase["median_s"]
+        else:
+            phase["ms"] = phase["median_s"] * 1e3
+        result[key] = phase
+        del obs, act
+
+    result["reference_cpu"] = REFERENCE_CPU
+    return result
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A small aligned table: each figure, the reference figure (CPU) where one exists, and ours / reference."""
+    cfg = result["config"]
+    on_cpu = result["device"].startswith("cpu")
+    reference = result.get("reference_cpu", REFERENCE_CPU)
+    head = ("metric", "ours", "reference", "ours/ref")
+    rows = []
+    for section, key, label in REPORT_ROWS:
+        ours = result.get(section, {}).get(key)
+        ref = reference.get(section, {}).get(key)
+        ratio = ours / ref if ours is not None and ref else None
+        rows.append((label, _fmt(ours), _fmt(ref), _fmt(ratio)))
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(4)]
+
+    def line(r: tuple[str, ...]) -> str:
+        return "  ".join([r[0].ljust(widths[0])] + [x.rjust(w) for x, w in zip(r[1:], widths[1:])])
+
+    out = [
+        f"DIAMOND denoiser benchmark on {result['device']} ({result['device_name']}), torch {result['torch']}, "
+        f"{result['threads']} threads",
+        f"train: batch {cfg['train_batch']} x ({cfg['num_context_frames']} context + {cfg['num_targets']} targets), "
+        f"forward + backward + AdamW; imagine: batch {cfg['imagine_batch']}; latency: batch 1; "
+        f"{cfg['num_steps_denoising']} Euler steps; {cfg['image_size']}x{cfg['image_size']} frames; "
+        f"median of {cfg['repeats']} after {cfg['warmup']} warm-up; matmul {cfg['matmul_size']}^2",
+        "",
+        line(head),
+        line(tuple("-" * w for w in widths)),
+        *(line(r) for r in rows),
+        "",
+        f"reference: {reference.get('source', '?')} ({reference.get('threads', '?')} threads).",
+        "FLOPs count matmuls, convolutions and attention only (torch FlopCounterMode); ms: lower is better.",
+    ]
+    if not on_cpu:
+        out.append(f"Reference figures were measured on a CPU; on {result['device']} the ratios are not a "
+                   "like-for-like comparison.")
+    elif not result.get("comparable_to_reference", False):
+        out.append("This run does not use the paper configuration and batch sizes: ratios are not comparable.")
+    if result.get("cudnn_allow_tf32"):
+        out.append("cuDNN may use TF32 for convolutions while the matmul is full float32: fractions can exceed 1.")
+    kind = result.get("train", {}).get("peak_mem_kind")
+    if kind:
+        out.append(f"peak memory: {kind}.")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"run_benchmark: device={device!r} is invalid; expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"run_benchmark: device={device!r} is not supported; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"run_benchmark: device={device!r} but this torch build ({torch.__version__}) sees no CUDA "
+                         "device; use device='cpu' or 'auto'")
+    return dev
+
+
+def _sdpa_shapes_flops(query_shape, key_shape, value_shape) -> int:
+    """2 FLOPs per multiply-add of q·kᵀ and of softmax(·)·v over (batch, heads, tokens, head dim) tensors."""
+    b, heads, s_q, d = query_shape
+    s_k, d_v = key_shape[-2], value_shape[-1]
+    return 2 * b * heads * s_q * s_k * d + 2 * b * heads * s_q * s_k * d_v
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return _sdpa_shapes_flops(query_shape, key_shape, value_shape)
+
+
+def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _sdpa_shapes_flops(query_shape, key_shape, value_shape)  # four products instead of two
+
+
+def _custom_flop_mapping() -> dict[Any, Any]:
+    # torch's counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA picks on CPU.
+    aten = torch.ops.aten
+    mapping = {}
+    for name, fn in (("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
+                     ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops)):
+        if hasattr(aten, name):
+            mapping[getattr(aten, name).default] = fn
+    return mapping
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs (matmuls, convolutions, attention) of one call of ``fn``."""
+    with FlopCounterMode(display=False, custom_mapping=_custom_flop_mapping()) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None],
+          name: str) -> list[float]:
+    for i in range(warmup):
+        fn()
+        say(f"{name}: warm-up {i + 1}/{warmup}")
+    times = []
+    for i in range(repeats):
+        _sync(dev)
+        start = time.perf_counter()
+        fn()
+        _sync(dev)
+        times.append(time.perf_counter() - start)
+        say(f"{name}: {i + 1}/{repeats} {times[-1]:.4f} s")
+    return times
+
+
+def _phase(batch: int, times: list[float], flops: int, matmul_gflops: float, memory: "_PeakMemory") -> dict[str, Any]:
+    median = statistics.median(times)
+    gflops = flops / median / 1e9
+    return {
+        "batch": batch,
+        "median_s": median,
+        "times_s": times,
+        "gflop_per_iter": flops / 1e9,
+        "gflops": gflops,
+        "fraction_of_matmul": gflops / matmul_gflops,
+        **memory.read(),
+    }
+
+
+class _PeakMemory:
+    """Peak memory of one phase: CUDA allocator peak, or the process's peak resident set size on CPU.
+
+    On Linux the kernel's peak-RSS counter is reset at the start of the phase (``/proc/self/clear_refs``),
+    so the figure is the highest RSS of the whole process during the phase (interpreter, libraries and
+    everything alive included). Where that is impossible it is ``ru_maxrss``, the high-water mark since
+    the process started.
+    """
+
+    def __init__(self, dev: torch.device) -> None:
+        self.dev = dev
+        self.kind = ""
+        self.rss_at_start_mb: float | None = None
+
+    def start(self) -> None:
+        if self.dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.dev)
+            self.kind = "torch.cuda.max_memory_allocated during the phase (tensors only, not the CUDA context)"
+            return
+        self.rss_at_start_mb = _proc_status_mb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets the peak RSS (VmHWM / ru_maxrss) of this process
+            self.kind = "peak RSS of the whole process during the phase (VmHWM reset at phase start)"
+        except OSError:
+            self.kind = "peak RSS of the whole process since it started (ru_maxrss high-water mark)"
+
+    def read(self) -> dict[str, Any]:
+        if self.dev.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.dev) / 2**20
+            return {"peak_mem_mb": peak, "peak_mem_kind": self.kind}
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10  # bytes on macOS, KiB on Linux
+        out = {"peak_mem_mb": peak, "peak_mem_kind": self.kind}
+        if self.rss_at_start_mb is not None:
+            out["rss_at_start_mb"] = self.rss_at_start_mb
+        return out
+
+
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return None
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"

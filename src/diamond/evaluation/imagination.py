@@ -1,0 +1,147 @@
+"""Open-loop imagination: the world model replays recorded actions from a real context (spec §4).
+
+The denoiser starts from L real frames and then conditions on its own samples, step after step, while
+the actions come from the recording. Comparing with the real frames shows how long the model stays
+faithful and whether it reacts to the actions (the paddle should follow them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from diamond.configs.schema import SamplerConfig
+from diamond.imaging import psnr, to_model_range, to_uint8
+from diamond.models.diffusion.denoiser import Denoiser
+
+
+@dataclass
+class Rollouts:
+    real: np.ndarray  # (B, L + H, C, H, W) uint8: the recorded frames, context included
+    imagined: np.ndarray  # (B, H, C, H, W) uint8
+    act: np.ndarray  # (B, L + H)
+    num_context: int
+
+    def psnr_per_step(self) -> np.ndarray:
+        """(H,) mean PSNR over rollouts of imagined frame k against real frame L + k."""
+        real = self.real[:, self.num_context :]
+        return np.array([np.mean([psnr(self.imagined[b, k], real[b, k]) for b in range(len(real))])
+                         for k in range(real.shape[1])])
+
+    def psnr_copy_context_per_step(self) -> np.ndarray:
+        """(H,) the baseline of freezing the last real context frame."""
+        last = self.real[:, self.num_context - 1]
+        real = self.real[:, self.num_context :]
+        return np.array([np.mean([psnr(last[b], real[b, k]) for b in range(len(real))]) for k in range(real.shape[1])])
+
+
+def pick_segments(lengths: np.ndarray, count: int, length: int, seed: int = 0) -> list[tuple[int, int]]:
+    """``count`` (episode id, start) pairs of segments of ``length`` steps, from episodes long enough."""
+    rng = np.random.default_rng(seed)
+    eligible = np.flatnonzero(lengths >= length)
+    if len(eligible) == 0:
+        raise ValueError(f"no held-out episode has {length} steps (the longest has {int(lengths.max())}); "
+                         "lower --horizon or collect longer episodes")
+    ids = rng.choice(eligible, size=count, replace=len(eligible) < count)
+    return [(int(i), int(rng.integers(0, lengths[i] - length + 1))) for i in ids]
+
+
+@torch.no_grad()
+def imagine_recorded(denoiser: Denoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0) -> Tensor:
+    """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions."""
+    n = denoiser.cfg.net.num_steps_conditioning
+    horizon = real.size(1) - n
+    device = denoiser.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    frames = to_model_range(real[:, :n].to(device))
+    act = act.to(device)
+    imagined = []
+    for k in range(horizon):
+        x, _ = denoiser.sample_next_obs(frames, act[:, k : k + n], sampler, generator=generator)
+        imagined.append(to_uint8(x).cpu())
+        frames = torch.cat([frames[:, 1:], x.unsqueeze(1)], dim=1)
+    return torch.stack(imagined, dim=1)
+
+
+def rollouts_from_store(denoiser: Denoiser, sampler: SamplerConfig, store, count: int, horizon: int,
+                        seed: int = 0) -> Rollouts:
+    n = denoiser.cfg.net.num_steps_conditioning
+    segments = pick_segments(store.lengths, count, n + horizon, seed)
+    real = np.stack([store.get(e).obs[s : s + n + horizon] for e, s in segments])
+    act = np.stack([store.get(e).act[s : s + n + horizon] for e, s in segments])
+    imagined = imagine_recorded(denoiser, sampler, torch.from_numpy(real), torch.from_numpy(act).long(), seed)
+    return Rollouts(real=real, imagined=imagined.numpy(), act=act, num_context=n)
+
+
+def side_by_side_frames(rollouts: Rollouts, scale: int = 4, action_names: list[str] | None = None) -> list[np.ndarray]:
+    """HWC uint8 video frames: one row per rollout, real on the left and imagined on the right."""
+    import cv2
+
+    n = rollouts.num_context
+    frames = []
+    for k in range(rollouts.imagined.shape[1]):
+        rows = []
+        for b in range(len(rollouts.real)):
+            real = rollouts.real[b, n + k].transpose(1, 2, 0)
+            imag = rollouts.imagined[b, k].transpose(1, 2, 0)
+            gap = np.full((real.shape[0], 2, 3), 255, np.uint8)
+            rows.append(np.concatenate([real, gap, imag], axis=1))
+        grid = np.concatenate(rows, axis=0)
+        grid = cv2.resize(grid, (grid.shape[1] * scale, grid.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+        header = np.zeros((24, grid.shape[1], 3), np.uint8)
+        act = int(rollouts.act[0, n + k - 1])
+        act_text = action_names[act] if action_names and act < len(action_names) else str(act)
+        cv2.putText(header, f"real | imagined   step {k + 1}   action {act_text}", (4, 17), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        frames.append(np.concatenate([header, grid], axis=0))
+    return frames
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 15) -> Path:
+    """Write an MP4 (H.264 via imageio-ffmpeg); a .gif path, or a missing ffmpeg, gives a GIF instead."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() != ".gif":
+        try:
+            # Even dimensions for yuv420p, which every player understands.
+            even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
+            imageio.mimwrite(path, even, fps=fps, codec="libx264", macro_block_size=1, pixelformat="yuv420p")
+            return path
+        except Exception:  # no ffmpeg binary available: fall back to a GIF next to the requested path
+            path = path.with_suffix(".gif")
+    imageio.mimwrite(path, frames, duration=1000 / fps, loop=0)
+    return path
+
+
+def plot_psnr(rollouts: Rollouts, path: str | Path, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    steps = np.arange(1, rollouts.imagined.shape[1] + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    ax.plot(steps, _finite(rollouts.psnr_per_step()), marker="o", ms=3, label="world model (imagined)")
+    ax.plot(steps, _finite(rollouts.psnr_copy_context_per_step()), ls="--", label="last real context frame, frozen")
+    ax.set_xlabel("imagined step (agent steps after the real context)")
+    ax.set_ylabel("PSNR vs real frame (dB)")
+    ax.set_title(title or f"Open-loop imagination, {len(rollouts.real)} rollouts")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _finite(v: np.ndarray, cap: float = 99.0) -> np.ndarray:
+    """Identical frames have infinite PSNR; cap it so it can be plotted."""
+    return np.minimum(v, cap)
