@@ -19,8 +19,8 @@ WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "training.batch_size": 16,
         "training.optimizer.lr": 3e-4,
         "num_updates": 6000,
-        "eval_every": 500,
-        "checkpoint_every": 500,
+        "eval_every": 250,
+        "checkpoint_every": 250,
         "eval_contexts": 64,
     },
     # For tests: seconds per run.

@@ -206,3 +206,19 @@ class SegmentSampler:
         starts, stops = segment_bounds(lengths[ids], t, offset, seq_length, placement)
         episodes = [self.store.get(int(i)) for i in ids]
         return gather_segments(episodes, starts, stops, ids, with_next_obs=next_obs)
+
+
+def uniform_complete_segments(lengths: Sequence[int] | np.ndarray, count: int, length: int,
+                              rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` (episode id, start) pairs drawn uniformly among all unpadded segments of ``length`` steps.
+
+    For evaluation: every window lies inside one episode, so no context frame is padding.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    windows = np.maximum(lengths - length + 1, 0)
+    if windows.sum() == 0:
+        longest = int(lengths.max()) if len(lengths) else 0
+        raise ValueError(f"no episode has {length} steps (the longest has {longest}); "
+                         "ask for shorter segments or collect longer episodes")
+    ids = rng.choice(len(lengths), size=count, p=windows / windows.sum())
+    return [(int(i), int(rng.integers(0, windows[i]))) for i in ids]

@@ -240,6 +240,8 @@ def format_report(result: dict[str, Any]) -> str:
                    "like-for-like comparison.")
     elif not result.get("comparable_to_reference", False):
         out.append("This run does not use the paper configuration and batch sizes: ratios are not comparable.")
+    elif result["threads"] != reference.get("threads", result["threads"]):
+        out.append(f"This run used {result['threads']} threads, the reference {reference['threads']}.")
     if result.get("cudnn_allow_tf32"):
         out.append("cuDNN may use TF32 for convolutions while the matmul is full float32: fractions can exceed 1.")
     kind = result.get("train", {}).get("peak_mem_kind")
@@ -289,7 +291,7 @@ def _custom_flop_mapping() -> dict[Any, Any]:
     for name, fn in (("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
                      ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops)):
         if hasattr(aten, name):
-            mapping[getattr(aten, name).default] = fn
+            mapping[getattr(aten, name)] = fn  # the counter looks up overload packets
     return mapping
 
 

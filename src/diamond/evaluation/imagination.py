@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from diamond.configs.schema import SamplerConfig
+from diamond.data.sampler import uniform_complete_segments
 from diamond.imaging import psnr, to_model_range, to_uint8
 from diamond.models.diffusion.denoiser import Denoiser
 
@@ -39,17 +40,6 @@ class Rollouts:
         return np.array([np.mean([psnr(last[b], real[b, k]) for b in range(len(real))]) for k in range(real.shape[1])])
 
 
-def pick_segments(lengths: np.ndarray, count: int, length: int, seed: int = 0) -> list[tuple[int, int]]:
-    """``count`` (episode id, start) pairs of segments of ``length`` steps, from episodes long enough."""
-    rng = np.random.default_rng(seed)
-    eligible = np.flatnonzero(lengths >= length)
-    if len(eligible) == 0:
-        raise ValueError(f"no held-out episode has {length} steps (the longest has {int(lengths.max())}); "
-                         "lower --horizon or collect longer episodes")
-    ids = rng.choice(eligible, size=count, replace=len(eligible) < count)
-    return [(int(i), int(rng.integers(0, lengths[i] - length + 1))) for i in ids]
-
-
 @torch.no_grad()
 def imagine_recorded(denoiser: Denoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0) -> Tensor:
     """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions."""
@@ -70,7 +60,7 @@ def imagine_recorded(denoiser: Denoiser, sampler: SamplerConfig, real: Tensor, a
 def rollouts_from_store(denoiser: Denoiser, sampler: SamplerConfig, store, count: int, horizon: int,
                         seed: int = 0) -> Rollouts:
     n = denoiser.cfg.net.num_steps_conditioning
-    segments = pick_segments(store.lengths, count, n + horizon, seed)
+    segments = uniform_complete_segments(store.lengths, count, n + horizon, np.random.default_rng(seed))
     real = np.stack([store.get(e).obs[s : s + n + horizon] for e, s in segments])
     act = np.stack([store.get(e).act[s : s + n + horizon] for e, s in segments])
     imagined = imagine_recorded(denoiser, sampler, torch.from_numpy(real), torch.from_numpy(act).long(), seed)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from diamond.configs.schema import SamplerConfig
-from diamond.data.sampler import SegmentSampler
+from diamond.data.sampler import uniform_complete_segments
 from diamond.imaging import psnr, to_model_range, to_uint8
 from diamond.models.diffusion.denoiser import Denoiser
 
@@ -32,10 +32,16 @@ class HeldOutContexts:
 
 
 def held_out_contexts(store, num: int, num_context: int, seed: int = 0) -> HeldOutContexts:
-    """A fixed set of contexts from ``store`` (same seed → same set), placed as the denoiser sees them (spec §3)."""
-    sampler = SegmentSampler(store, np.random.default_rng(seed), static=True)
-    batch = sampler.sample(num, num_context + 1, "end")
-    return HeldOutContexts(obs=batch.obs[:, :num_context], act=batch.act[:, :num_context], next_obs=batch.obs[:, -1])
+    """A fixed set (same seed → same set) of ``num`` real contexts with no padding and their next frames.
+
+    Contexts that reach before an episode's start are left out: there the "last frame" is padding, and
+    copying it would make the baseline look worse than it is.
+    """
+    segments = uniform_complete_segments(store.lengths, num, num_context + 1, np.random.default_rng(seed))
+    obs = np.stack([store.get(e).obs[s : s + num_context + 1] for e, s in segments])
+    act = np.stack([store.get(e).act[s : s + num_context] for e, s in segments])
+    obs_t = torch.from_numpy(obs)
+    return HeldOutContexts(obs=obs_t[:, :num_context], act=torch.from_numpy(act).long(), next_obs=obs_t[:, -1])
 
 
 @torch.no_grad()

@@ -1,0 +1,92 @@
+"""The benchmark runs end to end on a tiny network; its figures are well formed (no timing thresholds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
+from diamond.evaluation.bench import REFERENCE_CPU, REPORT_ROWS, count_flops, format_report, run_benchmark
+
+TINY = DenoiserConfig(net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1), attn_depths=(False, False)))
+PHASES = ("train", "imagine", "latency")
+
+
+@pytest.fixture(scope="module")
+def result() -> dict:
+    messages: list[str] = []
+    out = run_benchmark(device="cpu", repeats=2, warmup=0, denoiser_cfg=TINY, train_batch=2, imagine_batch=4,
+                        num_steps_denoising=3, progress=messages.append, image_size=32, matmul_size=128)
+    out["_messages"] = messages
+    return out
+
+
+def test_structure_and_positivity(result: dict) -> None:
+    assert result["device"] == "cpu"
+    assert result["threads"] >= 1 and isinstance(result["torch"], str)
+    assert result["matmul_gflops"] > 0 and result["matmul"]["n"] == 128
+    assert result["config"]["denoiser"]["net"]["channels"] == [8, 8]
+    assert result["config"]["train_batch"] == 2 and result["config"]["imagine_batch"] == 4
+    assert result["comparable_to_reference"] is False
+    assert result["reference_cpu"] == REFERENCE_CPU
+    assert result["train"]["batch"] == 2 and result["imagine"]["batch"] == 4 and result["latency"]["batch"] == 1
+    for phase in PHASES:
+        p = result[phase]
+        assert len(p["times_s"]) == 2 and all(t > 0 for t in p["times_s"])
+        for key in ("median_s", "gflop_per_iter", "gflops", "fraction_of_matmul", "peak_mem_mb"):
+            assert p[key] > 0, (phase, key)
+        assert p["gflops"] == pytest.approx(p["gflop_per_iter"] / p["median_s"])
+        assert p["fraction_of_matmul"] == pytest.approx(p["gflops"] / result["matmul_gflops"])
+        assert isinstance(p["peak_mem_kind"], str) and p["peak_mem_kind"]
+    assert result["train"]["samples_per_s"] == pytest.approx(2 / result["train"]["median_s"])
+    assert result["imagine"]["frames_per_s"] == pytest.approx(4 / result["imagine"]["median_s"])
+    assert result["latency"]["ms"] == pytest.approx(1e3 * result["latency"]["median_s"])
+    assert any(m.startswith("train") for m in result["_messages"])
+
+
+def test_flop_counts_are_consistent(result: dict) -> None:
+    train, imagine, latency = (result[p]["gflop_per_iter"] for p in PHASES)
+    # Training runs two forward passes and their backward at batch 2; one sample at batch 1 runs three forwards.
+    assert train > latency
+    # Every counted operation is linear in the batch, so a batch of 4 costs 4 single frames.
+    assert imagine == pytest.approx(4 * latency, rel=1e-3)
+
+
+def test_cpu_attention_flops_are_counted() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    q = torch.randn(2, 3, 16, 8, requires_grad=True)
+    forward = 2 * (2 * 2 * 3 * 16 * 16 * 8)  # q·kᵀ and softmax·v
+    assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == forward
+    assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q).sum().backward()) == 3 * forward
+
+
+def test_json_round_trip(result: dict) -> None:
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_report_mentions_every_metric(result: dict) -> None:
+    report = format_report(result)
+    for _, _, label in REPORT_ROWS:
+        assert label in report
+    listed = {(section, key) for section, key, _ in REPORT_ROWS}
+    not_printed = {("latency", "median_s")}  # printed as latency ms/frame
+    for phase in PHASES:
+        for key, value in result[phase].items():
+            if isinstance(value, float) and key != "rss_at_start_mb" and (phase, key) not in not_printed:
+                assert (phase, key) in listed, f"{phase}.{key} is not in the report"
+    assert "not comparable" in report
+
+
+def test_report_on_cuda_says_reference_is_cpu(result: dict) -> None:
+    fake = dict(result, device="cuda:0", device_name="some GPU")
+    assert "measured on a CPU" in format_report(fake)
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="repeats"):
+        run_benchmark(device="cpu", repeats=0)
+    with pytest.raises(ValueError, match="device"):
+        run_benchmark(device="tpu")
