@@ -15,6 +15,7 @@ device's practical peak, and each phase is reported as a fraction of it.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import platform
@@ -137,11 +138,12 @@ def run_benchmark(
     say(f"matmul: float32 {n_mm}x{n_mm} on {dev}")
     a = torch.randn(n_mm, n_mm, device=dev)
     b = torch.randn(n_mm, n_mm, device=dev)
-    times = _time(lambda: torch.mm(a, b), repeats, warmup, dev, say, "matmul")
+    times, usage = _time(lambda: torch.mm(a, b), repeats, warmup, dev, say, "matmul")
     del a, b
     matmul_s = statistics.median(times)
     matmul_gflops = 2 * n_mm**3 / matmul_s / 1e9
-    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops}
+    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops,
+                        **usage}
     result["matmul_gflops"] = matmul_gflops
 
     generator = torch.Generator(device=dev).manual_seed(seed)
@@ -170,8 +172,8 @@ def run_benchmark(
 
     say(f"train: counting FLOPs (batch {train_batch})")
     flops = count_flops(train_iteration)
-    times = _time(train_iteration, repeats, warmup, dev, say, "train")
-    result["train"] = _phase(train_batch, times, flops, matmul_gflops, memory)
+    times, usage = _time(train_iteration, repeats, warmup, dev, say, "train")
+    result["train"] = _phase(train_batch, times, usage, flops, matmul_gflops, memory)
     result["train"]["samples_per_s"] = train_batch / result["train"]["median_s"]
     denoiser.zero_grad(set_to_none=True)
     del optimizer, scheduler, obs, act, mask
@@ -189,8 +191,8 @@ def run_benchmark(
 
         say(f"{key}: counting FLOPs (batch {batch}, {num_steps_denoising} steps)")
         flops = count_flops(sample_iteration)
-        times = _time(sample_iteration, repeats, warmup, dev, say, key)
-        phase = _phase(batch, times, flops, matmul_gflops, memory)
+        times, usage = _time(sample_iteration, repeats, warmup, dev, say, key)
+        phase = _phase(batch, times, usage, flops, matmul_gflops, memory)
         phase["num_steps_denoising"] = num_steps_denoising
         if key == "imagine":
             phase["frames_per_s"] = batch / phase["median_s"]
@@ -199,7 +201,7 @@ def run_benchmark(
         result[key] = phase
         del obs, act
 
-    result["reference_cpu"] = REFERENCE_CPU
+    result["reference_cpu"] = copy.deepcopy(REFERENCE_CPU)
     return result
 
 
@@ -234,6 +236,8 @@ def format_report(result: dict[str, Any]) -> str:
         "",
         f"reference: {reference.get('source', '?')} ({reference.get('threads', '?')} threads).",
         "FLOPs count matmuls, convolutions and attention only (torch FlopCounterMode); ms: lower is better.",
+        "The reference's train GFLOP/s (46 at 2.5 samples/s = 18.4 GFLOP/sample) matches one target's forward and "
+        "backward; ours counts both targets, so compare training by samples/s.",
     ]
     if not on_cpu:
         out.append(f"Reference figures were measured on a CPU; on {result['device']} the ratios are not a "
@@ -244,6 +248,18 @@ def format_report(result: dict[str, Any]) -> str:
         out.append(f"This run used {result['threads']} threads, the reference {reference['threads']}.")
     if result.get("cudnn_allow_tf32"):
         out.append("cuDNN may use TF32 for convolutions while the matmul is full float32: fractions can exceed 1.")
+    shares = [result[s].get("other_cpu_share") for s in ("matmul", "train", "imagine", "latency") if s in result]
+    busiest = max((x for x in shares if x is not None), default=None)
+    if busiest is not None and busiest >= 0.05:
+        out.append(f"Other processes used up to {busiest:.0%} of the CPUs during the timed iterations: "
+                   "CPU timings are unreliable (threads wait for time slices at every parallel barrier).")
+    if on_cpu:
+        for section in ("train", "imagine", "latency"):
+            phase = result.get(section, {})
+            if phase.get("system_time_share", 0.0) >= 0.1:
+                out.append(f"{section}: {phase['system_time_share']:.0%} of our CPU time was in the kernel "
+                           f"({phase['page_faults_per_iter']:,.0f} page faults per iteration): large freed tensors "
+                           "go back to the OS and are faulted in again (glibc malloc; see MALLOC_MMAP_THRESHOLD_).")
     kind = result.get("train", {}).get("peak_mem_kind")
     if kind:
         out.append(f"peak memory: {kind}.")
@@ -254,15 +270,18 @@ def format_report(result: dict[str, Any]) -> str:
 # Helpers
 
 
+DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"run_benchmark: device={device!r} is invalid; expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+        raise ValueError(f"run_benchmark: device={device!r} is invalid; expected {DEVICES}") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"run_benchmark: device={device!r} is not supported; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        raise ValueError(f"run_benchmark: device={device!r} is not supported; expected {DEVICES}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"run_benchmark: device={device!r} but this torch build ({torch.__version__}) sees no CUDA "
                          "device; use device='cpu' or 'auto'")
@@ -280,7 +299,8 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return _sdpa_shapes_flops(query_shape, key_shape, value_shape)
 
 
-def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                             **kwargs) -> int:
     return 2 * _sdpa_shapes_flops(query_shape, key_shape, value_shape)  # four products instead of two
 
 
@@ -308,11 +328,13 @@ def _sync(dev: torch.device) -> None:
 
 
 def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None],
-          name: str) -> list[float]:
+          name: str) -> tuple[list[float], float | None]:
+    """Seconds per call of ``fn`` after ``warmup`` calls, and what else used the CPU meanwhile (_CpuUsage)."""
     for i in range(warmup):
         fn()
         say(f"{name}: warm-up {i + 1}/{warmup}")
     times = []
+    usage = _CpuUsage(repeats)
     for i in range(repeats):
         _sync(dev)
         start = time.perf_counter()
@@ -320,16 +342,18 @@ def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, s
         _sync(dev)
         times.append(time.perf_counter() - start)
         say(f"{name}: {i + 1}/{repeats} {times[-1]:.4f} s")
-    return times
+    return times, usage.read()
 
 
-def _phase(batch: int, times: list[float], flops: int, matmul_gflops: float, memory: "_PeakMemory") -> dict[str, Any]:
+def _phase(batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float,
+           memory: "_PeakMemory") -> dict[str, Any]:
     median = statistics.median(times)
     gflops = flops / median / 1e9
     return {
         "batch": batch,
         "median_s": median,
         "times_s": times,
+        **usage,
         "gflop_per_iter": flops / 1e9,
         "gflops": gflops,
         "fraction_of_matmul": gflops / matmul_gflops,
@@ -360,7 +384,8 @@ class _PeakMemory:
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # resets the peak RSS (VmHWM / ru_maxrss) of this process
-            self.kind = "peak RSS of the whole process during the phase (VmHWM reset at phase start)"
+            self.kind = ("peak RSS of the whole process during the phase (VmHWM reset at phase start; memory that "
+                         "malloc keeps from earlier phases counts)")
         except OSError:
             self.kind = "peak RSS of the whole process since it started (ru_maxrss high-water mark)"
 
@@ -385,6 +410,47 @@ def _proc_status_mb(field: str) -> float | None:
     except OSError:
         pass
     return None
+
+
+class _CpuUsage:
+    """What else happened while the timed iterations ran (figures that explain noisy or slow CPU timings).
+
+    - ``other_cpu_share``: share of the machine's CPU time taken by other processes (and the hypervisor).
+      With more busy threads than cores, every OpenMP barrier can wait for a time slice. Linux only.
+    - ``system_time_share``: share of our own CPU time spent in the kernel, mostly page faults when
+      malloc returns large freed tensors to the OS and the next iteration touches fresh pages again.
+    - ``page_faults_per_iter``: minor page faults per timed iteration.
+    """
+
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+        self.start_stat = self._proc_stat()
+        self.start_usage = resource.getrusage(resource.RUSAGE_SELF)
+
+    @staticmethod
+    def _proc_stat() -> tuple[float, float] | None:
+        try:
+            with open("/proc/stat") as f:
+                ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        except (OSError, ValueError):
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        return sum(ticks) / hz, (sum(ticks) - ticks[3] - ticks[4]) / hz  # (all, busy) CPU seconds
+
+    def read(self) -> dict[str, Any]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        user = usage.ru_utime - self.start_usage.ru_utime
+        system = usage.ru_stime - self.start_usage.ru_stime
+        out: dict[str, Any] = {
+            "other_cpu_share": None,
+            "system_time_share": system / (user + system) if user + system > 0 else 0.0,
+            "page_faults_per_iter": (usage.ru_minflt - self.start_usage.ru_minflt) / self.iterations,
+        }
+        end_stat = self._proc_stat()
+        if self.start_stat is not None and end_stat is not None and end_stat[0] > self.start_stat[0]:
+            total, busy = end_stat[0] - self.start_stat[0], end_stat[1] - self.start_stat[1]
+            out["other_cpu_share"] = min(1.0, max(0.0, (busy - user - system) / total))
+        return out
 
 
 def _device_name(dev: torch.device) -> str:

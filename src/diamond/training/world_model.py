@@ -19,6 +19,7 @@ from diamond.data.sampler import Batch, SegmentSampler
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
 from diamond.fileio import write_json_atomically
 from diamond.imaging import to_model_range
+from diamond.progress import Progress
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
@@ -151,6 +152,9 @@ def train_world_model(
     sampler = SegmentSampler(train_store, training.rng)
     held_out = held_out_contexts(test_store, cfg.eval_contexts, cfg.denoiser.net.num_steps_conditioning, seed=cfg.seed)
     metrics_path = run_dir / "metrics.jsonl"
+    if metrics_path.exists():  # evaluations made after the checkpoint we resume from are repeated: drop them
+        kept = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["step"] <= training.step]
+        metrics_path.write_text("".join(line + "\n" for line in kept))
 
     def evaluate() -> dict[str, float]:
         training.denoiser.eval()
@@ -170,7 +174,7 @@ def train_world_model(
 
     last_eval = evaluate() if training.step == 0 else None
     start = time.monotonic()
-    bar = _progress_bar(cfg.num_updates, training.step, enabled=progress)
+    bar = Progress(cfg.num_updates, training.step, unit="update", desc="denoiser", enabled=progress, log=log)
     losses: list[float] = []
     stopped_early = False
     while training.step < cfg.num_updates:
@@ -178,8 +182,7 @@ def train_world_model(
         losses.append(stats["loss"])
         for key, value in stats.items():
             writer.add_scalar(f"train/{key}", value, training.step)
-        bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        bar.update(1, loss=f"{np.mean(losses[-50:]):.4f}")
         if training.step % cfg.eval_every == 0 or training.step == cfg.num_updates:
             last_eval = evaluate()
         if training.step % cfg.checkpoint_every == 0:
@@ -203,10 +206,3 @@ def train_world_model(
     }
     write_json_atomically(run_dir / "world_model_results.json", results)
     return results
-
-
-def _progress_bar(total: int, initial: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="step", desc="denoiser updates", disable=not enabled,
-                dynamic_ncols=True, mininterval=1.0)

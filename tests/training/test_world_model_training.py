@@ -1,0 +1,88 @@
+"""World-model training on real (small) Breakout data: checkpoints, resume, refusal of mismatches."""
+
+import json
+
+import pytest
+import torch
+
+from diamond.checkpoints.reference import CheckpointError
+from diamond.configs.presets import world_model_config
+from diamond.configs.schema import ConfigError
+from diamond.data import EpisodeStore
+from diamond.training.world_model import CHECKPOINT, fit_to_data, load_denoiser, train_world_model
+
+
+def _setup(stores, **overrides):
+    train, test = (EpisodeStore.open(p, read_only=True) for p in stores)
+    cfg = world_model_config("tiny", None, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+    return fit_to_data(cfg, train.metadata, "train"), train, test
+
+
+def test_train_checkpoint_and_results(breakout_stores, tmp_path):
+    cfg, train, test = _setup(breakout_stores)
+    res = train_world_model(cfg, train, test, tmp_path / "run", torch.device("cpu"), log=lambda m: None, progress=False)
+    assert res["steps"] == cfg.num_updates
+    assert [h["step"] for h in res["history"]] == [0, 3, 6]
+    assert (tmp_path / "run" / CHECKPOINT).exists() and (tmp_path / "run" / "config.json").exists()
+    assert list((tmp_path / "run" / "tensorboard").iterdir())
+    denoiser, loaded_cfg = load_denoiser(tmp_path / "run" / CHECKPOINT)
+    assert loaded_cfg == cfg and denoiser.cfg.net.num_actions == 4
+
+
+def test_resume_continues_and_matches_uninterrupted_run(breakout_stores, tmp_path):
+    cfg, train, test = _setup(breakout_stores)
+    full = train_world_model(cfg, train, test, tmp_path / "full", torch.device("cpu"), log=lambda m: None, progress=False)
+    # An interrupted run: stop at the checkpoint of step 3, then resume to the end.
+    short = fit_to_data(world_model_config("tiny", None, []), train.metadata, "train")
+    part = train_world_model(short, train, test, tmp_path / "part", torch.device("cpu"), max_minutes=0.0,
+                             log=lambda m: None, progress=False)
+    assert part["stopped_early"] and part["steps"] == 1
+    resumed = train_world_model(cfg, train, test, tmp_path / "part", torch.device("cpu"), resume=True,
+                                log=lambda m: None, progress=False)
+    assert resumed["steps"] == full["steps"]
+    a = torch.load(tmp_path / "full" / CHECKPOINT, weights_only=True)["denoiser"]
+    b = torch.load(tmp_path / "part" / CHECKPOINT, weights_only=True)["denoiser"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert [h["step"] for h in resumed["history"]] == [0, 1, 3, 6]
+
+
+def test_existing_run_is_not_overwritten_without_resume(breakout_stores, tmp_path):
+    cfg, train, test = _setup(breakout_stores)
+    train_world_model(cfg, train, test, tmp_path / "run", torch.device("cpu"), log=lambda m: None, progress=False)
+    before = (tmp_path / "run" / CHECKPOINT).read_bytes()
+    with pytest.raises(ConfigError, match="--resume"):
+        train_world_model(cfg, train, test, tmp_path / "run", torch.device("cpu"), log=lambda m: None, progress=False)
+    assert (tmp_path / "run" / CHECKPOINT).read_bytes() == before
+
+
+def test_resume_with_another_configuration_is_refused(breakout_stores, tmp_path):
+    cfg, train, test = _setup(breakout_stores)
+    train_world_model(cfg, train, test, tmp_path / "run", torch.device("cpu"), log=lambda m: None, progress=False)
+    other, _, _ = _setup(breakout_stores, **{"denoiser.net.cond_channels": 32})
+    with pytest.raises(CheckpointError, match=r"denoiser\.net\.cond_channels: checkpoint=16, current=32"):
+        train_world_model(other, train, test, tmp_path / "run", torch.device("cpu"), resume=True, log=lambda m: None)
+
+
+def test_truncated_checkpoint_gives_clear_error(breakout_stores, tmp_path):
+    cfg, train, test = _setup(breakout_stores)
+    train_world_model(cfg, train, test, tmp_path / "run", torch.device("cpu"), log=lambda m: None, progress=False)
+    path = tmp_path / "run" / CHECKPOINT
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_denoiser(path)
+
+
+def test_training_lowers_the_loss(breakout_stores, tmp_path):
+    # 60 updates of a tiny model on real frames: the EDM loss must fall well below its starting value.
+    cfg, train, test = _setup(breakout_stores, num_updates=60, eval_every=60, checkpoint_every=60,
+                              **{"training.optimizer.lr": 1e-3})
+    from diamond.data.sampler import SegmentSampler
+    from diamond.training.world_model import WorldModelTraining
+
+    import numpy as np
+
+    run = WorldModelTraining(cfg, torch.device("cpu"))
+    sampler = SegmentSampler(train, np.random.default_rng(0))
+    losses = [run.train_step(sampler)["loss"] for _ in range(60)]
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
