@@ -106,7 +106,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     from diamond.configs.presets import world_model_config
-    from diamond.training.world_model import fit_to_data, require_compatible, resolve_device, train_world_model
+    from diamond.devices import resolve_device
+    from diamond.training.world_model import fit_to_data, require_compatible, train_world_model
 
     cfg = world_model_config(args.preset, args.config, args.set)
     train, test = open_dataset(args.data, "--data"), open_dataset(args.test_data, "--test-data")
@@ -131,7 +132,8 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
 
     from diamond.evaluation.imagination import plot_psnr, rollouts_from_store, side_by_side_frames, write_video
     from diamond.fileio import write_json_atomically
-    from diamond.training.world_model import load_denoiser, resolve_device
+    from diamond.devices import resolve_device
+    from diamond.training.world_model import load_denoiser
 
     if horizon < 1 or rollouts < 1:
         raise ValueError(f"--horizon {horizon} and --rollouts {rollouts} must both be >= 1")
@@ -156,8 +158,8 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
     result = {
         "video": str(video), "psnr_plot": str(plot), "rollouts": rollouts, "horizon": horizon,
         "denoising_steps": sampler.num_steps_denoising, "imagined_frames_per_s": rollouts * horizon / seconds,
-        "psnr_first_step": float(per_step[0]), "psnr_mean": float(per_step.mean()),
-        "psnr_copy_context_mean": float(rolls.psnr_copy_context_per_step().mean()),
+        "psnr_first_step": float(per_step[0]), "psnr_last_step": float(per_step[-1]),
+        "psnr_copy_context_last_step": float(rolls.psnr_copy_context_per_step()[-1]),
         "psnr_per_step": [float(x) for x in per_step],
     }
     write_json_atomically(out / "imagination.json", result)
@@ -212,7 +214,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: real Breakout data → a CPU-sized diffusion world model → imagination."""
     from diamond.configs.presets import world_model_config
-    from diamond.training.world_model import CHECKPOINT, fit_to_data, resolve_device, train_world_model
+    from diamond.devices import resolve_device
+    from diamond.training.world_model import CHECKPOINT, fit_to_data, train_world_model
 
     out = Path(args.out)
     t0 = time.monotonic()
@@ -240,8 +243,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              "copy_last_frame": final["psnr_copy_last"]},
         "one_step_psnr_on_changed_pixels_db": {"start": first["psnr_model_changed"], "end": final["psnr_model_changed"],
                                                "copy_last_frame": final["psnr_copy_last_changed"]},
-        "imagination": {k: imag[k] for k in ("video", "psnr_plot", "horizon", "psnr_first_step", "psnr_mean",
-                                             "psnr_copy_context_mean")},
+        "imagination": {k: imag[k] for k in ("video", "psnr_plot", "horizon", "psnr_first_step", "psnr_last_step",
+                                             "psnr_copy_context_last_step")},
     }
     from diamond.fileio import write_json_atomically
 
@@ -344,8 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from diamond.errors import USER_ERRORS
+    from diamond.runtime import keep_freed_memory
 
     args = build_parser().parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines reach logs as they happen
+    keep_freed_memory()
     try:
         return args.func(args)
     except USER_ERRORS as exc:

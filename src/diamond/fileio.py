@@ -6,6 +6,7 @@ A reader therefore sees either the previous complete file or the new complete fi
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -46,6 +47,21 @@ def write_atomically(path: str | Path, write: Callable[[BinaryIO], Any]) -> int:
     return size
 
 
+def strict_json_value(obj: Any) -> Any:
+    """``obj`` with non-finite floats spelled "inf", "-inf", "nan": strict JSON, readable by any parser."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: strict_json_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json_value(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    return json.dumps(strict_json_value(obj), allow_nan=False, **kwargs)
+
+
 def write_json_atomically(path: str | Path, obj: Any) -> None:
-    data = (json.dumps(obj, indent=1) + "\n").encode()
+    data = (dumps(obj, indent=1) + "\n").encode()
     write_atomically(path, lambda f: f.write(data))

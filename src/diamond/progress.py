@@ -20,13 +20,15 @@ def format_duration(seconds: float) -> str:
 
 class Progress:
     def __init__(self, total: int, initial: int = 0, unit: str = "step", desc: str = "", enabled: bool = True,
-                 interval: float = 30.0, log: Callable[[str], None] | None = None) -> None:
+                 interval: float = 30.0, log: Callable[[str], None] | None = None,
+                 time_budget_s: float | None = None) -> None:
         self.total, self.n, self.unit, self.desc = total, initial, unit, desc
         self.enabled, self.interval = enabled, interval
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self._start_n, self._start = initial, time.monotonic()
         self._last_print = self._start
         self._postfix = ""
+        self._deadline = None if time_budget_s is None else self._start + time_budget_s
         self._bar = None
         if enabled and sys.stderr.isatty():
             from tqdm.auto import tqdm
@@ -34,10 +36,14 @@ class Progress:
             self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, mininterval=1.0)
 
     def eta_seconds(self) -> float | None:
+        """Seconds left: at the current rate, or until the time budget runs out if that comes first."""
         done = self.n - self._start_n
         if done <= 0:
             return None
-        return (time.monotonic() - self._start) / done * (self.total - self.n)
+        eta = (time.monotonic() - self._start) / done * (self.total - self.n)
+        if self._deadline is not None:
+            eta = min(eta, max(0.0, self._deadline - time.monotonic()))
+        return eta
 
     def update(self, k: int = 1, **postfix: str) -> None:
         self.n += k
@@ -55,6 +61,8 @@ class Progress:
         rate = (self.n - self._start_n) / elapsed if elapsed > 0 else 0.0
         eta = self.eta_seconds()
         eta_text = format_duration(eta) if eta is not None else "?"
+        if self._deadline is not None and eta is not None and eta >= self._deadline - time.monotonic() - 1:
+            eta_text += " (time budget)"
         return (f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
                 f"{rate:.2f} {self.unit}/s, elapsed {format_duration(elapsed)}, ETA {eta_text} {self._postfix}").rstrip()
 

@@ -158,19 +158,10 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
-    """A JSON-serialisable dict of a (nested) config dataclass."""
-    out = dataclasses.asdict(obj)
-    return _jsonable(out)
+    """A JSON-serialisable dict of a (nested) config dataclass (infinities spelled "inf")."""
+    from diamond.fileio import strict_json_value
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
+    return strict_json_value(dataclasses.asdict(obj))
 
 
 def replace_path(obj: Any, dotted: str, value: Any, where: str) -> Any:

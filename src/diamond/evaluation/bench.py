@@ -26,6 +26,8 @@ import time
 from typing import Any, Callable
 
 import torch
+
+from diamond.devices import resolve_device
 from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
@@ -91,7 +93,7 @@ def run_benchmark(
                              ("image_size", image_size, 1), ("num_targets", num_targets, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
-    dev = resolve_device(device)
+    dev = resolve_device(device, where="run_benchmark: device")
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
     sampler = SamplerConfig(num_steps_denoising=num_steps_denoising)
@@ -268,24 +270,6 @@ def format_report(result: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers
-
-
-DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"run_benchmark: device={device!r} is invalid; expected {DEVICES}") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"run_benchmark: device={device!r} is not supported; expected {DEVICES}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"run_benchmark: device={device!r} but this torch build ({torch.__version__}) sees no CUDA "
-                         "device; use device='cpu' or 'auto'")
-    return dev
 
 
 def _sdpa_shapes_flops(query_shape, key_shape, value_shape) -> int:

@@ -28,16 +28,15 @@ class Rollouts:
     num_context: int
 
     def psnr_per_step(self) -> np.ndarray:
-        """(H,) mean PSNR over rollouts of imagined frame k against real frame L + k."""
+        """(H,) PSNR of imagined frame k against real frame L + k, pooled over the rollouts."""
         real = self.real[:, self.num_context :]
-        return np.array([np.mean([psnr(self.imagined[b, k], real[b, k]) for b in range(len(real))])
-                         for k in range(real.shape[1])])
+        return np.array([psnr(self.imagined[:, k], real[:, k]) for k in range(real.shape[1])])
 
     def psnr_copy_context_per_step(self) -> np.ndarray:
-        """(H,) the baseline of freezing the last real context frame."""
+        """(H,) the baseline of freezing the last real context frame (infinite where nothing has moved)."""
         last = self.real[:, self.num_context - 1]
         real = self.real[:, self.num_context :]
-        return np.array([np.mean([psnr(last[b], real[b, k]) for b in range(len(real))]) for k in range(real.shape[1])])
+        return np.array([psnr(last, real[:, k]) for k in range(real.shape[1])])
 
 
 @torch.no_grad()

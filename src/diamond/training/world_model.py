@@ -17,21 +17,13 @@ from diamond.checkpoints.reference import CheckpointError
 from diamond.configs.schema import ConfigError, WorldModelRunConfig, from_dict, to_dict
 from diamond.data.sampler import Batch, SegmentSampler
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
-from diamond.fileio import write_json_atomically
+from diamond.fileio import dumps, write_json_atomically
 from diamond.imaging import to_model_range
 from diamond.progress import Progress
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
 CHECKPOINT = "checkpoints/world_model.pt"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-    return torch.device(name)
 
 
 def fit_to_data(cfg: WorldModelRunConfig, metadata: dict[str, Any], where: str) -> WorldModelRunConfig:
@@ -164,7 +156,7 @@ def train_world_model(
             if key != "step" and math.isfinite(value):
                 writer.add_scalar(f"eval/{key}", value, training.step)
         with open(metrics_path, "a") as f:
-            f.write(json.dumps(m) + "\n")
+            f.write(dumps(m) + "\n")
         log(f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
             f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})")
         return m
@@ -174,7 +166,8 @@ def train_world_model(
 
     last_eval = evaluate() if training.step == 0 else None
     start = time.monotonic()
-    bar = Progress(cfg.num_updates, training.step, unit="update", desc="denoiser", enabled=progress, log=log)
+    bar = Progress(cfg.num_updates, training.step, unit="update", desc="denoiser", enabled=progress, log=log,
+                   time_budget_s=None if max_minutes is None else 60 * max_minutes)
     losses: list[float] = []
     stopped_early = False
     while training.step < cfg.num_updates:
