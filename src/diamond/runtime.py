@@ -20,9 +20,9 @@ M_MMAP_MAX = -4
 def keep_freed_memory() -> bool:
     """On glibc, serve large allocations from the heap and never trim it; returns whether it applied.
 
-    Skipped when DIAMOND_KEEP_MALLOC=1 is set, or on other C libraries.
+    Skipped (glibc defaults kept) when DIAMOND_DEFAULT_MALLOC=1 is set, and on other C libraries.
     """
-    if os.environ.get("DIAMOND_KEEP_MALLOC") == "1" or not sys.platform.startswith("linux"):
+    if os.environ.get("DIAMOND_DEFAULT_MALLOC") == "1" or not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
     if name is None:
