@@ -17,7 +17,7 @@ def conformance_dir() -> Path:
 @pytest.fixture(scope="session")
 def breakout_stores(tmp_path_factory) -> tuple[Path, Path]:
     """Small real Breakout stores (random policy): 400 training steps and 300 test steps."""
-    from diamond.cli import collect
+    from diamond.jobs import collect
 
     root = tmp_path_factory.mktemp("breakout")
     collect("atari", "Breakout", "train", 400, root / "train", 1, 0, "sync", log=lambda m: None)

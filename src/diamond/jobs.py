@@ -1,0 +1,198 @@
+"""The jobs behind the command line, as functions: collect episodes, open datasets, imagine.
+
+The CLI parses arguments and calls these; tests and notebooks can call them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+
+def make_env(env: str, game: str, kind: str, num_envs: int, seed: int, backend: str):
+    """A vector env from the command line's --env/--game (Atari 100k protocol by default, spec §2)."""
+    if env == "atari":
+        from diamond.envs import AtariConfig, make_atari_env
+
+        return make_atari_env(AtariConfig(game=game), kind=kind, num_envs=num_envs, seed=seed, backend=backend)
+    if env == "minatar":
+        from diamond.envs import MinAtarConfig, make_minatar_env
+
+        return make_minatar_env(MinAtarConfig(game=game), num_envs=num_envs, seed=seed, backend=backend)
+    raise ValueError(f"--env {env!r} is unknown; choose 'atari' or 'minatar'")
+
+
+def store_metadata(protocol: dict[str, Any]) -> dict[str, Any]:
+    """What a store records about the data it holds: the env protocol minus what varies between runs."""
+    per_run = {"num_envs", "env_seeds", "seed"}
+    return {
+        "obs_shape": list(protocol["observation_shape"]),
+        "num_actions": int(protocol["num_actions"]),
+        "protocol": {k: v for k, v in protocol.items() if k not in per_run},
+    }
+
+
+def open_or_create_store(path: Path, metadata: dict[str, Any]):
+    from diamond.data import EpisodeStore
+
+    if (path / "metadata.json").exists():
+        return EpisodeStore.open(path, expected_metadata=metadata)
+    return EpisodeStore.create(path, metadata)
+
+
+def open_dataset(path: str | Path, flag: str):
+    from diamond.data import EpisodeStore
+
+    path = Path(path)
+    if not (path / "metadata.json").exists():
+        raise ValueError(f"{flag} {path}: not an episode store (no metadata.json); create one with `diamond collect`")
+    store = EpisodeStore.open(path, read_only=True)
+    if len(store) == 0:
+        raise ValueError(f"{flag} {path}: the store holds no episodes")
+    return store
+
+
+def collect(args_env: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str,
+            log=print) -> dict[str, Any]:
+    from diamond.training.collector import Collector, RandomPolicy
+
+    env = make_env(args_env, game, kind, num_envs, seed, backend)
+    try:
+        store = open_or_create_store(out, store_metadata(env.protocol()))
+        with store:
+            before = store.num_steps
+            collector = Collector(env, store, RandomPolicy(env.num_actions, seed=seed), epsilon=0.0, seed=seed)
+            t0 = time.monotonic()
+            stats = collector.collect(steps)
+            # Unfinished episodes are stored too, marked truncated on their last step: no step is lost.
+            truncated = collector.end_partial_episodes()
+            result = {
+                "store": str(out), "kind": kind, "steps_taken": stats.steps, "episodes_added": stats.episodes + truncated,
+                "steps_stored": store.num_steps - before, "truncated_episodes": truncated,
+                "total_episodes": len(store), "total_steps": store.num_steps,
+                "mean_return": float(sum(stats.returns) / len(stats.returns)) if stats.returns else None,
+                "seconds": time.monotonic() - t0,
+            }
+    finally:
+        env.close()
+    log(f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes) into {out} "
+        f"in {result['seconds']:.0f}s; store now holds {result['total_episodes']} episodes, {result['total_steps']} steps")
+    return result
+
+
+def stored_steps(path: Path) -> int:
+    if not (path / "metadata.json").exists():
+        return 0
+    from diamond.data import EpisodeStore
+
+    with EpisodeStore.open(path, read_only=True) as store:
+        return store.num_steps
+
+
+def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, rollouts: int, seed: int,
+            denoising_steps: int | None, device: str, fps: int = 15, log=print) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from diamond.evaluation.imagination import plot_psnr, rollouts_from_store, side_by_side_frames, write_video
+    from diamond.fileio import write_json_atomically
+    from diamond.devices import resolve_device
+    from diamond.training.world_model import load_denoiser
+
+    if horizon < 1 or rollouts < 1:
+        raise ValueError(f"--horizon {horizon} and --rollouts {rollouts} must both be >= 1")
+    dev = resolve_device(device)
+    denoiser, cfg = load_denoiser(checkpoint, dev)
+    store = open_dataset(data, "--data")
+    meta = store.metadata
+    net = cfg.denoiser.net
+    if meta.get("num_actions") != net.num_actions or meta.get("obs_shape", [None])[0] != net.img_channels:
+        raise ValueError(f"--data {data} has obs_shape={meta.get('obs_shape')} and num_actions={meta.get('num_actions')}, "
+                         f"but the checkpoint {checkpoint} was trained for {net.img_channels} channels and "
+                         f"{net.num_actions} actions")
+    sampler = cfg.sampler if denoising_steps is None else replace(cfg.sampler, num_steps_denoising=denoising_steps)
+    sampler.validate("--denoising-steps")
+    t0 = time.monotonic()
+    rolls = rollouts_from_store(denoiser, sampler, store, rollouts, horizon, seed)
+    seconds = time.monotonic() - t0
+    names = meta.get("protocol", {}).get("action_meanings")
+    video = write_video(side_by_side_frames(rolls, action_names=names), out / "imagination.mp4", fps=fps)
+    plot = plot_psnr(rolls, out / "imagination_psnr.png")
+    per_step = rolls.psnr_per_step()
+    result = {
+        "video": str(video), "psnr_plot": str(plot), "rollouts": rollouts, "horizon": horizon,
+        "denoising_steps": sampler.num_steps_denoising, "imagined_frames_per_s": rollouts * horizon / seconds,
+        "psnr_first_step": float(per_step[0]), "psnr_last_step": float(per_step[-1]),
+        "psnr_copy_context_last_step": float(rolls.psnr_copy_context_per_step()[-1]),
+        "psnr_per_step": [float(x) for x in per_step],
+    }
+    write_json_atomically(out / "imagination.json", result)
+    log(f"wrote {video} and {plot}")
+    return result
+
+
+def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = False) -> str:
+    """Denoiser: project checkpoint → reference layout, or reference layout → project checkpoint."""
+    import torch
+
+    from diamond.checkpoints.project import save_checkpoint
+    from diamond.checkpoints.reference import infer_denoiser_config, join_reference, load_reference_file, split_reference
+    from diamond.configs.schema import WorldModelRunConfig, to_dict
+    from diamond.fileio import write_atomically
+    from diamond.models.diffusion.denoiser import Denoiser
+    from diamond.training.world_model import load_denoiser
+
+    if dst.exists() and not force:
+        raise ValueError(f"{dst} already exists; pass --force to overwrite it")
+    if to_reference:
+        denoiser, _ = load_denoiser(src)
+        flat = join_reference({"denoiser": denoiser.state_dict()})
+        write_atomically(dst, lambda f: torch.save(flat, f))
+        return f"wrote {dst}: {len(flat)} tensors in the reference layout"
+    parts = split_reference(load_reference_file(src))
+    if "denoiser" not in parts:
+        raise ValueError(f"{src} holds no denoiser.* tensors; nothing to convert")
+    cfg = WorldModelRunConfig(denoiser=infer_denoiser_config(parts["denoiser"]))
+    model = Denoiser(cfg.denoiser)
+    model.load_state_dict(parts["denoiser"])
+    save_checkpoint(dst, to_dict(cfg), denoiser=model.state_dict(), step=0, converted_from=str(src),
+                    other_networks=sorted(k for k in parts if k != "denoiser"))
+    return f"wrote {dst}: denoiser with inferred config {to_dict(cfg.denoiser.net)}"
+
+
+def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, test_steps: int, preset: str,
+             overrides: list[str], minutes: float | None, device: str, horizon: int, rollouts: int, seed: int,
+             progress: bool = True, log=print) -> dict[str, Any]:
+    """The README's main job: real game data → a diffusion world model → imagination. Re-running resumes."""
+    from diamond.configs.presets import world_model_config
+    from diamond.devices import resolve_device
+    from diamond.fileio import write_json_atomically
+    from diamond.training.world_model import CHECKPOINT, fit_to_data, train_world_model
+
+    t0 = time.monotonic()
+    train_dir, test_dir = out / "data" / "train", out / "data" / "test"
+    for kind, path, steps, kind_seed in (("train", train_dir, train_steps, seed), ("test", test_dir, test_steps, seed + 10_000)):
+        have = stored_steps(path)
+        if have >= steps:
+            log(f"{path} already holds {have} {kind} steps; skipping collection")
+            continue
+        collect(env, game, kind, steps - have, path, num_envs, kind_seed, "sync", log=log)
+    train, test = open_dataset(train_dir, "--data"), open_dataset(test_dir, "--test-data")
+    cfg = fit_to_data(world_model_config(preset, None, overrides), train.metadata, str(train_dir))
+    run = out / "world_model"
+    results = train_world_model(cfg, train, test, run, resolve_device(device), resume=(run / CHECKPOINT).exists(),
+                                max_minutes=minutes, progress=progress, log=log)
+    imag = imagine(run / CHECKPOINT, test_dir, out / "imagination", horizon, rollouts, seed, None, device, log=log)
+    first, final = results["history"][0], results["final"]
+    summary = {
+        "game": game, "train_steps_stored": train.num_steps, "test_steps_stored": test.num_steps,
+        "denoiser_updates": results["steps"], "wall_minutes": (time.monotonic() - t0) / 60,
+        "one_step_psnr_db": {"start": first["psnr_model"], "end": final["psnr_model"],
+                             "copy_last_frame": final["psnr_copy_last"]},
+        "one_step_psnr_on_changed_pixels_db": {"start": first["psnr_model_changed"], "end": final["psnr_model_changed"],
+                                               "copy_last_frame": final["psnr_copy_last_changed"]},
+        "imagination": {k: imag[k] for k in ("video", "psnr_plot", "horizon", "psnr_first_step", "psnr_last_step",
+                                             "psnr_copy_context_last_step")},
+    }
+    write_json_atomically(out / "summary.json", summary)
+    return summary
