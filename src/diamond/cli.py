@@ -8,7 +8,7 @@ from pathlib import Path
 
 from diamond.fileio import dumps
 
-DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 20.0}
+DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_train_world_model)
 
     sp = sub.add_parser("imagine", help="open-loop imagination from held-out contexts: video + PSNR plot")
-    sp.add_argument("--checkpoint", required=True, help="world-model checkpoint (run/checkpoints/world_model.pt)")
+    sp.add_argument("--checkpoint", required=True,
+                    help="world-model checkpoint: the project's (RUN/checkpoints/world_model.pt) or one in the authors' layout")
     sp.add_argument("--data", required=True, help="held-out episode store")
     sp.add_argument("--out", required=True, help="output directory")
     sp.add_argument("--horizon", type=int, default=50, help="imagined steps per rollout (default 50)")

@@ -136,10 +136,9 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
     import torch
 
     from diamond.checkpoints.project import save_checkpoint
-    from diamond.checkpoints.reference import infer_denoiser_config, join_reference, load_reference_file, split_reference
-    from diamond.configs.schema import WorldModelRunConfig, to_dict
+    from diamond.checkpoints.reference import join_reference, load_reference_file, split_reference
+    from diamond.configs.schema import to_dict
     from diamond.fileio import write_atomically
-    from diamond.models.diffusion.denoiser import Denoiser
     from diamond.training.world_model import load_denoiser
 
     if dst.exists() and not force:
@@ -149,14 +148,10 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
         flat = join_reference({"denoiser": denoiser.state_dict()})
         write_atomically(dst, lambda f: torch.save(flat, f))
         return f"wrote {dst}: {len(flat)} tensors in the reference layout"
-    parts = split_reference(load_reference_file(src))
-    if "denoiser" not in parts:
-        raise ValueError(f"{src} holds no denoiser.* tensors; nothing to convert")
-    cfg = WorldModelRunConfig(denoiser=infer_denoiser_config(parts["denoiser"]))
-    model = Denoiser(cfg.denoiser)
-    model.load_state_dict(parts["denoiser"])
-    save_checkpoint(dst, to_dict(cfg), denoiser=model.state_dict(), step=0, converted_from=str(src),
-                    other_networks=sorted(k for k in parts if k != "denoiser"))
+    others = sorted(k for k in split_reference(load_reference_file(src)) if k != "denoiser")
+    denoiser, cfg = load_denoiser(src)
+    save_checkpoint(dst, to_dict(cfg), denoiser=denoiser.state_dict(), step=0, converted_from=str(src),
+                    other_networks=others)
     return f"wrote {dst}: denoiser with inferred config {to_dict(cfg.denoiser.net)}"
 
 

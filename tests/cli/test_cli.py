@@ -134,3 +134,15 @@ def test_convert_both_ways(conformance_dir, tmp_path):
 def test_games_lists_the_26():
     out = diamond("games").stdout
     assert "Breakout" in out and "UpNDown" in out and out.split("\n")[0].count(",") == 25
+
+
+def test_imagine_from_a_checkpoint_in_the_reference_layout(conformance_dir, breakout_stores, tmp_path):
+    # An authors'-layout checkpoint plays as is: its configuration is inferred from the tensor shapes.
+    diamond("imagine", "--checkpoint", conformance_dir / "small_agent_reference_format.pt", "--data",
+            breakout_stores[1], "--out", tmp_path, "--horizon", 2, "--rollouts", 1)
+    assert json.loads((tmp_path / "imagination.json").read_text())["horizon"] == 2
+    only_rew = {k: v for k, v in torch.load(conformance_dir / "small_agent_reference_format.pt", weights_only=True).items()
+                if k.startswith("rew_end_model.")}
+    torch.save(only_rew, tmp_path / "rew_only.pt")
+    err = error_of("imagine", "--checkpoint", tmp_path / "rew_only.pt", "--data", breakout_stores[1], "--out", tmp_path)
+    assert "no denoiser" in err

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from diamond.checkpoints.reference import CheckpointError
+from diamond.checkpoints.files import CheckpointError
 from diamond.configs.presets import world_model_config
 from diamond.configs.schema import ConfigError
 from diamond.data import EpisodeStore

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from diamond.checkpoints.reference import CheckpointError
+from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.fileio import write_atomically
 
 FORMAT = "diamond-checkpoint"
@@ -27,14 +27,14 @@ def save_checkpoint(path: str | Path, config: dict[str, Any], **states: Any) -> 
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
-                              "the file is truncated or corrupt") from exc
+    return check_project_payload(path, read_torch_file(path, map_location))
+
+
+def is_project_checkpoint(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def check_project_payload(path: str | Path, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a project checkpoint (no '{FORMAT}' marker); "
                               "for a checkpoint in the reference layout use `diamond convert` or --reference")

@@ -12,28 +12,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
+from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 
 PARTS = ("denoiser", "rew_end_model", "actor_critic")
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable, or does not fit the model it is loaded into."""
+def is_reference_layout(obj: Any) -> bool:
+    return isinstance(obj, dict) and any(isinstance(k, str) and k.startswith(p + ".") for k in obj for p in PARTS)
 
 
 def load_reference_file(path: str | Path) -> dict[str, Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated or corrupt zip, pickle errors...
-        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
-                              "the file is truncated or corrupt") from exc
-    if not isinstance(sd, dict) or not any(k.startswith(p + ".") for k in sd for p in PARTS):
+    sd = read_torch_file(path)
+    if not is_reference_layout(sd):
         raise CheckpointError(f"checkpoint {path} is not in the reference layout: expected keys prefixed "
                               f"{', '.join(p + '.' for p in PARTS)}")
     return sd

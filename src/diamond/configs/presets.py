@@ -12,15 +12,17 @@ WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
     # The paper's Atari denoiser and training (spec §4, §6): 4.4M parameters, batch 32.
     "paper": {},
     # Sized for two CPU cores: about 0.75M parameters, still the paper's architecture and EDM recipe.
+    # Small batches and a higher learning rate: on a CPU, many cheap updates learn the dynamics sooner
+    # (Breakout, 28 min: 2,840 updates of batch 8 at 1e-3 beat 1,062 of batch 16 at 3e-4 in 20 min).
     "cpu": {
         "denoiser.net.cond_channels": 128,
         "denoiser.net.channels": [32, 32, 32, 32],
         "denoiser.net.depths": [1, 1, 1, 1],
-        "training.batch_size": 16,
-        "training.optimizer.lr": 3e-4,
-        "num_updates": 6000,
-        "eval_every": 250,
-        "checkpoint_every": 250,
+        "training.batch_size": 8,
+        "training.optimizer.lr": 1e-3,
+        "num_updates": 20_000,
+        "eval_every": 500,
+        "checkpoint_every": 500,
         "eval_contexts": 64,
     },
     # For tests: seconds per run.

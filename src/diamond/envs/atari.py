@@ -19,7 +19,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range
+from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import atari_env_id, validate_atari_game
 
 EnvKind = Literal["train", "test"]
@@ -114,9 +114,7 @@ class AtariEnv:
     # -- seeding ---------------------------------------------------------------------------------
 
     def _set_seed(self, seed: int | None) -> None:
-        if seed is not None:
-            check_int("AtariEnv", "seed", seed, 0)
-            seed = int(seed)
+        seed = check_seed("AtariEnv", seed)
         self.seed = seed
         self._ale_seed = seed  # applied to the emulator at the next hard reset
         self._noop_rng = np.random.default_rng(seed)  # NOOP counts reproducible per env

@@ -99,3 +99,11 @@ def check_int(where: str, name: str, value: Any, low: int, high: int | None = No
         hi = "inf" if high is None else high
         raise ValueError(f"{where}.{name} must be an integer in [{low}, {hi}], got {value}")
     check_range(where, name, value, low, high, what="an integer")
+
+
+def check_seed(where: str, seed: Any) -> int | None:
+    """A seed is None (unseeded) or a non-negative integer."""
+    if seed is None:
+        return None
+    check_int(where, "seed", seed, 0)
+    return int(seed)

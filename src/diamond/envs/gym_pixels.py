@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int
+from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_seed
 
 PIXEL_SOURCES: tuple[str, ...] = ("auto", "observation", "render")
 
@@ -122,9 +122,7 @@ class GymPixelEnv:
         self._set_seed(seed)
 
     def _set_seed(self, seed: int | None) -> None:
-        if seed is not None:
-            check_int("GymPixelEnv", "seed", seed, 0)
-            seed = int(seed)
+        seed = check_seed("GymPixelEnv", seed)
         self.seed = seed
         self._pending_seed = seed  # passed to the Gymnasium env at the next reset
 

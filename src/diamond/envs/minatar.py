@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range
+from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import validate_minatar_game
 
 # One colour per channel (the "tab10" colours), enough for the 10 channels of seaquest; index 0 is the background.
@@ -109,9 +109,8 @@ class MinAtarEnv:
         self._set_seed(seed)
 
     def _set_seed(self, seed: int | None) -> None:
+        seed = check_seed("MinAtarEnv", seed)
         if seed is not None:
-            check_int("MinAtarEnv", "seed", seed, 0)
-            seed = int(seed)
             self._game.seed(seed)  # one RandomState drives the game and its sticky actions
         self.seed = seed
 

@@ -12,8 +12,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from diamond.checkpoints.project import load_checkpoint, require_same_config, save_checkpoint
-from diamond.checkpoints.reference import CheckpointError
+from diamond.checkpoints.files import CheckpointError, read_torch_file
+from diamond.checkpoints.project import (check_project_payload, is_project_checkpoint, load_checkpoint,
+                                         require_same_config, save_checkpoint)
+from diamond.checkpoints.reference import infer_denoiser_config, is_reference_layout, split_reference
 from diamond.configs.schema import ConfigError, WorldModelRunConfig, from_dict, to_dict
 from diamond.data.sampler import Batch, SegmentSampler
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
@@ -93,14 +95,27 @@ class WorldModelTraining:
 
 
 def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[Denoiser, WorldModelRunConfig]:
-    """A trained denoiser and its run config from a project checkpoint."""
-    payload = load_checkpoint(path, map_location=device)
-    cfg = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
+    """A trained denoiser and its run config, from a project checkpoint or one in the reference layout.
+
+    A reference checkpoint carries no configuration: the network's is inferred from its tensor shapes and
+    everything else (EDM constants, sampler) takes the spec's defaults.
+    """
+    raw = read_torch_file(path, map_location=device)
+    if is_reference_layout(raw) and not is_project_checkpoint(raw):
+        parts = split_reference(raw)
+        if "denoiser" not in parts:
+            raise CheckpointError(f"checkpoint {path} is in the reference layout but holds no denoiser.* tensors")
+        cfg = WorldModelRunConfig(denoiser=infer_denoiser_config(parts["denoiser"]))
+        state = parts["denoiser"]
+    else:
+        payload = check_project_payload(path, raw)
+        cfg = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
+        state = payload["denoiser"]
     denoiser = Denoiser(cfg.denoiser).to(device)
     try:
-        denoiser.load_state_dict(payload["denoiser"])
+        denoiser.load_state_dict(state)
     except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint {path}: its weights do not fit its own config ({exc})") from exc
+        raise CheckpointError(f"checkpoint {path}: its weights do not fit its configuration ({exc})") from exc
     return denoiser.eval(), cfg
 
 

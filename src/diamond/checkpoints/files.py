@@ -1,0 +1,23 @@
+"""Reading torch checkpoint files with errors that name the file and say what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not fit the model it is loaded into."""
+
+
+def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated or corrupt zip, unpickling errors...
+        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
+                              "the file is truncated or corrupt") from exc
