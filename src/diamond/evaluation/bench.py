@@ -138,10 +138,9 @@ def run_benchmark(
 
     # 0. The device's practical float32 peak.
     say(f"matmul: float32 {n_mm}x{n_mm} on {dev}")
-    a = torch.randn(n_mm, n_mm, device=dev)
-    b = torch.randn(n_mm, n_mm, device=dev)
-    times, usage = _time(lambda: torch.mm(a, b), repeats, warmup, dev, say, "matmul")
-    del a, b
+    mm_a = torch.randn(n_mm, n_mm, device=dev)
+    mm_b = torch.randn(n_mm, n_mm, device=dev)
+    times, usage = _time(lambda: torch.mm(mm_a, mm_b), repeats, warmup, dev, say, "matmul")
     matmul_s = statistics.median(times)
     matmul_gflops = 2 * n_mm**3 / matmul_s / 1e9
     result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops,
@@ -165,11 +164,11 @@ def run_benchmark(
     memory.start()
     denoiser.train()
     optimizer, scheduler = make_optimizer(denoiser, opt_cfg)
-    obs, act = frames(train_batch, net.num_steps_conditioning + num_targets)
-    mask = torch.ones(obs.shape[:2], dtype=torch.bool, device=dev)
+    train_obs, train_act = frames(train_batch, net.num_steps_conditioning + num_targets)
+    train_mask = torch.ones(train_obs.shape[:2], dtype=torch.bool, device=dev)
 
     def train_iteration() -> None:
-        loss = denoiser.loss(obs, act, mask, generator=generator)
+        loss = denoiser.loss(train_obs, train_act, train_mask, generator=generator)
         optimizer_step(denoiser, optimizer, scheduler, loss, opt_cfg.max_grad_norm)
 
     say(f"train: counting FLOPs (batch {train_batch})")
@@ -178,18 +177,18 @@ def run_benchmark(
     result["train"] = _phase(train_batch, times, usage, flops, matmul_gflops, memory)
     result["train"]["samples_per_s"] = train_batch / result["train"]["median_s"]
     denoiser.zero_grad(set_to_none=True)
-    del optimizer, scheduler, obs, act, mask
+    optimizer.state.clear()  # the sampling phases need no optimiser state in memory
 
     # 2. and 3. Sampling the next frame: a batch, then a single frame.
     denoiser.eval()
     for key, batch in (("imagine", imagine_batch), ("latency", 1)):
         memory = _PeakMemory(dev)
         memory.start()
-        obs, act = frames(batch, net.num_steps_conditioning)
+        context, context_act = frames(batch, net.num_steps_conditioning)
 
         def sample_iteration() -> None:
             with torch.inference_mode():
-                denoiser.sample_next_obs(obs, act, sampler, generator=generator)
+                denoiser.sample_next_obs(context, context_act, sampler, generator=generator)
 
         say(f"{key}: counting FLOPs (batch {batch}, {num_steps_denoising} steps)")
         flops = count_flops(sample_iteration)
@@ -201,7 +200,6 @@ def run_benchmark(
         else:
             phase["ms"] = phase["median_s"] * 1e3
         result[key] = phase
-        del obs, act
 
     result["reference_cpu"] = copy.deepcopy(REFERENCE_CPU)
     return result
