@@ -53,11 +53,11 @@ def open_dataset(path: str | Path, flag: str):
     return store
 
 
-def collect(args_env: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str,
+def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str,
             log=print) -> dict[str, Any]:
     from diamond.training.collector import Collector, RandomPolicy
 
-    env = make_env(args_env, game, kind, num_envs, seed, backend)
+    env = make_env(env_family, game, kind, num_envs, seed, backend)
     try:
         store = open_or_create_store(out, store_metadata(env.protocol()))
         with store:

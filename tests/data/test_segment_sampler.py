@@ -168,3 +168,19 @@ def test_sampler_errors(tmp_path, metadata, store):
         SegmentSampler(empty, np.random.default_rng(0)).sample(2, 2, "end")
     with pytest.raises(ValueError, match="placement must be one of"):
         SegmentSampler(store, np.random.default_rng(0)).sample(2, 2, "start")
+
+
+def test_uniform_complete_segments_never_pad_and_cover_every_window():
+    from diamond.data.sampler import uniform_complete_segments
+
+    lengths = np.array([3, 10, 5, 1])
+    segs = uniform_complete_segments(lengths, 20_000, 5, np.random.default_rng(0))
+    assert all(0 <= s and s + 5 <= lengths[e] for e, s in segs)
+    # Windows of length 5: episode 1 has 6, episode 2 has 1, the others none; each window equally likely.
+    counts = {}
+    for seg in segs:
+        counts[seg] = counts.get(seg, 0) + 1
+    assert set(counts) == {(1, s) for s in range(6)} | {(2, 0)}
+    assert max(counts.values()) / min(counts.values()) < 1.2
+    with pytest.raises(ValueError, match="no episode has 11 steps"):
+        uniform_complete_segments(lengths, 1, 11, np.random.default_rng(0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,14 +187,10 @@ def replace_path(obj: Any, dotted: str, value: Any, where: str) -> Any:
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
-    import typing
-
     return typing.get_type_hints(cls)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
-    import typing
-
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         if dataclasses.is_dataclass(value):
@@ -203,7 +201,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         (inner, *_) = typing.get_args(hint)
         return tuple(_coerce(inner, v, where) for v in value)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None:
             return None
