@@ -15,7 +15,7 @@ from typing import Any
 from torch import Tensor
 
 from diamond.checkpoints.files import CheckpointError, read_torch_file
-from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
+from diamond.configs.schema import ActorCriticConfig, DenoiserConfig, DenoiserNetConfig, RewEndConfig
 
 PARTS = ("denoiser", "rew_end_model", "actor_critic")
 
@@ -79,4 +79,44 @@ def infer_denoiser_config(sd: dict[str, Tensor], **overrides: Any) -> DenoiserCo
     )
     cfg = DenoiserConfig(net=net, **overrides)
     cfg.validate("denoiser config inferred from checkpoint shapes")
+    return cfg
+
+
+def _levels(sd: dict[str, Tensor], pattern: str) -> list[int]:
+    return sorted({int(m.group(1)) for k in sd if (m := re.match(pattern, k))})
+
+
+def infer_rew_end_config(sd: dict[str, Tensor]) -> RewEndConfig:
+    """Recover a RewEndConfig from the tensor shapes of a reward/termination state dict."""
+    try:
+        num_actions, cond_channels = sd["act_emb.weight"].shape
+        img_channels = sd["encoder.conv_in.weight"].shape[1] // 2
+        levels = _levels(sd, r"encoder\.blocks\.(\d+)\.")[:-1]  # the last block is the attention middle
+        depths, channels, attn = [], [], []
+        for i in levels:
+            depths.append(len(_levels(sd, rf"encoder\.blocks\.{i}\.resblocks\.(\d+)\.")))
+            channels.append(int(sd[f"encoder.blocks.{i}.resblocks.0.conv1.weight"].shape[0]))
+            attn.append(any(k.startswith(f"encoder.blocks.{i}.resblocks.0.attn.") for k in sd))
+        lstm_dim = sd["lstm.weight_hh_l0"].shape[1]
+    except KeyError as exc:
+        raise CheckpointError(f"not a reward/termination state dict: missing tensor {exc.args[0]!r}") from exc
+    cfg = RewEndConfig(img_channels=int(img_channels), cond_channels=int(cond_channels), depths=tuple(depths),
+                       channels=tuple(channels), attn_depths=tuple(attn), lstm_dim=int(lstm_dim),
+                       num_actions=int(num_actions))
+    cfg.validate("reward/termination config inferred from checkpoint shapes")
+    return cfg
+
+
+def infer_actor_critic_config(sd: dict[str, Tensor]) -> ActorCriticConfig:
+    """Recover an ActorCriticConfig from the tensor shapes of an actor-critic state dict."""
+    try:
+        img_channels = sd["encoder.encoder.0.weight"].shape[1]
+        blocks = [i for i in _levels(sd, r"encoder\.encoder\.(\d+)\.f\.") if i % 2 == 1]
+        channels = [int(sd[f"encoder.encoder.{i}.f.2.weight"].shape[0]) for i in blocks]
+        num_actions, lstm_dim = sd["actor_linear.weight"].shape
+    except KeyError as exc:
+        raise CheckpointError(f"not an actor-critic state dict: missing tensor {exc.args[0]!r}") from exc
+    cfg = ActorCriticConfig(img_channels=int(img_channels), channels=tuple(channels), lstm_dim=int(lstm_dim),
+                            num_actions=int(num_actions))
+    cfg.validate("actor-critic config inferred from checkpoint shapes")
     return cfg

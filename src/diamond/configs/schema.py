@@ -137,6 +137,68 @@ class DenoiserTrainingConfig:
         self.optimizer.validate(f"{where}.optimizer")
 
 
+@dataclass(frozen=True)
+class RewEndConfig:
+    """The reward/termination model (spec §5). Defaults: the paper's Atari network (5.9M parameters)."""
+
+    img_channels: int = 3
+    cond_channels: int = 128
+    depths: tuple[int, ...] = (2, 2, 2, 2)
+    channels: tuple[int, ...] = (32, 32, 32, 32)
+    attn_depths: tuple[bool, ...] = (False, False, False, False)
+    lstm_dim: int = 512
+    num_actions: int = 4  # set from the environment
+
+    def validate(self, where: str = "rew_end") -> None:
+        check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
+        check(self.cond_channels >= 1, where, "cond_channels", self.cond_channels, ">= 1")
+        check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
+        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+        check(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), where, "channels", self.channels,
+              "a non-empty list of positive widths")
+        check(len(self.depths) == len(self.channels) and all(d >= 1 for d in self.depths), where, "depths", self.depths,
+              f"{len(self.channels)} entries >= 1 (one per level of channels)")
+        check(len(self.attn_depths) == len(self.channels), where, "attn_depths", self.attn_depths,
+              f"{len(self.channels)} booleans")
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig:
+    """The CNN-LSTM actor-critic (spec §6). Defaults: the paper's network (3.2M parameters)."""
+
+    img_channels: int = 3
+    channels: tuple[int, ...] = (32, 32, 64, 64)
+    lstm_dim: int = 512
+    num_actions: int = 4  # set from the environment
+
+    def validate(self, where: str = "actor_critic") -> None:
+        check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
+        check(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), where, "channels", self.channels,
+              "a non-empty list of positive widths")
+        check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
+        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+
+
+@dataclass(frozen=True)
+class ImaginationConfig:
+    """RL in imagination (spec §6): 32 parallel rollouts of 15 steps from real 4-frame contexts."""
+
+    batch_size: int = 32
+    horizon: int = 15
+    gamma: float = 0.985
+    lambda_: float = 0.95
+    entropy_weight: float = 0.001
+    value_loss_weight: float = 1.0
+
+    def validate(self, where: str = "imagination") -> None:
+        check(self.batch_size >= 1, where, "batch_size", self.batch_size, ">= 1")
+        check(self.horizon >= 1, where, "horizon", self.horizon, ">= 1")
+        check(0 < self.gamma <= 1, where, "gamma", self.gamma, "0 < gamma <= 1")
+        check(0 <= self.lambda_ <= 1, where, "lambda_", self.lambda_, "0 <= lambda_ <= 1")
+        check(self.entropy_weight >= 0, where, "entropy_weight", self.entropy_weight, ">= 0")
+        check(self.value_loss_weight >= 0, where, "value_loss_weight", self.value_loss_weight, ">= 0")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Building configs from plain data (JSON files, presets, --set overrides)
 

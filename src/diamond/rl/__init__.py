@@ -1,0 +1,1 @@
+"""Reinforcement learning: λ-returns, the actor-critic loss and the world-model environment."""
