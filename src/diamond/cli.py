@@ -74,6 +74,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from diamond.jobs import train_agent
+
+    results = train_agent(out=args.out, resume=args.resume, preset=args.preset, config_file=args.config,
+                          overrides=list(args.set or []), env=args.env, game=args.game, model_free=args.model_free,
+                          seed=args.seed, device=args.device, allow_config_change=args.allow_config_change)
+    summary = {k: results[k] for k in ("game", "agent_steps", "final", "random", "beats_random", "learning_curve", "videos")
+               if k in results}
+    summary["final"] = {k: v for k, v in summary["final"].items() if k in ("mean_return", "ci95", "episodes")}
+    if "random" in summary:
+        summary["random"] = {k: v for k, v in summary["random"].items() if k in ("mean_return", "ci95", "episodes")}
+    print(dumps(summary, indent=1))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from diamond.jobs import run_demo
 
@@ -116,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--backend", choices=["sync", "subproc"], default="sync", help="run envs in-process or in subprocesses")
     sp.set_defaults(func=cmd_collect)
+
+    sp = sub.add_parser("train", help="train DIAMOND end to end: collect, world model, RL in imagination, evaluate")
+    sp.add_argument("--preset", help="paper (Atari 100k, default) | cpu (MinAtar, two CPU cores) | tiny (tests)")
+    sp.add_argument("--env", choices=["atari", "minatar"], help="environment family (default: the preset's)")
+    sp.add_argument("--game", help="game (default: the preset's; see `diamond games`)")
+    sp.add_argument("--seed", type=int, help="run seed (default 0)")
+    sp.add_argument("--model-free", action="store_true",
+                    help="baseline: train the same actor-critic on real rollouts instead of imagination")
+    sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a config value, e.g. --set schedule.total_steps=20000 (repeatable)")
+    sp.add_argument("--out", help="new run folder (default runs/<game>-<preset>-seed<seed>)")
+    sp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR (with its saved configuration, "
+                    "unless configuration flags are given: then they must agree with it)")
+    sp.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a changed configuration")
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("train-world-model", help="train the diffusion world model on an episode store")
     sp.add_argument("--data", required=True, help="training episode store")

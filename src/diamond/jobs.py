@@ -191,3 +191,37 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
     }
     write_json_atomically(out / "summary.json", summary)
     return summary
+
+
+def train_agent(out: str | None, resume: str | None, preset: str | None, config_file: str | None, overrides: list[str],
+                env: str | None, game: str | None, model_free: bool, seed: int | None, device: str,
+                allow_config_change: bool = False, log=print) -> dict[str, Any]:
+    """``diamond train``: resolve the configuration, then run or resume (see ``diamond.training.run``)."""
+    import json
+
+    from diamond.configs.presets import train_config
+    from diamond.configs.schema import ConfigError, TrainConfig, from_dict
+    from diamond.devices import resolve_device
+    from diamond.training.run import train
+
+    flags = [f"{k}={v}" for k, v in (("env.family", env), ("env.game", game), ("seed", seed)) if v is not None]
+    flags += ["model_free=true"] if model_free else []
+    if resume is not None:
+        if out is not None and Path(out) != Path(resume):
+            raise ConfigError(f"--out {out} and --resume {resume} name different run folders; give only --resume")
+        run_dir = Path(resume)
+        saved = run_dir / "config.json"
+        if preset is None and config_file is None and not overrides and not flags:
+            if not saved.exists():
+                raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")
+            try:
+                cfg = from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--resume {run_dir}: {saved} is not valid JSON ({exc})") from exc
+        else:
+            cfg = train_config(preset or "paper", config_file, [*flags, *overrides])
+    else:
+        cfg = train_config(preset or "paper", config_file, [*flags, *overrides])
+        run_dir = Path(out) if out else Path("runs") / f"{cfg.env.game}-{preset or 'paper'}-seed{cfg.seed}"
+    return train(cfg, run_dir, resolve_device(device), resume=resume is not None,
+                 allow_config_change=allow_config_change, log=log)

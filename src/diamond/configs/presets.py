@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diamond.configs.schema import ConfigError, WorldModelRunConfig, from_dict, replace_path, to_dict
+from diamond.configs.schema import ConfigError, TrainConfig, WorldModelRunConfig, from_dict, replace_path, to_dict
 
 WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
     # The paper's Atari denoiser and training (spec §4, §6): 4.4M parameters, batch 32.
@@ -41,13 +41,109 @@ WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Presets of the whole agent (``diamond train``).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's Atari 100k configuration (spec §1-6); pick the game with --game.
+    "paper": {},
+    # The README's main command: an agent that learns on two CPU cores in under 30 minutes.
+    # MinAtar Breakout drawn at 20×20 (2 px per cell): on two cores, the 64×64 Atari networks imagine too
+    # few frames per second for the actor-critic to learn anything within the hour (see the README).
+    # Same algorithm, smaller networks, fewer steps; every other value is the paper's.
+    "cpu": {
+        "env.family": "minatar",
+        "env.game": "breakout",
+        "env.size": 20,
+        "denoiser.net.cond_channels": 64,
+        "denoiser.net.channels": [32, 32],
+        "denoiser.net.depths": [1, 1],
+        "denoiser.net.attn_depths": [False, False],
+        "denoiser_training.optimizer.lr": 1e-3,
+        "rew_end.cond_channels": 32,
+        "rew_end.channels": [16, 16],
+        "rew_end.depths": [1, 1],
+        "rew_end.attn_depths": [False, False],
+        "rew_end.lstm_dim": 64,
+        "rew_end_training.optimizer.lr": 1e-3,
+        "actor_critic.channels": [16, 32],
+        "actor_critic.lstm_dim": 64,
+        "actor_critic_training.optimizer.lr": 3e-4,
+        "schedule.total_steps": 10_000,
+        "schedule.initial_steps": 1_000,
+        "schedule.initial_steps_max": 2_000,
+        "schedule.steps_per_epoch": 200,
+        "schedule.denoiser_updates_first": 600,
+        "schedule.rew_end_updates_first": 600,
+        "schedule.actor_critic_updates_first": 100,
+        "schedule.denoiser_updates": 40,
+        "schedule.rew_end_updates": 40,
+        "schedule.actor_critic_updates": 40,
+        "schedule.extra_epochs": 5,
+        "schedule.eval_every": 10,
+        "schedule.eval_episodes": 8,
+        "schedule.final_episodes": 50,
+        "schedule.random_episodes": 50,
+        "schedule.test_env_max_steps": 2_000,
+    },
+    # For tests: seconds per run.
+    "tiny": {
+        "env.family": "minatar",
+        "env.game": "breakout",
+        "env.size": 12,
+        "denoiser.net.cond_channels": 16,
+        "denoiser.net.channels": [8, 8],
+        "denoiser.net.depths": [1, 1],
+        "denoiser.net.attn_depths": [False, False],
+        "denoiser_training.batch_size": 4,
+        "rew_end.cond_channels": 8,
+        "rew_end.channels": [8, 8],
+        "rew_end.depths": [1, 1],
+        "rew_end.attn_depths": [False, False],
+        "rew_end.lstm_dim": 16,
+        "rew_end_training.batch_size": 4,
+        "rew_end_training.seq_length": 6,
+        "actor_critic.channels": [8, 8],
+        "actor_critic.lstm_dim": 16,
+        "actor_critic_training.imagination.batch_size": 4,
+        "actor_critic_training.imagination.horizon": 3,
+        "schedule.total_steps": 300,
+        "schedule.initial_steps": 100,
+        "schedule.initial_steps_max": 150,
+        "schedule.initial_extension": 25,
+        "schedule.steps_per_epoch": 50,
+        "schedule.denoiser_updates_first": 3,
+        "schedule.rew_end_updates_first": 3,
+        "schedule.actor_critic_updates_first": 3,
+        "schedule.denoiser_updates": 2,
+        "schedule.rew_end_updates": 2,
+        "schedule.actor_critic_updates": 2,
+        "schedule.extra_epochs": 1,
+        "schedule.eval_every": 2,
+        "schedule.eval_episodes": 2,
+        "schedule.final_episodes": 3,
+        "schedule.test_env_max_steps": 200,
+    },
+}
+
+
 def world_model_config(preset: str = "paper", config_file: str | Path | None = None,
                        overrides: list[str] | None = None) -> WorldModelRunConfig:
-    """Resolve preset → config file → ``key=value`` overrides (values parsed as JSON, else kept as text)."""
-    if preset not in WORLD_MODEL_PRESETS:
-        raise ConfigError(f"--preset {preset!r} is unknown; choose one of {sorted(WORLD_MODEL_PRESETS)}")
-    cfg = WorldModelRunConfig()
-    for key, value in WORLD_MODEL_PRESETS[preset].items():
+    """Resolve preset → config file → ``key=value`` overrides for ``diamond train-world-model``."""
+    return resolve_config(WorldModelRunConfig, WORLD_MODEL_PRESETS, preset, config_file, overrides)
+
+
+def train_config(preset: str = "paper", config_file: str | Path | None = None,
+                 overrides: list[str] | None = None) -> TrainConfig:
+    """Resolve preset → config file → ``key=value`` overrides for ``diamond train``."""
+    return resolve_config(TrainConfig, TRAIN_PRESETS, preset, config_file, overrides)
+
+
+def resolve_config(cls: type, presets: dict[str, dict[str, Any]], preset: str, config_file: str | Path | None,
+                   overrides: list[str] | None) -> Any:
+    """Preset → config file → ``key=value`` overrides (values parsed as JSON, else kept as text)."""
+    if preset not in presets:
+        raise ConfigError(f"--preset {preset!r} is unknown; choose one of {sorted(presets)}")
+    cfg = cls()
+    for key, value in presets[preset].items():
         cfg = replace_path(cfg, key, value, f"preset {preset!r}, {key}")
     cfg.validate(f"preset {preset!r}")
     if config_file is not None:
@@ -56,11 +152,11 @@ def world_model_config(preset: str = "paper", config_file: str | Path | None = N
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"config file {path}: cannot read it as JSON ({exc})") from exc
-        cfg = from_dict(WorldModelRunConfig, _merge(to_dict(cfg), data), f"config file {path}")
+        cfg = from_dict(cls, _merge(to_dict(cfg), data), f"config file {path}")
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set training.batch_size=16")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set schedule.total_steps=20000")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

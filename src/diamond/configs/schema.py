@@ -310,3 +310,131 @@ class WorldModelRunConfig:
         check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1")
         check(self.checkpoint_every >= 1, where, "checkpoint_every", self.checkpoint_every, ">= 1")
         check(self.eval_contexts >= 1, where, "eval_contexts", self.eval_contexts, ">= 1")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole agent (spec §1): environment, the three models, their training and the schedule
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Where real experience comes from. Atari follows the spec §2 protocol; MinAtar is for small machines."""
+
+    family: str = "atari"  # "atari" or "minatar"
+    game: str = "Breakout"
+    size: int = 64  # frame side; fixed at 64 for Atari (spec §2)
+    num_envs: int = 1  # training envs collecting in parallel
+    backend: str = "sync"  # "sync" or "subproc"
+    max_episode_steps: int = 0  # MinAtar only: truncate episodes after this many steps (0: no limit)
+
+    def validate(self, where: str = "env") -> None:
+        check(self.family in ("atari", "minatar"), where, "family", self.family, "'atari' or 'minatar'")
+        check(isinstance(self.game, str) and len(self.game) > 0, where, "game", self.game, "a game name")
+        check(self.family != "atari" or self.size == 64, where, "size", self.size, "64 for Atari (the spec §2 protocol)")
+        check(10 <= self.size <= 1024, where, "size", self.size, "10 <= size <= 1024")
+        check(self.num_envs >= 1, where, "num_envs", self.num_envs, ">= 1")
+        check(self.backend in ("sync", "subproc"), where, "backend", self.backend, "'sync' or 'subproc'")
+        check(self.max_episode_steps >= 0, where, "max_episode_steps", self.max_episode_steps, ">= 0 (0: no limit)")
+
+
+@dataclass(frozen=True)
+class SequenceTrainingConfig:
+    """Batches of segments for the reward/termination model (spec §5: length 19 = horizon 15 + 4)."""
+
+    batch_size: int = 32
+    seq_length: int = 19
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(max_grad_norm=100.0))
+
+    def validate(self, where: str = "rew_end_training") -> None:
+        check(self.batch_size >= 1, where, "batch_size", self.batch_size, ">= 1")
+        check(self.seq_length >= 1, where, "seq_length", self.seq_length, ">= 1")
+        self.optimizer.validate(f"{where}.optimizer")
+
+
+@dataclass(frozen=True)
+class ActorCriticTrainingConfig:
+    """The actor-critic's optimiser (spec §6: no weight decay, clipping 100) and imagination."""
+
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(weight_decay=0.0, max_grad_norm=100.0))
+    imagination: ImaginationConfig = field(default_factory=ImaginationConfig)
+
+    def validate(self, where: str = "actor_critic_training") -> None:
+        self.optimizer.validate(f"{where}.optimizer")
+        self.imagination.validate(f"{where}.imagination")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Algorithm 1's schedule (spec §1). Step counts are agent steps in the training env."""
+
+    total_steps: int = 100_000
+    initial_steps: int = 5_000
+    initial_steps_max: int = 10_000
+    initial_extension: int = 100
+    initial_min_rare_rewards: int = 10
+    steps_per_epoch: int = 100
+    epsilon: float = 0.01
+    extra_epochs: int = 50
+    denoiser_updates_first: int = 10_000
+    rew_end_updates_first: int = 10_000
+    actor_critic_updates_first: int = 5_000
+    denoiser_updates: int = 400
+    rew_end_updates: int = 400
+    actor_critic_updates: int = 400
+    eval_every: int = 10  # epochs
+    eval_episodes: int = 4
+    final_episodes: int = 100
+    test_env_max_steps: int = 0  # cap on test episodes' agent steps (0: the protocol's own limit)
+    random_episodes: int = 0  # also test a uniformly random policy for this many episodes at the end
+
+    def validate(self, where: str = "schedule") -> None:
+        for name in ("total_steps", "initial_steps", "initial_steps_max", "steps_per_epoch"):
+            check(getattr(self, name) >= 1, where, name, getattr(self, name), ">= 1")
+        check(self.initial_steps <= self.initial_steps_max, where, "initial_steps", self.initial_steps,
+              f"<= initial_steps_max={self.initial_steps_max}")
+        check(self.initial_steps_max <= self.total_steps, where, "initial_steps_max", self.initial_steps_max,
+              f"<= total_steps={self.total_steps}")
+        check(self.initial_extension >= 1, where, "initial_extension", self.initial_extension, ">= 1")
+        check(self.initial_min_rare_rewards >= 0, where, "initial_min_rare_rewards", self.initial_min_rare_rewards, ">= 0")
+        check(0 <= self.epsilon <= 1, where, "epsilon", self.epsilon, "a probability in [0, 1]")
+        for name in ("extra_epochs", "denoiser_updates_first", "rew_end_updates_first", "actor_critic_updates_first",
+                     "denoiser_updates", "rew_end_updates", "actor_critic_updates", "test_env_max_steps",
+                     "random_episodes"):
+            check(getattr(self, name) >= 0, where, name, getattr(self, name), ">= 0")
+        check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1 (epochs)")
+        check(self.eval_episodes >= 1, where, "eval_episodes", self.eval_episodes, ">= 1")
+        check(self.final_episodes >= 1, where, "final_episodes", self.final_episodes, ">= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``diamond train`` needs. Defaults: the paper's Atari 100k configuration."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    denoiser_training: DenoiserTrainingConfig = field(default_factory=DenoiserTrainingConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    rew_end: RewEndConfig = field(default_factory=RewEndConfig)
+    rew_end_training: SequenceTrainingConfig = field(default_factory=SequenceTrainingConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    actor_critic_training: ActorCriticTrainingConfig = field(default_factory=ActorCriticTrainingConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    model_free: bool = False  # train the actor-critic on real rollouts instead of imagination
+    seed: int = 0
+
+    def validate(self, where: str = "config") -> None:
+        self.env.validate(f"{where}.env")
+        self.denoiser.validate(f"{where}.denoiser")
+        self.denoiser_training.validate(f"{where}.denoiser_training")
+        self.sampler.validate(f"{where}.sampler")
+        self.rew_end.validate(f"{where}.rew_end")
+        self.rew_end_training.validate(f"{where}.rew_end_training")
+        self.actor_critic.validate(f"{where}.actor_critic")
+        self.actor_critic_training.validate(f"{where}.actor_critic_training")
+        self.schedule.validate(f"{where}.schedule")
+        check(isinstance(self.model_free, bool), where, "model_free", self.model_free, "true or false")
+        check(0 <= self.seed < 2**32, where, "seed", self.seed, "an integer in [0, 2**32)")
+        k = self.denoiser.net.num_steps_conditioning
+        check(self.rew_end_training.seq_length > 1, where, "rew_end_training.seq_length", self.rew_end_training.seq_length,
+              "> 1")
+        check(k >= 2, where, "denoiser.net.num_steps_conditioning", k, ">= 2 (imagination burns in on the context)")

@@ -29,7 +29,7 @@ import numpy as np
 
 from diamond.data.episode import Episode
 from diamond.data.episode_file import CorruptEpisodeFile, read_episode_file, write_episode_file
-from diamond.fileio import TMP_PREFIX, write_atomically, write_json_atomically
+from diamond.fileio import TMP_PREFIX, fsync_dir, write_atomically, write_json_atomically
 
 try:
     import fcntl
@@ -334,6 +334,26 @@ class EpisodeStore:
         if self.cache_in_ram:
             self._cache[episode_id] = _read_only_copy(episode)
         return episode_id
+
+    def roll_back(self, num_episodes: int) -> int:
+        """Drop the episodes after the first ``num_episodes`` (a resumed run redoes the work that wrote them).
+
+        The index is rewritten first, then the files are removed, so a crash in between leaves files that
+        the next open re-indexes rather than a missing file. Returns the number of episodes dropped.
+        """
+        if self.read_only:
+            raise StoreError(f"episode store {self.root} was opened read-only; cannot roll it back")
+        n = len(self._entries)
+        if not 0 <= num_episodes <= n:
+            raise StoreError(f"cannot roll episode store {self.root} back to {num_episodes} episodes: it holds {n}")
+        dropped = self._entries[num_episodes:]
+        self._entries = self._entries[:num_episodes]
+        self._write_index()
+        for i, entry in reversed(list(enumerate(dropped, start=num_episodes))):
+            (self.root / entry["file"]).unlink(missing_ok=True)
+            self._cache.pop(i, None)
+        fsync_dir(self.root)
+        return len(dropped)
 
     def get(self, episode_id: int) -> Episode:
         """Episode ``episode_id`` (negative ids count from the end). Arrays are read-only."""

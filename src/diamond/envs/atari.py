@@ -13,6 +13,7 @@ minimal action set); everything on top of it is done here, explicitly:
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -199,6 +200,36 @@ class AtariEnv:
             "episode_frame_number": int(self._ale.getEpisodeFrameNumber()),
         }
         return obs.copy(), float(reward), bool(end), bool(trunc), info
+
+    def snapshot(self) -> bytes:
+        """The whole state of this env (emulator with its RNG, frames, lives, NOOP RNG) as bytes."""
+        state = {
+            "ale": self._ale.cloneState(include_rng=True),
+            "frames": self._frames.copy(),
+            "newest": self._newest,
+            "obs": None if self._obs is None else self._obs.copy(),
+            "lives": self._lives,
+            "needs_reset": self._needs_reset,
+            "game_finished": self._game_finished,
+            "seed": self.seed,
+            "ale_seed": self._ale_seed,
+            "noop_rng": self._noop_rng.bit_generator.state,
+        }
+        return pickle.dumps(state)
+
+    def restore(self, snapshot: bytes) -> None:
+        """Continue exactly where ``snapshot()`` was taken (same game, same future randomness)."""
+        state = pickle.loads(snapshot)
+        self._ale.restoreState(state["ale"])
+        self._frames[...] = state["frames"]
+        self._newest = state["newest"]
+        self._obs = state["obs"]
+        self._lives = state["lives"]
+        self._needs_reset = state["needs_reset"]
+        self._game_finished = state["game_finished"]
+        self.seed = state["seed"]
+        self._ale_seed = state["ale_seed"]
+        self._noop_rng.bit_generator.state = state["noop_rng"]
 
     def protocol(self) -> dict[str, Any]:
         """Every knob that shapes the data, to be stored with it (JSON-serialisable)."""

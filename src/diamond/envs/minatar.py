@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,15 @@ class MinAtarEnv:
         if end or trunc:
             self._needs_reset = True
         return self._observe(), float(reward), end, trunc, {}
+
+    def snapshot(self) -> bytes:
+        """The whole state of the game (including its random state) as bytes."""
+        return pickle.dumps({"game": self._game, "steps": self._steps, "needs_reset": self._needs_reset, "seed": self.seed})
+
+    def restore(self, snapshot: bytes) -> None:
+        state = pickle.loads(snapshot)
+        self._game = state["game"]
+        self._steps, self._needs_reset, self.seed = state["steps"], state["needs_reset"], state["seed"]
 
     def protocol(self) -> dict[str, Any]:
         order = sorted(self._channels, key=self._channels.get)

@@ -70,6 +70,18 @@ def _batch(results: list[tuple[np.ndarray, float, bool, bool, np.ndarray]]):
     return obs, rew, end, trunc, {"final_obs": final_obs}
 
 
+def _snapshot(env: Env) -> bytes:
+    take = getattr(env, "snapshot", None)
+    if take is None:
+        raise NotImplementedError(f"{type(env).__name__} cannot save its state (it has no snapshot() method)")
+    return take()
+
+
+def _check_snapshots(snapshots: Sequence[bytes], num_envs: int) -> None:
+    if len(snapshots) != num_envs:
+        raise ValueError(f"restore: got {len(snapshots)} env snapshots for {num_envs} envs")
+
+
 class _VectorBase:
     num_envs: int
     num_actions: int
@@ -121,6 +133,15 @@ class SyncVectorEnv(_VectorBase):
         actions = _check_actions(actions, self.num_envs, self.num_actions)
         return _batch([_step_with_autoreset(env, int(a)) for env, a in zip(self.envs, actions)])
 
+    def snapshots(self) -> list[bytes]:
+        return [_snapshot(env) for env in self.envs]
+
+    def restore(self, snapshots: Sequence[bytes]) -> None:
+        _check_snapshots(snapshots, self.num_envs)
+        for env, snap in zip(self.envs, snapshots):
+            env.restore(snap)
+        self._seeds = [env.seed for env in self.envs]
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -156,6 +177,11 @@ def _worker(conn: Any, env_fn: EnvFactory) -> None:
                     conn.send(("ok", (obs, env.seed)))
                 elif cmd == "step":
                     conn.send(("ok", _step_with_autoreset(env, arg)))
+                elif cmd == "snapshot":
+                    conn.send(("ok", _snapshot(env)))
+                elif cmd == "restore":
+                    env.restore(arg)
+                    conn.send(("ok", env.seed))
                 else:
                     raise ValueError(f"unknown env worker command {cmd!r}")
             except Exception as exc:  # noqa: BLE001
@@ -244,6 +270,19 @@ class SubprocVectorEnv(_VectorBase):
         for conn, a in zip(self._conns, actions):
             conn.send(("step", int(a)))
         return _batch(self._receive_all("step"))
+
+    def snapshots(self) -> list[bytes]:
+        self._check_open()
+        for conn in self._conns:
+            conn.send(("snapshot", None))
+        return self._receive_all("take a snapshot")
+
+    def restore(self, snapshots: Sequence[bytes]) -> None:
+        self._check_open()
+        _check_snapshots(snapshots, self.num_envs)
+        for conn, snap in zip(self._conns, snapshots):
+            conn.send(("restore", snap))
+        self._seeds = self._receive_all("restore a snapshot")
 
     def close(self) -> None:
         if getattr(self, "_closed", True):

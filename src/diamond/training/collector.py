@@ -214,6 +214,11 @@ class Collector:
         self.total_steps += stats.steps
         return stats
 
+    def running_rewards(self) -> np.ndarray:
+        """The rewards of the episodes still running (not yet in the sink)."""
+        rewards = [r for p in self._partials for r in p.rew]
+        return np.asarray(rewards, dtype=np.float32)
+
     def end_partial_episodes(self) -> int:
         """Write every running episode as truncated (trunc = 1 on its last step) and start afresh.
 
@@ -239,12 +244,18 @@ class Collector:
     def state_dict(self) -> dict[str, Any]:
         """Running episodes, current observations, RNG state and counters (numpy arrays and plain types).
 
-        The envs' emulator state cannot be saved. After ``load_state_dict`` the next ``collect`` resets
-        the envs and first writes the restored running episodes as truncated ones (see
-        ``end_partial_episodes``); a caller that prefers to drop them calls ``discard_partial_episodes``.
+        Where the vector env can snapshot its envs (Atari and MinAtar can: emulator state and RNGs), the
+        snapshots are included and ``load_state_dict`` restores them, so the running episodes continue
+        exactly. Otherwise the next ``collect`` after ``load_state_dict`` resets the envs and first writes
+        the restored running episodes as truncated ones (see ``end_partial_episodes``); a caller that
+        prefers to drop them calls ``discard_partial_episodes``.
         """
+        snapshots = None
+        if self._live and hasattr(self.env, "snapshots"):
+            snapshots = list(self.env.snapshots())  # the envs' exact state: the episodes continue on resume
         return {
             "num_envs": self.env.num_envs,
+            "env_snapshots": snapshots,
             "obs": None if self._obs is None else np.array(self._obs),
             "partials": [p.state() for p in self._partials],
             "rng": self.rng.bit_generator.state,
@@ -265,7 +276,12 @@ class Collector:
         self._obs = None if obs is None else np.array(obs, dtype=np.uint8)
         if self._obs is None and any(len(p) for p in self._partials):
             raise ValueError("Collector.load_state_dict: running episodes without current observations (corrupt state)")
-        self._live = False  # the envs are not at these observations: reset them at the next collect()
+        snapshots = state.get("env_snapshots")
+        if snapshots is not None and self._obs is not None:
+            self.env.restore(snapshots)  # the envs are back where the state was taken
+            self._live = True
+        else:
+            self._live = False  # the envs are not at these observations: reset them at the next collect()
 
     def discard_partial_episodes(self) -> None:
         """Forget the running episodes (nothing is written); the envs are reset before the next step."""

@@ -1,0 +1,31 @@
+"""The actor-critic loss (spec §6): REINFORCE with a value baseline, value regression, entropy bonus."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import Categorical
+
+from diamond.configs.schema import ImaginationConfig
+from diamond.rl.returns import lambda_returns
+from diamond.rl.rollouts import Rollout
+
+
+def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
+    returns = lambda_returns(rollout.rew, rollout.end.long(), rollout.trunc.long(), rollout.val_bootstrap,
+                             cfg.gamma, cfg.lambda_).detach()
+    dist = Categorical(logits=rollout.logits)
+    advantage = (returns - rollout.values).detach()  # the baseline does not receive the policy's gradient
+    loss_actions = -(dist.log_prob(rollout.act) * advantage).mean()
+    loss_values = F.mse_loss(rollout.values, returns)
+    entropy = dist.entropy().mean()
+    loss = loss_actions + cfg.value_loss_weight * loss_values - cfg.entropy_weight * entropy
+    return loss, {
+        "loss_actions": loss_actions.item(),
+        "loss_values": loss_values.item(),
+        "entropy": entropy.item(),
+        "loss": loss.item(),
+        "return_mean": returns.mean().item(),
+        "reward_mean": rollout.rew.mean().item(),
+        "end_rate": rollout.end.float().mean().item(),
+    }

@@ -1,0 +1,89 @@
+"""Rollouts of the actor-critic in any ``TensorEnv``, kept differentiable for the REINFORCE update.
+
+``RolloutRunner`` keeps the env's current observations and the policy's LSTM state between calls, so
+in a real env (the model-free baseline) consecutive rollouts continue the same episodes, and in the
+world model (whose envs truncate at the horizon) each call of ``horizon`` steps is one imagined batch.
+It does not know which of the two it runs in (spec §6 asks for exactly that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.distributions import Categorical
+
+from diamond.models.actor_critic import ActorCritic, LstmState
+from diamond.rl.envs import TensorEnv
+
+
+@dataclass
+class Rollout:
+    """T steps of N envs. ``logits``/``values`` carry gradients; ``val_bootstrap[:, t]`` is V(o_{t+1})."""
+
+    act: Tensor  # (N, T) int64
+    rew: Tensor  # (N, T) float32
+    end: Tensor  # (N, T) bool
+    trunc: Tensor  # (N, T) bool
+    logits: Tensor  # (N, T, A)
+    values: Tensor  # (N, T)
+    val_bootstrap: Tensor  # (N, T), no gradient
+    obs: Tensor | None = None  # (N, T + 1, C, H, W) if kept (videos, tests)
+
+
+class RolloutRunner:
+    def __init__(self, env: TensorEnv, model: ActorCritic, generator: torch.Generator | None = None,
+                 keep_obs: bool = False) -> None:
+        self.env = env
+        self.model = model
+        self.generator = generator
+        self.keep_obs = keep_obs
+        self.obs: Tensor | None = None
+        self.state: LstmState | None = None
+
+    def _after_reset(self, info: dict, reset: Tensor) -> None:
+        """Zero the LSTM state of the envs just reset, then burn it in on their new context, if any."""
+        assert self.state is not None
+        keep = (~reset).float()[:, None]
+        self.state = (self.state[0] * keep, self.state[1] * keep)
+        if "burnin_obs" in info:
+            mask = info["burnin_mask"] & reset[:, None]
+            self.state = self.model.burn_in(info["burnin_obs"], mask, self.state)
+
+    def rollout(self, horizon: int) -> Rollout:
+        if self.obs is None:
+            self.obs, info = self.env.reset()
+            self.state = self.model.initial_state(self.env.num_envs, self.obs.device)
+            self._after_reset(info, info.get("reset", torch.ones(self.env.num_envs, dtype=torch.bool,
+                                                                  device=self.obs.device)))
+        assert self.state is not None
+        acts, rews, ends, truncs, logits, values, final_values, observations = [], [], [], [], [], [], [], [self.obs]
+        for _ in range(horizon):
+            logits_t, value_t, self.state = self.model(self.obs, self.state)
+            act = Categorical(logits=logits_t.detach()).probs.multinomial(1, generator=self.generator).squeeze(1)
+            obs, rew, end, trunc, info = self.env.step(act)
+            reset = info["reset"]
+            final_value = torch.zeros_like(value_t)
+            if reset.any():
+                with torch.no_grad():  # spec §6: value of the final observation, with the state before the reset
+                    _, v, _ = self.model(info["final_obs"], self.state)
+                final_value = torch.where(reset, v, final_value)
+                self._after_reset(info, reset)
+            self.obs = obs
+            acts.append(act), rews.append(rew), ends.append(end), truncs.append(trunc)
+            logits.append(logits_t), values.append(value_t), final_values.append((final_value, reset))
+            if self.keep_obs:
+                observations.append(obs)
+        with torch.no_grad():
+            _, last_value, _ = self.model(self.obs, self.state)
+        values_t = torch.stack(values, dim=1)
+        next_values = torch.cat((values_t[:, 1:].detach(), last_value[:, None]), dim=1)
+        finals = torch.stack([v for v, _ in final_values], dim=1)
+        resets = torch.stack([r for _, r in final_values], dim=1)
+        self.state = (self.state[0].detach(), self.state[1].detach())
+        return Rollout(
+            act=torch.stack(acts, 1), rew=torch.stack(rews, 1), end=torch.stack(ends, 1), trunc=torch.stack(truncs, 1),
+            logits=torch.stack(logits, 1), values=values_t, val_bootstrap=torch.where(resets, finals, next_values),
+            obs=torch.stack(observations, 1) if self.keep_obs else None,
+        )

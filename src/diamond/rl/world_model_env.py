@@ -1,0 +1,102 @@
+"""Imagination: the diffusion world model and the reward/termination model as a batched environment.
+
+Each of the N imagined envs starts from a real 4-frame context (frames and actions) drawn from the
+replay data as in spec §3. The reward/termination model's LSTM is burned in over the context's
+transitions; then each step samples the next frame with the diffusion sampler (3 Euler steps by default)
+and samples the reward class and termination from the reward/termination model's categorical outputs.
+An env ends where termination is sampled and is truncated after ``horizon`` steps; either way it
+restarts from a fresh real context, and ``info`` carries the new context's first frames so that a
+recurrent policy can burn in (spec §6). Everything is batched over the envs on the models' device.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from diamond.configs.schema import SamplerConfig
+from diamond.data.sampler import Batch
+from diamond.imaging import to_model_range
+from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.rew_end import LstmState, RewEndModel, class_reward
+
+ContextSource = Callable[[int], Batch]  # n → a Batch of n segments of the context length ("end" placement)
+
+
+class WorldModelEnv:
+    def __init__(self, denoiser: Denoiser, rew_end: RewEndModel, contexts: ContextSource, num_envs: int,
+                 horizon: int, sampler: SamplerConfig, generator: torch.Generator | None = None) -> None:
+        if num_envs < 1 or horizon < 1:
+            raise ValueError(f"WorldModelEnv: num_envs and horizon must be >= 1, got {num_envs} and {horizon}")
+        self.denoiser = denoiser
+        self.rew_end = rew_end
+        self.contexts = contexts
+        self.num_envs = num_envs
+        self.num_actions = denoiser.cfg.net.num_actions
+        self.context_length = denoiser.cfg.net.num_steps_conditioning
+        self.horizon = horizon
+        self.sampler = sampler
+        self.generator = generator
+        self.device = next(denoiser.parameters()).device
+        self.obs: Tensor | None = None  # (N, K, C, H, W): the last K frames of each env
+        self.act: Tensor | None = None  # (N, K): their actions; the last one is set by step()
+        self.state: LstmState | None = None  # the reward/termination model's LSTM state
+        self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+
+    def _new_contexts(self, n: int) -> tuple[Tensor, Tensor, Tensor, LstmState]:
+        """n real contexts: frames (n, K, C, H, W) in [-1, 1], actions, mask, and the burned-in LSTM state."""
+        batch = self.contexts(n).to(self.device)
+        if batch.obs.shape[1] != self.context_length:
+            raise ValueError(f"WorldModelEnv: contexts of {batch.obs.shape[1]} frames, the denoiser conditions on "
+                             f"{self.context_length}")
+        obs, act, mask = to_model_range(batch.obs), batch.act, batch.mask_padding
+        # spec §5: burn in over the transitions inside the context (o_k, a_k, o_{k+1}), k < K − 1
+        _, _, state = self.rew_end(obs[:, :-1], act[:, :-1], obs[:, 1:])
+        return obs, act, mask, state
+
+    @torch.no_grad()
+    def reset(self) -> tuple[Tensor, dict[str, Any]]:
+        obs, act, mask, state = self._new_contexts(self.num_envs)
+        self.obs, self.act, self.state = obs, act.clone(), state
+        self.steps.zero_()
+        return obs[:, -1], {"burnin_obs": obs[:, :-1], "burnin_mask": mask[:, :-1],
+                            "reset": torch.ones(self.num_envs, dtype=torch.bool, device=self.device)}
+
+    @torch.no_grad()
+    def step(self, act: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        if self.obs is None or self.act is None or self.state is None:
+            raise RuntimeError("WorldModelEnv: call reset() before step()")
+        act = act.to(self.device).long()
+        if act.shape != (self.num_envs,):
+            raise ValueError(f"WorldModelEnv.step: expected ({self.num_envs},) actions, got shape {tuple(act.shape)}")
+        self.act[:, -1] = act
+        next_obs, _ = self.denoiser.sample_next_obs(self.obs, self.act, self.sampler, generator=self.generator)
+        logits_rew, logits_end, self.state = self.rew_end(
+            self.obs[:, -1:], act[:, None], next_obs[:, None], self.state)
+        rew = class_reward(self._sample(logits_rew[:, 0]))
+        end = self._sample(logits_end[:, 0]).bool()
+        self.steps += 1
+        trunc = (self.steps >= self.horizon) & ~end
+        self.obs = torch.cat((self.obs[:, 1:], next_obs[:, None]), dim=1)
+        self.act = torch.cat((self.act[:, 1:], torch.zeros_like(self.act[:, :1])), dim=1)
+        done = end | trunc
+        info: dict[str, Any] = {"final_obs": next_obs, "reset": done}
+        obs = next_obs
+        if done.any():
+            idx = done.nonzero().squeeze(1)
+            ctx_obs, ctx_act, ctx_mask, ctx_state = self._new_contexts(len(idx))
+            self.obs[idx], self.act[idx] = ctx_obs, ctx_act
+            self.state[0][:, idx], self.state[1][:, idx] = ctx_state
+            self.steps[idx] = 0
+            obs = torch.where(done[:, None, None, None], self.obs[:, -1], next_obs)
+            burnin = torch.zeros_like(self.obs[:, :-1])
+            burnin[idx] = ctx_obs[:, :-1]
+            burnin_mask = torch.zeros(self.num_envs, self.context_length - 1, dtype=torch.bool, device=self.device)
+            burnin_mask[idx] = ctx_mask[:, :-1]
+            info["burnin_obs"], info["burnin_mask"] = burnin, burnin_mask
+        return obs, rew, end, trunc, info
+
+    def _sample(self, logits: Tensor) -> Tensor:
+        return torch.multinomial(logits.softmax(dim=-1), 1, generator=self.generator).squeeze(1)
