@@ -90,6 +90,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from diamond.training.run import CHECKPOINT
+
+    out = Path(args.out)
+    if (out / CHECKPOINT).exists():
+        args = argparse.Namespace(out=None, resume=str(out), preset=None, config=None, set=None, env=None, game=None,
+                                  model_free=False, seed=None, device=args.device, allow_config_change=False)
+    else:
+        args = argparse.Namespace(out=str(out), resume=None, preset="cpu", config=None, set=None, env=None, game=None,
+                                  model_free=False, seed=None, device=args.device, allow_config_change=False)
+    return cmd_train(args)
+
+
+def cmd_world_model_demo(args: argparse.Namespace) -> int:
     from diamond.jobs import run_demo
 
     summary = run_demo(Path(args.out), env=args.env, game=args.game, num_envs=args.num_envs,
@@ -187,9 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     sp.set_defaults(func=cmd_convert)
 
-    sp = sub.add_parser("demo", help="the main job on a CPU: collect Breakout, train a world model, imagine")
+    sp = sub.add_parser("demo", help="the main job on a CPU: `train --preset cpu --out runs/demo` (re-running resumes)")
+    sp.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); re-running resumes it")
+    sp.add_argument("--device", default="auto")
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("world-model-demo",
+                        help="world model only: collect Breakout with a random policy, train a denoiser, imagine")
     env_args(sp, DEMO_DEFAULTS["game"])
-    sp.add_argument("--out", default="runs/demo", help="output directory (default runs/demo); re-running resumes")
+    sp.add_argument("--out", default="runs/world-model-demo", help="output directory; re-running resumes")
     sp.add_argument("--train-steps", type=int, default=DEMO_DEFAULTS["train_steps"])
     sp.add_argument("--test-steps", type=int, default=DEMO_DEFAULTS["test_steps"])
     sp.add_argument("--minutes", type=float, default=DEMO_DEFAULTS["minutes"], help="world-model training time budget")
@@ -197,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--rollouts", type=int, default=4)
     sp.add_argument("--seed", type=int, default=0)
     model_args(sp, "cpu")
-    sp.set_defaults(func=cmd_demo)
+    sp.set_defaults(func=cmd_world_model_demo)
     return p
 
 

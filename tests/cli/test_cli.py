@@ -35,14 +35,14 @@ def trained(breakout_stores, tmp_path_factory):
 
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    diamond("demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny", "--minutes", 1,
+    diamond("world-model-demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny", "--minutes", 1,
             "--horizon", 5, "--rollouts", 2, "--no-progress")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["train_steps_stored"] >= 300 and summary["denoiser_updates"] == 6
     assert Path(summary["imagination"]["video"]).stat().st_size > 0
     assert (out / "imagination" / "imagination_psnr.png").stat().st_size > 0
     # Re-running continues from what is there: no new collection, no retraining from scratch.
-    again = diamond("demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny",
+    again = diamond("world-model-demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny",
                     "--minutes", 1, "--horizon", 5, "--rollouts", 2, "--no-progress")
     assert "skipping collection" in again.stdout
 

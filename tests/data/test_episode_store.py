@@ -276,3 +276,18 @@ def test_second_writer_in_another_process_is_refused(tmp_path, metadata):
     assert proc.returncode != 0
     assert "already open for writing" in proc.stderr and str(root) in proc.stderr
     assert os.listdir(root)  # nothing removed
+
+
+
+def test_roll_back_drops_later_episodes_durably(tmp_path, metadata):
+    store = EpisodeStore.create(tmp_path / "s", metadata)
+    fill(store, [3, 4, 5])
+    assert store.roll_back(1) == 2
+    assert len(store) == 1 and store.lengths.tolist() == [3]
+    with pytest.raises(StoreError, match="holds 1"):
+        store.roll_back(2)
+    assert store.add(random_episode(6, seed=9)) == 1  # ids continue from the rolled-back count
+    store.close()
+    reopened = EpisodeStore.open(tmp_path / "s", read_only=True)
+    assert reopened.lengths.tolist() == [3, 6]
+    assert len(list((tmp_path / "s").glob("*.ep"))) == 2

@@ -1,0 +1,97 @@
+"""The world-model environment, rollouts that do not know where they run, and the actor-critic loss."""
+
+import numpy as np
+import pytest
+import torch
+
+from diamond.configs.presets import train_config
+from diamond.configs.schema import ImaginationConfig
+from diamond.data.sampler import SegmentSampler
+from diamond.rl.envs import RealTensorEnv
+from diamond.rl.losses import actor_critic_loss
+from diamond.training.agent import AgentTraining, fit_to_env
+from diamond.training.collector import Collector, RandomPolicy
+from diamond.training.run import make_env
+from diamond.training.test_episodes import EpisodeList
+
+pytest.importorskip("minatar")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    cfg = train_config("tiny")
+    env = make_env(cfg, "train", 1, 0)
+    cfg = fit_to_env(cfg, env.num_actions, 3)
+    episodes = EpisodeList()
+    Collector(env, episodes, RandomPolicy(env.num_actions, 0), seed=0).collect(300)
+    agent = AgentTraining(cfg, torch.device("cpu"))
+    return cfg, agent, SegmentSampler(episodes, np.random.default_rng(0), static=True)
+
+
+def test_world_model_env_steps_truncates_at_horizon_and_restarts_from_real_contexts(setup):
+    cfg, agent, sampler = setup
+    env = agent.world_model_env(sampler, num_envs=5)
+    obs, info = env.reset()
+    size = cfg.env.size
+    assert obs.shape == (5, 3, size, size) and info["burnin_obs"].shape == (5, 3, 3, size, size)
+    assert info["reset"].all()
+    horizon = cfg.actor_critic_training.imagination.horizon
+    for t in range(horizon):
+        obs, rew, end, trunc, info = env.step(torch.zeros(5, dtype=torch.long))
+        assert obs.shape == (5, 3, size, size) and set(rew.unique().tolist()) <= {-1.0, 0.0, 1.0}
+        assert not (end & trunc).any()
+        if t < horizon - 1:
+            assert not trunc.any()
+    assert (end | trunc).all()  # every env is done at the horizon, by termination or truncation
+    assert info["reset"].all() and "burnin_obs" in info
+    assert not torch.equal(obs, info["final_obs"])  # the new context's last frame, not the imagined one
+    # Frames are quantised to the 256 levels (spec §4)
+    levels = (obs + 1) / 2 * 255
+    assert torch.allclose(levels, levels.round(), atol=1e-4)
+
+
+def test_sampled_terminations_reset_only_those_envs(setup):
+    cfg, agent, sampler = setup
+    env = agent.world_model_env(sampler, num_envs=4)
+    env.reset()
+    saved = {k: v.clone() for k, v in agent.rew_end.head.state_dict().items()}
+    with torch.no_grad():  # hidden units all SiLU(1) > 0, and only the "end" logit weighs them: end is certain
+        agent.rew_end.head[0].weight.zero_()
+        agent.rew_end.head[0].bias.fill_(1.0)
+        agent.rew_end.head[2].weight.zero_()
+        agent.rew_end.head[2].weight[-1] = 100.0
+    try:
+        _, _, end, trunc, info = env.step(torch.ones(4, dtype=torch.long))
+    finally:
+        agent.rew_end.head.load_state_dict(saved)
+    assert end.all() and not trunc.any() and info["reset"].all()
+    assert (env.steps == 0).all()
+
+
+def test_rollouts_run_unchanged_in_a_real_env_and_in_imagination(setup):
+    cfg, agent, sampler = setup
+    horizon = 4
+    real = RealTensorEnv(make_env(cfg, "train", 3, 5))
+    for env in (real, agent.world_model_env(sampler, num_envs=3)):
+        runner = agent.rollout_runner(env, keep_obs=True)
+        for _ in range(2):
+            r = runner.rollout(horizon)
+            assert r.logits.shape == (3, horizon, env.num_actions) and r.values.shape == (3, horizon)
+            assert r.obs.shape[:2] == (3, horizon + 1) and r.logits.requires_grad and not r.val_bootstrap.requires_grad
+            loss, stats = actor_critic_loss(r, cfg.actor_critic_training.imagination)
+            loss.backward()
+            assert np.isfinite(stats["loss"])
+
+
+def test_policy_gradient_does_not_reach_the_critic(setup):
+    cfg, agent, sampler = setup
+    runner = agent.rollout_runner(agent.world_model_env(sampler, num_envs=3))
+    with torch.no_grad():  # non-zero heads so that both losses have gradients
+        agent.actor_critic.critic_linear.weight.normal_()
+        agent.actor_critic.actor_linear.weight.normal_()
+    r = runner.rollout(3)
+    agent.actor_critic.zero_grad()
+    policy_only = ImaginationConfig(value_loss_weight=0.0, entropy_weight=0.0)
+    actor_critic_loss(r, policy_only)[0].backward()
+    assert agent.actor_critic.critic_linear.weight.grad is None or agent.actor_critic.critic_linear.weight.grad.abs().max() == 0
+    assert agent.actor_critic.actor_linear.weight.grad.abs().max() > 0

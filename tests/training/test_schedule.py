@@ -1,0 +1,43 @@
+"""Algorithm 1's schedule (spec §1) as pure functions."""
+
+import numpy as np
+
+from diamond.configs.schema import ScheduleConfig
+from diamond.training.schedule import initial_collection_done, plan_epoch, rare_reward_count, run_finished
+
+PAPER = ScheduleConfig()
+
+
+def test_rare_reward_count_is_non_majority_sign_classes():
+    assert rare_reward_count(np.array([0, 0, 0, 2.5, -1, 7, 0])) == 3  # signs: 0×4, +1×2, −1×1
+    assert rare_reward_count(np.array([1.0, 1.0, 0.0])) == 1
+    assert rare_reward_count(np.zeros(100)) == 0
+    assert rare_reward_count(np.array([])) == 0
+
+
+def test_initial_collection_rule():
+    few = np.array([1.0] * 9 + [0.0] * 4991)
+    enough = np.array([1.0] * 10 + [0.0] * 4990)
+    assert not initial_collection_done(4_900, enough[:4900], PAPER)  # under 5,000 steps: never done
+    assert initial_collection_done(5_000, enough, PAPER)
+    assert not initial_collection_done(5_000, few, PAPER)  # extended by 100s...
+    assert not initial_collection_done(9_900, np.concatenate([few, np.zeros(4900)]), PAPER)
+    assert initial_collection_done(10_000, np.concatenate([few, np.zeros(5000)]), PAPER)  # ...until 10,000
+
+
+def test_epoch_plans_follow_the_paper():
+    first = plan_epoch(1, 0, PAPER)
+    assert (first.collect_steps, first.denoiser_updates, first.rew_end_updates, first.actor_critic_updates) == (
+        0, 10_000, 10_000, 5_000)
+    second = plan_epoch(2, 5_000, PAPER)
+    assert (second.collect_steps, second.denoiser_updates, second.rew_end_updates, second.actor_critic_updates) == (
+        100, 400, 400, 400)
+    assert plan_epoch(3, 99_950, PAPER).collect_steps == 50  # never beyond the budget
+    assert plan_epoch(4, 100_000, PAPER).collect_steps == 0
+    assert [e for e in range(1, 31) if plan_epoch(e, 0, PAPER).evaluate] == [10, 20, 30]
+
+
+def test_run_finishes_after_budget_and_extra_epochs():
+    assert not run_finished(960, 100_000, 49, PAPER)
+    assert run_finished(961, 100_000, 50, PAPER)
+    assert not run_finished(961, 99_900, 50, PAPER)

@@ -1,0 +1,132 @@
+"""``diamond train`` end to end with the tiny preset: a run folder, resume after SIGKILL, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diamond.cli import main
+from diamond.data import EpisodeStore
+
+pytest.importorskip("minatar")
+
+# A few seconds per run; epochs long enough (about a second) to be killed in the middle of one.
+TINY = ["--preset", "tiny", "--device", "cpu", "--set", "schedule.total_steps=450", "--set", "schedule.denoiser_updates=6",
+        "--set", "schedule.rew_end_updates=6", "--set", "schedule.actor_critic_updates=6"]
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    return subprocess.Popen([sys.executable, "-m", "diamond.cli", "train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _episodes(run: Path) -> list:
+    store = EpisodeStore.open(run / "data" / "train", read_only=True)
+    return [store.get(i) for i in range(len(store))]
+
+
+def _epochs(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    proc = _cli(*TINY, "--out", str(a))
+    out_a = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out_a
+
+    proc = _cli(*TINY, "--out", str(b))
+    deadline = time.monotonic() + 300
+    while _epochs(b) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.4)  # into the next epoch: past its checkpoint, collecting or training
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (b / "results.json").exists(), "the run finished before it could be killed"
+    saved = torch.load(b / "checkpoints" / "agent.pt", weights_only=True)
+    assert saved["run"]["epoch"] < json.loads((a / "results.json").read_text())["epochs"]
+
+    proc = _cli("--resume", str(b), "--device", "cpu")
+    out_b = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out_b
+    assert f"resumed {b} after epoch {saved['run']['epoch']}" in out_b
+
+    ra, rb = (json.loads((r / "results.json").read_text()) for r in (a, b))
+    assert ra["agent_steps"] == rb["agent_steps"] and ra["epochs"] == rb["epochs"]
+    ea, eb = _episodes(a), _episodes(b)
+    assert len(ea) == len(eb)
+    assert sum(len(e) for e in eb) == rb["agent_steps"] - 0 or sum(len(e) for e in eb) <= rb["agent_steps"]
+    for x, y in zip(ea, eb):  # the same episodes, step for step: none lost, none duplicated
+        for field in ("obs", "act", "rew", "end", "trunc", "final_obs"):
+            assert np.array_equal(getattr(x, field), getattr(y, field)), field
+    assert ra["final"]["returns"] == rb["final"]["returns"]
+    metrics = [json.loads(line)["epoch"] for line in (b / "metrics.jsonl").read_text().splitlines()]
+    assert sorted(set(metrics)) == list(range(1, rb["epochs"] + 1))
+
+
+def test_run_folder_contents(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--set", "schedule.random_episodes=4"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert len(results["final"]["returns"]) == 3 and len(results["random"]["returns"]) == 4
+    assert "beats_random" in results and results["test_history"]
+    for name in ("config.json", "protocol.json", "learning_curve.png", "videos/real_game.mp4", "videos/imagination.mp4",
+                 "checkpoints/agent.pt"):
+        assert (run / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (run / "agents").iterdir())[0].startswith("epoch_")
+    assert json.loads((run / "protocol.json").read_text())["protocol"]["env"] == "minatar"
+    assert (run / "tensorboard").is_dir()
+
+
+def test_model_free_switch(tmp_path):
+    run = tmp_path / "mf"
+    assert main(["train", *TINY, "--model-free", "--out", str(run)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["model_free"] and results["agent_steps"] <= 450
+    assert "imagination" not in results["videos"]
+
+
+def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(["train", "--resume", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+    assert main(["train", "--preset", "tiny", "--game", "Breakout", "--env", "atari", "--set", "env.size=32",
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "size=32" in err and "64 for Atari" in err
+
+    assert main(["train", "--preset", "tiny", "--env", "atari", "--game", "Pacman", "--out", str(tmp_path / "y")]) == 2
+    assert "Pacman" in capsys.readouterr().err
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["train", *TINY, "--out", str(blocker / "run")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--out", str(run), "--set", "schedule.total_steps=150"]) == 0
+    capsys.readouterr()
+    ckpt = run / "checkpoints" / "agent.pt"
+    before = ckpt.read_bytes()
+    assert main(["train", *TINY, "--out", str(run)]) == 2  # a new run over an existing one
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", *TINY, "--resume", str(run), "--set", "actor_critic_training.optimizer.lr=0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "actor_critic_training.optimizer.lr" in err and "schedule.total_steps" in err  # every difference listed
+    assert ckpt.read_bytes() == before
+
+    ckpt.write_bytes(before[: len(before) // 2])  # a truncated checkpoint
+    assert main(["train", "--resume", str(run)]) == 2
+    assert "agent.pt" in capsys.readouterr().err
+    assert len(_episodes(run)) > 0  # the data is still there
