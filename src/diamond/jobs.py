@@ -211,6 +211,8 @@ def train_agent(out: str | None, resume: str | None, preset: str | None, config_
             raise ConfigError(f"--out {out} and --resume {resume} name different run folders; give only --resume")
         run_dir = Path(resume)
         saved = run_dir / "config.json"
+        if not run_dir.is_dir():
+            raise ConfigError(f"--resume {run_dir}: the run folder does not exist; nothing to resume")
         if preset is None and config_file is None and not overrides and not flags:
             if not saved.exists():
                 raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")

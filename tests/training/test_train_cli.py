@@ -101,12 +101,11 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
     assert main(["train", "--resume", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
 
-    assert main(["train", "--preset", "tiny", "--game", "Breakout", "--env", "atari", "--set", "env.size=32",
-                 "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--preset", "paper", "--set", "env.size=32", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "size=32" in err and "64 for Atari" in err
 
-    assert main(["train", "--preset", "tiny", "--env", "atari", "--game", "Pacman", "--out", str(tmp_path / "y")]) == 2
+    assert main(["train", "--preset", "paper", "--game", "Pacman", "--out", str(tmp_path / "y")]) == 2
     assert "Pacman" in capsys.readouterr().err
 
     blocker = tmp_path / "file"
