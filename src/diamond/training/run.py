@@ -19,7 +19,6 @@ Run folder::
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field, asdict
