@@ -15,6 +15,41 @@ WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
     # Small batches and a higher learning rate: on a CPU, many cheap updates learn the dynamics sooner
     # (Breakout, 28 min: 2,840 updates of batch 8 at 1e-3 beat 1,062 of batch 16 at 3e-4 in 20 min).
     "cpu": {
+        "denoiser.net.cond_channels": 128,
+        "denoiser.net.channels": [32, 32, 32, 32],
+        "denoiser.net.depths": [1, 1, 1, 1],
+        "training.batch_size": 8,
+        "training.optimizer.lr": 1e-3,
+        "num_updates": 20_000,
+        "eval_every": 500,
+        "checkpoint_every": 500,
+        "eval_contexts": 64,
+    },
+    # For tests: seconds per run.
+    "tiny": {
+        "denoiser.net.cond_channels": 16,
+        "denoiser.net.channels": [8, 8],
+        "denoiser.net.depths": [1, 1],
+        "denoiser.net.attn_depths": [False, False],
+        "training.batch_size": 4,
+        "training.optimizer.warmup_steps": 2,
+        "num_updates": 6,
+        "eval_every": 3,
+        "checkpoint_every": 3,
+        "eval_contexts": 4,
+    },
+}
+
+
+# Presets of the whole agent (``diamond train``).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's Atari 100k configuration (spec §1-6); pick the game with --game.
+    "paper": {},
+    # The README's main command: an agent that learns on two CPU cores in under 30 minutes.
+    # MinAtar Breakout drawn at 10×10 (one pixel per cell): on two cores, the 64×64 Atari networks imagine too
+    # few frames per second for the actor-critic to learn anything within the hour (see the README).
+    # Same algorithm, smaller networks, fewer steps; every other value is the paper's.
+    "cpu": {
         "env.family": "minatar",
         "env.game": "breakout",
         "env.size": 10,
@@ -48,65 +83,6 @@ WORLD_MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "schedule.final_episodes": 50,
         "schedule.random_episodes": 50,
         "schedule.test_env_max_steps": 5_000,
-    },
-    # For tests: seconds per run.
-    "tiny": {
-        "denoiser.net.cond_channels": 16,
-        "denoiser.net.channels": [8, 8],
-        "denoiser.net.depths": [1, 1],
-        "denoiser.net.attn_depths": [False, False],
-        "training.batch_size": 4,
-        "training.optimizer.warmup_steps": 2,
-        "num_updates": 6,
-        "eval_every": 3,
-        "checkpoint_every": 3,
-        "eval_contexts": 4,
-    },
-}
-
-
-# Presets of the whole agent (``diamond train``).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    # The paper's Atari 100k configuration (spec §1-6); pick the game with --game.
-    "paper": {},
-    # The README's main command: an agent that learns on two CPU cores in under 30 minutes.
-    # MinAtar Breakout drawn at 10×10 (one pixel per cell): on two cores, the 64×64 Atari networks imagine too
-    # few frames per second for the actor-critic to learn anything within the hour (see the README).
-    # Same algorithm, smaller networks, fewer steps; every other value is the paper's.
-    "cpu": {
-        "env.family": "minatar",
-        "env.game": "breakout",
-        "env.size": 20,
-        "denoiser.net.cond_channels": 64,
-        "denoiser.net.channels": [32, 32],
-        "denoiser.net.depths": [1, 1],
-        "denoiser.net.attn_depths": [False, False],
-        "denoiser_training.optimizer.lr": 1e-3,
-        "rew_end.cond_channels": 32,
-        "rew_end.channels": [16, 16],
-        "rew_end.depths": [1, 1],
-        "rew_end.attn_depths": [False, False],
-        "rew_end.lstm_dim": 64,
-        "rew_end_training.optimizer.lr": 1e-3,
-        "actor_critic.channels": [16, 32],
-        "actor_critic.lstm_dim": 64,
-        "actor_critic_training.optimizer.lr": 3e-4,
-        "schedule.total_steps": 10_000,
-        "schedule.initial_steps": 1_000,
-        "schedule.initial_steps_max": 2_000,
-        "schedule.steps_per_epoch": 200,
-        "schedule.denoiser_updates_first": 600,
-        "schedule.rew_end_updates_first": 600,
-        "schedule.actor_critic_updates_first": 100,
-        "schedule.denoiser_updates": 40,
-        "schedule.rew_end_updates": 40,
-        "schedule.actor_critic_updates": 40,
-        "schedule.extra_epochs": 5,
-        "schedule.eval_every": 10,
-        "schedule.eval_episodes": 8,
-        "schedule.final_episodes": 50,
-        "schedule.random_episodes": 50,
-        "schedule.test_env_max_steps": 2_000,
     },
     # For tests: seconds per run.
     "tiny": {
