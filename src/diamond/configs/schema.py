@@ -24,6 +24,15 @@ def check(ok: bool, where: str, name: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{where}: {name}={value!r} is invalid; expected {allowed}")
 
 
+def check_levels(where: str, channels: tuple[int, ...], depths: tuple[int, ...], attn_depths: tuple[bool, ...]) -> None:
+    """One width, one depth and one attention flag per level of a residual network."""
+    check(len(channels) >= 1, where, "channels", channels, "a non-empty list of widths")
+    check(all(c >= 1 for c in channels), where, "channels", channels, "positive widths")
+    check(len(depths) == len(channels), where, "depths", depths, f"{len(channels)} entries (one per level of channels)")
+    check(all(d >= 1 for d in depths), where, "depths", depths, "entries >= 1")
+    check(len(attn_depths) == len(channels), where, "attn_depths", attn_depths, f"{len(channels)} booleans")
+
+
 @dataclass(frozen=True)
 class DenoiserNetConfig:
     """The U-Net F of the denoiser (spec §4). Defaults: the paper's Atari network."""
@@ -45,11 +54,7 @@ class DenoiserNetConfig:
             where, "cond_channels", self.cond_channels,
             f"a positive even multiple of num_steps_conditioning={self.num_steps_conditioning}",
         )
-        check(len(self.channels) >= 1, where, "channels", self.channels, "a non-empty list of widths")
-        check(all(c >= 1 for c in self.channels), where, "channels", self.channels, "positive widths")
-        check(len(self.depths) == len(self.channels), where, "depths", self.depths, f"{len(self.channels)} entries (one per level of channels)")
-        check(all(d >= 1 for d in self.depths), where, "depths", self.depths, "entries >= 1")
-        check(len(self.attn_depths) == len(self.channels), where, "attn_depths", self.attn_depths, f"{len(self.channels)} booleans")
+        check_levels(where, self.channels, self.depths, self.attn_depths)
 
 
 @dataclass(frozen=True)
@@ -154,12 +159,7 @@ class RewEndConfig:
         check(self.cond_channels >= 1, where, "cond_channels", self.cond_channels, ">= 1")
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
         check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
-        check(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), where, "channels", self.channels,
-              "a non-empty list of positive widths")
-        check(len(self.depths) == len(self.channels) and all(d >= 1 for d in self.depths), where, "depths", self.depths,
-              f"{len(self.channels)} entries >= 1 (one per level of channels)")
-        check(len(self.attn_depths) == len(self.channels), where, "attn_depths", self.attn_depths,
-              f"{len(self.channels)} booleans")
+        check_levels(where, self.channels, self.depths, self.attn_depths)
 
 
 @dataclass(frozen=True)
