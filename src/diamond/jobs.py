@@ -158,7 +158,7 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
 def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, test_steps: int, preset: str,
              overrides: list[str], minutes: float | None, device: str, horizon: int, rollouts: int, seed: int,
              progress: bool = True, log=print) -> dict[str, Any]:
-    """The README's main job: real game data → a diffusion world model → imagination. Re-running resumes."""
+    """`diamond world-model-demo`: real game data → a diffusion world model → imagination. Re-running resumes."""
     from diamond.configs.presets import world_model_config
     from diamond.devices import resolve_device
     from diamond.fileio import write_json_atomically

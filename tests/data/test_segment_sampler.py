@@ -126,6 +126,36 @@ def test_free_placement_pads_on_both_sides(store):
     check_segment_contents(batch, store)
 
 
+def test_final_obs_segments_may_end_at_the_final_frame(store):
+    """With final_obs, an "end" segment may stop one step past the episode, at its stored final frame."""
+    batch = SegmentSampler(store, np.random.default_rng(3)).sample(2000, 3, "end", final_obs=True)
+    lengths = store.lengths[batch.episode_id.numpy()]
+    stops = batch.stop.numpy()
+    assert (stops <= lengths + 1).all() and (batch.stop - batch.start == 3).all()
+    at_final = stops == lengths + 1
+    # t ~ U{0..T} over the T + 1 frames and offset ~ U{0..L-1}: the segment ends at the final frame when
+    # t + offset >= T; its exact probability per sampled episode, summed, against the observed count
+    p = np.array([np.mean([[t + o >= n for o in range(3)] for t in range(n + 1)]) for n in lengths])
+    assert abs(at_final.sum() - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum())
+    for k in range(len(batch)):
+        ep = store.get(int(batch.episode_id[k]))
+        for j in range(3):
+            s = int(batch.start[k]) + j
+            assert bool(batch.mask_padding[k, j]) == (0 <= s <= len(ep))
+            if s == len(ep):  # the final frame: stored final_obs, action 0, reward 0, not an end
+                assert j == 2
+                np.testing.assert_array_equal(batch.obs[k, j].numpy(), ep.final_obs)
+                assert int(batch.act[k, j]) == 0 and float(batch.rew[k, j]) == 0.0 and int(batch.end[k, j]) == 0
+            elif 0 <= s < len(ep):
+                np.testing.assert_array_equal(batch.obs[k, j].numpy(), ep.obs[s])
+                assert int(batch.act[k, j]) == ep.act[s]
+    without = SegmentSampler(store, np.random.default_rng(3)).sample(2000, 3, "end")
+    assert (without.stop.numpy() <= store.lengths[without.episode_id.numpy()]).all()
+    assert not (without.obs == 255).any()  # labelled episodes never show their final frame (255) otherwise
+    with pytest.raises(ValueError, match="'end' placement"):
+        SegmentSampler(store, np.random.default_rng(3)).sample(4, 3, "free", final_obs=True)
+
+
 def test_segment_bounds_formulas():
     lengths = np.array([10, 10, 3])
     t = np.array([9, 2, 0])

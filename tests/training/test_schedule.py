@@ -1,9 +1,11 @@
 """Algorithm 1's schedule (spec §1) as pure functions."""
 
 import numpy as np
+import pytest
 
 from diamond.configs.schema import ScheduleConfig
-from diamond.training.schedule import initial_collection_done, plan_epoch, rare_reward_count, run_finished
+from diamond.training.schedule import (initial_collection_done, plan_epoch, rare_reward_count, regular_epoch_seconds,
+                                       run_finished)
 
 PAPER = ScheduleConfig()
 
@@ -41,3 +43,13 @@ def test_run_finishes_after_budget_and_extra_epochs():
     assert not run_finished(960, 100_000, 49, PAPER)
     assert run_finished(961, 100_000, 50, PAPER)
     assert not run_finished(961, 99_900, 50, PAPER)
+
+
+def test_eta_after_the_first_epoch_scales_its_per_update_times():
+    cfg = ScheduleConfig(steps_per_epoch=200, denoiser_updates_first=300, rew_end_updates_first=300,
+                         actor_critic_updates_first=30, denoiser_updates=25, rew_end_updates=25, actor_critic_updates=25)
+    first = plan_epoch(1, 0, cfg)
+    times = {"collect": 10.0, "denoiser": 30.0, "rew_end": 60.0, "actor_critic": 30.0, "evaluation": 0.0}
+    # 10 s / 2000 steps × 200 + 30 / 300 × 25 + 60 / 300 × 25 + 30 / 30 × 25
+    assert regular_epoch_seconds(times, first, 2000, cfg) == pytest.approx(1.0 + 2.5 + 5.0 + 25.0)
+    assert regular_epoch_seconds(times, first, 0, cfg) == pytest.approx(32.5)  # nothing collected (model-free): no collect time

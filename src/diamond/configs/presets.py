@@ -48,7 +48,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # The README's main command: an agent that learns on two CPU cores in under 30 minutes.
     # MinAtar Breakout drawn at 10×10 (one pixel per cell): on two cores, the 64×64 Atari networks imagine too
     # few frames per second for the actor-critic to learn anything within the hour (see the README).
-    # Same algorithm, smaller networks, fewer steps; every other value is the paper's.
+    # Same algorithm, smaller networks, fewer steps; every other value is the paper's, except that the
+    # denoiser also learns the transition into each episode's final frame: in MinAtar a lost ball shows
+    # only in the terminal frame, so without it imagined episodes would (almost) never end.
     "cpu": {
         "env.family": "minatar",
         "env.game": "breakout",
@@ -58,6 +60,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "denoiser.net.depths": [1, 1],
         "denoiser.net.attn_depths": [False, False],
         "denoiser_training.optimizer.lr": 1e-3,
+        "denoiser_training.final_obs_targets": True,
         "rew_end.cond_channels": 32,
         "rew_end.channels": [16, 16],
         "rew_end.depths": [1, 1],

@@ -134,6 +134,11 @@ class DenoiserTrainingConfig:
 
     batch_size: int = 32
     num_targets: int = 2
+    # Also train on the transition into each episode's final observation. Spec §3 (and the paper's
+    # code) never make it a denoiser target; that is harmless where a loss shows on screen before the
+    # episode ends (Atari), but where the terminal frame is the only frame showing it (MinAtar: the
+    # ball reaches the bottom row in the very step the game ends), imagination would never end.
+    final_obs_targets: bool = False
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
     def validate(self, where: str = "training") -> None:

@@ -111,8 +111,13 @@ def gather_segments(
     stops: np.ndarray,
     episode_ids: np.ndarray | None = None,
     with_next_obs: bool = False,
+    with_final_obs: bool = False,
 ) -> Batch:
-    """Copy segment k = episodes[k][starts[k]:stops[k]] into a padded batch (one slice copy per segment)."""
+    """Copy segment k = episodes[k][starts[k]:stops[k]] into a padded batch (one slice copy per segment).
+
+    ``with_final_obs``: a segment may end one step past the episode, at its stored final observation
+    (position T, with action 0, reward 0 and no end flag, unmasked); otherwise position T is padding.
+    """
     b = len(episodes)
     seg_lengths = np.asarray(stops, dtype=np.int64) - np.asarray(starts, dtype=np.int64)
     if b == 0 or len(seg_lengths) != b or (seg_lengths != seg_lengths[0]).any() or seg_lengths[0] < 1:
@@ -136,6 +141,9 @@ def gather_segments(
         start, stop = int(starts[k]), int(stops[k])
         lo, hi = max(start, 0), min(stop, n)
         dlo, dhi = lo - start, hi - start
+        if with_final_obs and start <= n < stop:
+            obs[k, n - start] = ep.final_obs
+            mask[k, n - start] = True
         obs[k, dlo:dhi] = ep.obs[lo:hi]
         act[k, dlo:dhi] = ep.act[lo:hi]
         rew[k, dlo:dhi] = ep.rew[lo:hi]
@@ -193,19 +201,28 @@ class SegmentSampler:
             self._cached_for = n
         return self._lengths, self._weights
 
-    def sample(self, batch_size: int, seq_length: int, placement: Placement, next_obs: bool = False) -> Batch:
-        """A batch of ``batch_size`` segments of ``seq_length`` steps; ``next_obs`` also gathers obs_{t+1}."""
+    def sample(self, batch_size: int, seq_length: int, placement: Placement, next_obs: bool = False,
+               final_obs: bool = False) -> Batch:
+        """A batch of ``batch_size`` segments of ``seq_length`` steps; ``next_obs`` also gathers obs_{t+1}.
+
+        ``final_obs`` ("end" placement only) treats each episode as T + 1 frames, the last being its
+        stored final observation, so a segment may end there: the denoiser then also learns the
+        transition into the final frame, which spec §3's sampler never shows it.
+        """
         if placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
         if batch_size < 1 or seq_length < 1:
             raise ValueError(f"batch_size and seq_length must be >= 1, got {batch_size} and {seq_length}")
+        if final_obs and placement != "end":
+            raise ValueError(f"final_obs segments need the 'end' placement, got {placement!r}")
         lengths, weights = self.weights()
         ids = self.rng.choice(len(weights), size=batch_size, p=weights)
-        t = self.rng.integers(0, lengths[ids])
+        frames = lengths[ids] + int(final_obs)
+        t = self.rng.integers(0, frames)
         offset = self.rng.integers(0, seq_length, size=batch_size)
-        starts, stops = segment_bounds(lengths[ids], t, offset, seq_length, placement)
+        starts, stops = segment_bounds(frames, t, offset, seq_length, placement)
         episodes = [self.store.get(int(i)) for i in ids]
-        return gather_segments(episodes, starts, stops, ids, with_next_obs=next_obs)
+        return gather_segments(episodes, starts, stops, ids, with_next_obs=next_obs, with_final_obs=final_obs)
 
 
 def uniform_complete_segments(lengths: Sequence[int] | np.ndarray, count: int, length: int,

@@ -58,7 +58,8 @@ class AgentTraining:
 
     def train_denoiser(self, sampler: SegmentSampler) -> dict[str, float]:
         t = self.cfg.denoiser_training
-        batch = sampler.sample(t.batch_size, self.cfg.denoiser.net.num_steps_conditioning + t.num_targets, "end")
+        batch = sampler.sample(t.batch_size, self.cfg.denoiser.net.num_steps_conditioning + t.num_targets, "end",
+                               final_obs=t.final_obs_targets)
         batch = batch.to(self.device)
         self.denoiser.train()
         loss = self.denoiser.loss(to_model_range(batch.obs), batch.act, batch.mask_padding, generator=self.gen_denoiser)

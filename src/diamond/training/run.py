@@ -34,11 +34,12 @@ from diamond.checkpoints.trees import from_tensor_tree, to_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig, to_dict
 from diamond.data.sampler import SegmentSampler
 from diamond.fileio import dumps, write_json_atomically
+from diamond.imaging import to_model_range
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.schedule import initial_collection_done, plan_epoch, run_finished
+from diamond.training.schedule import initial_collection_done, plan_epoch, regular_epoch_seconds, run_finished
 from diamond.training.test_episodes import TestResult, mean_ci95, run_test_episodes
 
 CHECKPOINT = "checkpoints/agent.pt"
@@ -172,8 +173,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             agent.denoiser.eval()
             agent.rew_end.eval()
             k = cfg.denoiser.net.num_steps_conditioning + cfg.denoiser_training.num_targets
-            b = test_sampler.sample(cfg.denoiser_training.batch_size, k, "end").to(device)
-            from diamond.imaging import to_model_range
+            b = test_sampler.sample(cfg.denoiser_training.batch_size, k, "end",
+                                    final_obs=cfg.denoiser_training.final_obs_targets).to(device)
 
             den = agent.denoiser.loss(to_model_range(b.obs), b.act, b.mask_padding,
                                       generator=torch.Generator(device=device).manual_seed(cfg.seed))
@@ -259,7 +260,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             state.training_done = state.agent_steps >= sched.total_steps or ac_updates == 0
         else:
             state.training_done = run_finished(state.epoch, state.agent_steps, state.epochs_without_collection, sched)
-        recent = state.epoch_seconds[1:][-10:] or state.epoch_seconds[-1:]
+        if state.epoch == 1:  # the first epoch's update counts differ: scale its per-update times instead
+            recent = [regular_epoch_seconds(times, plan, collected, sched)]
+        else:
+            recent = state.epoch_seconds[1:][-10:] or state.epoch_seconds[-1:]
         eta = np.mean(recent) * remaining_epochs() if not state.training_done else 0.0
         log(_epoch_line(state, sched.total_steps, times, stats, eta))
         checkpoint()

@@ -52,3 +52,15 @@ def plan_epoch(epoch: int, agent_steps: int, cfg: ScheduleConfig) -> EpochPlan:
 def run_finished(epoch: int, agent_steps: int, epochs_without_collection: int, cfg: ScheduleConfig) -> bool:
     """Done once the budget is spent and ``extra_epochs`` epochs have trained without collecting."""
     return epoch >= 1 and agent_steps >= cfg.total_steps and epochs_without_collection >= cfg.extra_epochs
+
+
+def regular_epoch_seconds(times: dict[str, float], first: EpochPlan, collected: int, cfg: ScheduleConfig) -> float:
+    """Expected seconds of a later epoch, from the first epoch's time per collected step and per update
+    (the first epoch's counts differ, so its own duration would mislead an ETA)."""
+    def scaled(phase: str, done: int, planned: int) -> float:
+        return times.get(phase, 0.0) / done * planned if done else 0.0
+
+    return (scaled("collect", collected, cfg.steps_per_epoch)
+            + scaled("denoiser", first.denoiser_updates, cfg.denoiser_updates)
+            + scaled("rew_end", first.rew_end_updates, cfg.rew_end_updates)
+            + scaled("actor_critic", first.actor_critic_updates, cfg.actor_critic_updates))

@@ -68,7 +68,7 @@ class WorldModelTraining:
     def train_step(self, sampler: SegmentSampler) -> dict[str, float]:
         t = self.cfg.training
         seq_length = self.cfg.denoiser.net.num_steps_conditioning + t.num_targets
-        obs, act, mask = to_model_batch(sampler.sample(t.batch_size, seq_length, "end"), self.device)
+        obs, act, mask = to_model_batch(sampler.sample(t.batch_size, seq_length, "end", final_obs=t.final_obs_targets), self.device)
         self.denoiser.train()
         loss = self.denoiser.loss(obs, act, mask, generator=self.generator)
         grad_norm = optimizer_step(self.denoiser, self.optimizer, self.scheduler, loss, t.optimizer.max_grad_norm)
