@@ -67,6 +67,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from diamond.benchmark.report import build_report
+
+    report = build_report(args.runs, args.out, allow_mixed_protocols=args.allow_mixed_protocols, reps=args.reps,
+                          profile_reps=args.profile_reps, seed=args.seed,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
+    for title, items in (("missing", report.missing), ("games not run", report.games_not_run),
+                         ("left out", report.left_out)):
+        if items:
+            print(f"{title}: " + "; ".join(items))
+    for name, metrics in (report.aggregates or report.paper_aggregates).items():
+        print(f"{name:>26}: " + "  ".join(f"{m} {v.point:.3f} [{v.low:.3f}, {v.high:.3f}]" for m, v in metrics.items()))
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from diamond.jobs import convert_checkpoint
 
@@ -190,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--repeats", type=int, default=5)
     sp.add_argument("--json", help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("report", help="Atari 100k report of run folders against the paper (rliable statistics)")
+    sp.add_argument("runs", nargs="*", help="run folders of `diamond train` (none: the published results alone)")
+    sp.add_argument("--out", default="report", help="output folder: report.md, report.html, report.json, plots/")
+    sp.add_argument("--allow-mixed-protocols", action="store_true",
+                    help="report runs whose environment protocols differ (refused by default)")
+    sp.add_argument("--reps", type=int, default=50_000, help="bootstrap replications of the aggregate CIs")
+    sp.add_argument("--profile-reps", type=int, default=2_000,
+                    help="bootstrap replications of performance profiles and probabilities of improvement")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("convert", help="convert a denoiser between the project's checkpoints and the reference layout")
     direction = sp.add_mutually_exclusive_group(required=True)
