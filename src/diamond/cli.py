@@ -82,6 +82,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from diamond.sweeps.launch import launch_sweep
+
+    slurm = {"partition": args.partition, "timeout_min": args.timeout_min, "gpus_per_node": args.gpus_per_node,
+             "cpus_per_task": args.cpus_per_task} if args.launcher == "slurm" else {}
+    result = launch_sweep(args.games, args.seeds, args.preset, args.env, args.root, args.overrides, args.device,
+                          args.launcher, slurm, args.hydra, report=not args.no_report, report_reps=args.report_reps,
+                          dry_run=args.dry_run, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(dumps(result, indent=1))
+    return 0 if args.dry_run or not result["not_finished"] else 1
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from diamond.jobs import convert_checkpoint
 
@@ -216,6 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bootstrap replications of performance profiles and probabilities of improvement")
     sp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("sweep", help="games × seeds of `diamond train` on Hydra multirun (local or SLURM), then the report")
+    sp.add_argument("--games", required=True, help="comma-separated game names, or 'all' (the 26 Atari 100k games)")
+    sp.add_argument("--seeds", default="0-4", help="seeds: 0,1,2 or a range 0-4 (default 0-4, as in the paper)")
+    sp.add_argument("--preset", default="paper", choices=["paper", "cpu", "tiny"])
+    sp.add_argument("--env", default="atari", choices=["atari", "minatar"])
+    sp.add_argument("--root", default="sweeps/atari100k", help="sweep folder; each run is ROOT/GAME/seedS")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="a `diamond train` configuration override for every run (repeatable)")
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--launcher", default="local", choices=["local", "slurm"],
+                    help="local: one run after another on this machine; slurm: one SLURM job per run (submitit)")
+    sp.add_argument("--partition", help="SLURM partition")
+    sp.add_argument("--timeout-min", type=int, help="SLURM time limit per run, minutes")
+    sp.add_argument("--gpus-per-node", type=int, help="SLURM GPUs per run")
+    sp.add_argument("--cpus-per-task", type=int, help="SLURM CPUs per run")
+    sp.add_argument("--hydra", action="append", default=[], metavar="OVERRIDE",
+                    help="any further Hydra override, e.g. hydra.launcher.mem_gb=64 (repeatable)")
+    sp.add_argument("--no-report", action="store_true", help="do not write ROOT/report at the end")
+    sp.add_argument("--report-reps", type=int, default=50_000, help="bootstrap replications of the report")
+    sp.add_argument("--dry-run", action="store_true", help="validate and print the Hydra command; launch nothing")
+    sp.set_defaults(func=cmd_sweep)
 
     sp = sub.add_parser("convert", help="convert a denoiser between the project's checkpoints and the reference layout")
     direction = sp.add_mutually_exclusive_group(required=True)

@@ -206,6 +206,8 @@ def train_agent(out: str | None, resume: str | None, preset: str | None, config_
 
     flags = [f"{k}={v}" for k, v in (("env.family", env), ("env.game", game), ("seed", seed)) if v is not None]
     flags += ["model_free=true"] if model_free else []
+    if env == "atari" and not any(o.strip().startswith("env.size=") for o in overrides):
+        flags.append("env.size=64")  # the Atari 100k protocol has one frame size (spec §2)
     if resume is not None:
         if out is not None and Path(out) != Path(resume):
             raise ConfigError(f"--out {out} and --resume {resume} name different run folders; give only --resume")

@@ -165,7 +165,8 @@ def resolve_config(cls: type, presets: dict[str, dict[str, Any]], preset: str, c
         except json.JSONDecodeError:
             value = raw
         cfg = replace_path(cfg, key.strip(), value, f"--set {item}")
-        cfg.validate(f"--set {item}")
+    if overrides:  # once all are applied: some fields must change together (env.family and env.size)
+        cfg.validate("--set " + " ".join(overrides))
     return cfg
 
 

@@ -202,6 +202,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             while not initial_collection_done(collected, _all_rewards(store, collector), sched):
                 collected += collector.collect(sched.initial_extension).steps
             state.initial_steps = collected
+            if len(store) == 0:
+                raise ConfigError(
+                    f"no {cfg.env.game} episode ended within the initial collection of {collected} agent steps, so the "
+                    "world model has nothing to learn from; raise schedule.initial_steps (and initial_steps_max)")
         elif plan.collect_steps > 0:
             collected += collector.collect(plan.collect_steps).steps
         state.agent_steps += collected
