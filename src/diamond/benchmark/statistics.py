@@ -55,7 +55,11 @@ def aggregate_intervals(scores: dict[str, np.ndarray], reps: int, seed: int = 0)
     library, _ = _rliable()
     out = {}
     for name, matrix in scores.items():
-        points, cis = library.get_interval_estimates({name: np.asarray(matrix, dtype=np.float64)}, _aggregates,
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.shape[0] == 1:  # nothing to resample: skip the bootstrap
+            out[name] = {m: Interval(v, v, v) for m, v in point_aggregates(matrix).items()}
+            continue
+        points, cis = library.get_interval_estimates({name: matrix}, _aggregates,
                                                      reps=reps, random_state=np.random.RandomState(seed))
         out[name] = {m: Interval(float(points[name][i]), float(cis[name][0, i]), float(cis[name][1, i]))
                      for i, m in enumerate(METRICS)}
