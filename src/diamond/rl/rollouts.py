@@ -87,3 +87,20 @@ class RolloutRunner:
             logits=torch.stack(logits, 1), values=values_t, val_bootstrap=torch.where(resets, finals, next_values),
             obs=torch.stack(observations, 1) if self.keep_obs else None,
         )
+
+
+def replay(model: ActorCritic, obs: Tensor, act: Tensor, rew: Tensor, end: Tensor, trunc: Tensor) -> Rollout:
+    """A recorded trajectory re-evaluated by ``model`` from a zero LSTM state, with gradients.
+
+    obs: (N, T + 1, C, H, W), the last one only bootstraps; act, rew, end, trunc: (N, T). The LSTM runs
+    through the whole trajectory (no reset inside it), and V(o_{t+1}) bootstraps step t.
+    """
+    n, steps = act.shape
+    state = model.initial_state(n, obs.device)
+    logits, values = [], []
+    for t in range(steps + 1):
+        logits_t, value_t, state = model(obs[:, t], state)
+        logits.append(logits_t), values.append(value_t)
+    values_t = torch.stack(values, dim=1)
+    return Rollout(act=act, rew=rew, end=end.bool(), trunc=trunc.bool(), logits=torch.stack(logits[:steps], 1),
+                   values=values_t[:, :steps], val_bootstrap=values_t[:, 1:].detach())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -48,11 +50,16 @@ class Denoiser(nn.Module):
         d = edm.as_image_scale(pc.c_skip, noisy.ndim) * noisy + edm.as_image_scale(pc.c_out, noisy.ndim) * model_output
         return quantize(d)
 
-    def loss(self, obs: Tensor, act: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def loss(self, obs: Tensor, act: Tensor, mask: Tensor, generator: torch.Generator | None = None,
+             noise: list[tuple[Tensor, Tensor, Tensor]] | None = None,
+             normaliser: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """Autoregressive EDM loss on sequences of L context frames followed by targets (spec §4).
 
         obs: (B, L + K, C, H, W) in [-1, 1]; act: (B, L + K); mask: (B, L + K) True on real (unpadded)
         steps. Target k is conditioned on the model's own quantised one-step prediction of target k-1.
+        ``noise``: per target, (σ (B,), ε_c, ε) to use instead of drawing them from ``generator``.
+        ``normaliser``: maps this batch's number of unpadded targets to the count each target's squared
+        errors are divided by (data-parallel training: the global count over the number of processes).
         """
         n = self.cfg.net.num_steps_conditioning
         num_targets = obs.size(1) - n
@@ -64,13 +71,22 @@ class Denoiser(nn.Module):
         for k in range(num_targets):
             context, target = frames[:, k : n + k], frames[:, n + k]
             valid = mask[:, n + k]
-            sigma = edm.sample_training_sigmas(obs.size(0), dist.loc, dist.scale, dist.sigma_min, dist.sigma_max,
-                                               device=obs.device, generator=generator)
-            noisy = edm.add_noise(target, sigma, self.cfg.sigma_offset_noise, generator=generator)
+            if noise is None:
+                sigma = edm.sample_training_sigmas(obs.size(0), dist.loc, dist.scale, dist.sigma_min, dist.sigma_max,
+                                                   device=obs.device, generator=generator)
+                noisy = edm.add_noise(target, sigma, self.cfg.sigma_offset_noise, generator=generator)
+            else:
+                sigma, offset, eps = noise[k]
+                noisy = edm.noised(target, sigma, self.cfg.sigma_offset_noise, offset, eps)
             pc = self.preconditioners(sigma)
             out = self.model_output(noisy, sigma, context, act[:, k : n + k], pc)
-            if valid.any():
-                total = total + F.mse_loss(out[valid], edm.training_target(target, noisy, pc)[valid])
+            if normaliser is None:
+                if valid.any():
+                    total = total + F.mse_loss(out[valid], edm.training_target(target, noisy, pc)[valid])
+            else:
+                count = normaliser(valid.sum().to(out.dtype))
+                squared = (out[valid] - edm.training_target(target, noisy, pc)[valid]).pow(2).sum()
+                total = total + torch.where(count > 0, squared / (count * target[0].numel()), squared * 0)
             if k + 1 < num_targets:
                 with torch.no_grad():
                     frames[:, n + k] = self._wrap(noisy, out.detach(), pc)

@@ -30,9 +30,19 @@ def preconditioners(sigma: Tensor, sigma_data: float, sigma_offset_noise: float)
 
 def add_noise(x0: Tensor, sigma: Tensor, sigma_offset_noise: float, generator: torch.Generator | None = None) -> Tensor:
     """x^σ = x⁰ + σ_off · ε_c + σ · ε, with ε_c constant over the pixels of each sample and channel."""
+    offset, noise = draw_noise(x0, generator)
+    return noised(x0, sigma, sigma_offset_noise, offset, noise)
+
+
+def draw_noise(x0: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """ε_c of shape (B, C, 1, 1) and ε of x⁰'s shape, both standard normal (in this order)."""
     b, c = x0.shape[:2]
     offset = torch.randn(b, c, 1, 1, device=x0.device, dtype=x0.dtype, generator=generator)
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
+    return offset, noise
+
+
+def noised(x0: Tensor, sigma: Tensor, sigma_offset_noise: float, offset: Tensor, noise: Tensor) -> Tensor:
     return x0 + sigma_offset_noise * offset + as_image_scale(sigma, x0.ndim) * noise
 
 
