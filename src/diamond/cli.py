@@ -107,6 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     results = train_agent(out=args.out, resume=args.resume, preset=args.preset, config_file=args.config,
                           overrides=list(args.set or []), env=args.env, game=args.game, model_free=args.model_free,
                           seed=args.seed, device=args.device, allow_config_change=args.allow_config_change)
+    if "final" not in results:  # a data-parallel process other than rank 0: rank 0 reports
+        return 0
     summary = {k: results[k] for k in ("game", "agent_steps", "final", "random", "beats_random", "learning_curve", "videos")
                if k in results}
     summary["final"] = {k: v for k, v in summary["final"].items() if k in ("mean_return", "ci95", "episodes")}

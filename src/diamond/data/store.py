@@ -292,6 +292,15 @@ class EpisodeStore:
 
     # -------------------------------------------------------------------------------------- public API
 
+    def refresh(self) -> int:
+        """Re-read the index of a read-only view of a store another process appends to; returns its length."""
+        if not self.read_only:
+            raise StoreError(f"refresh() is for read-only views of {self.root}; a writer's view is always current")
+        self._load_index_and_recover()
+        for stale in [i for i in self._cache if i >= len(self._entries)]:
+            del self._cache[stale]
+        return len(self)
+
     @property
     def metadata(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._metadata))  # a copy: the stored metadata never changes

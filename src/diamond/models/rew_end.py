@@ -7,6 +7,8 @@ transitions; a head gives 3 reward logits (−1, 0, +1 after sign clipping) and 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -91,14 +93,23 @@ class RewEndModel(nn.Module):
         logits = self.head(x)
         return logits[..., :NUM_REWARD_CLASSES], logits[..., NUM_REWARD_CLASSES:], state
 
-    def loss(self, obs: Tensor, act: Tensor, next_obs: Tensor, rew: Tensor, end: Tensor,
-             mask: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Cross-entropy on reward classes and terminations over the unpadded positions (spec §5)."""
+    def loss(self, obs: Tensor, act: Tensor, next_obs: Tensor, rew: Tensor, end: Tensor, mask: Tensor,
+             normaliser: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, dict[str, float]]:
+        """Cross-entropy on reward classes and terminations over the unpadded positions (spec §5).
+
+        ``normaliser``: maps this batch's number of unpadded positions to the count the summed losses
+        are divided by (data-parallel training: the global count over the number of processes).
+        """
         logits_rew, logits_end, _ = self(obs, act, next_obs)
         m = mask.bool()
-        if not m.any():
-            raise ValueError("RewEndModel.loss: every position of the batch is padding")
-        loss_rew = F.cross_entropy(logits_rew[m], reward_class(rew[m]))
-        loss_end = F.cross_entropy(logits_end[m], end[m].long())
+        if normaliser is None:
+            if not m.any():
+                raise ValueError("RewEndModel.loss: every position of the batch is padding")
+            loss_rew = F.cross_entropy(logits_rew[m], reward_class(rew[m]))
+            loss_end = F.cross_entropy(logits_end[m], end[m].long())
+        else:
+            count = normaliser(m.sum().to(logits_rew.dtype)).clamp_min(1e-12)
+            loss_rew = F.cross_entropy(logits_rew[m], reward_class(rew[m]), reduction="sum") / count
+            loss_end = F.cross_entropy(logits_end[m], end[m].long(), reduction="sum") / count
         loss = loss_rew + loss_end
         return loss, {"loss_rew": loss_rew.item(), "loss_end": loss_end.item(), "loss": loss.item()}

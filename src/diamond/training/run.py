@@ -39,7 +39,9 @@ from diamond.rl.envs import RealTensorEnv
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.schedule import initial_collection_done, plan_epoch, regular_epoch_seconds, run_finished
+from diamond.training import distributed
+from diamond.training.schedule import (EpochPlan, initial_collection_done, plan_epoch, regular_epoch_seconds,
+                                        run_finished)
 from diamond.training.test_episodes import TestResult, mean_ci95, run_test_episodes
 
 CHECKPOINT = "checkpoints/agent.pt"
@@ -105,6 +107,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
     """Run (or resume) DIAMOND training in ``run_dir``; returns the results (also in results.json)."""
     run_dir = Path(run_dir)
     ckpt = run_dir / CHECKPOINT
+    info = distributed.env_info()
+    if info.enabled:
+        if cfg.model_free:
+            raise ConfigError("model_free runs use one process; launch them without torchrun")
+        if device.type == "cuda":
+            device = torch.device("cuda", info.local_rank)
+        distributed.init(info, device)
+        if not info.is_main:
+            return _follow(cfg, run_dir, device, info, resume)
     if resume and not ckpt.exists():
         what = "does not exist" if not run_dir.exists() else f"holds no checkpoint {CHECKPOINT}"
         raise ConfigError(f"--resume {run_dir}: the run folder {what}; nothing to resume")
@@ -124,11 +135,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
 
     metadata = store_metadata(train_env.protocol())
     store = open_or_create_store(run_dir / "data" / "train", metadata)
-    agent = AgentTraining(cfg, device)
+    agent = AgentTraining(cfg, device, info)
     policy = RecurrentPolicy(agent.actor_critic, train_env.num_envs, seed=cfg.seed + 3)
     collector = Collector(train_env, store, policy, epsilon=sched.epsilon, seed=cfg.seed + 4)
     state = RunState()
     if payload is not None:
+        _check_world_size(ckpt, payload, info)
         agent.load_state_dict(payload["agent"])
         policy.load_state_dict(payload["policy"])
         collector.load_state_dict(from_tensor_tree(payload["collector"]))
@@ -153,9 +165,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
         model_free_env = RealTensorEnv(make_env(cfg, "train", im.batch_size, cfg.seed + MODEL_FREE_SEED_OFFSET), device)
         runner = agent.rollout_runner(model_free_env)
 
-    def checkpoint() -> None:
+    def checkpoint(follower_rngs: list[Any]) -> None:
         save_checkpoint(ckpt, config, agent=agent.state_dict(), run=asdict(state), policy=policy.state_dict(),
-                        collector=to_tensor_tree(collector.state_dict()), num_episodes=len(store))
+                        collector=to_tensor_tree(collector.state_dict()), num_episodes=len(store),
+                        world_size=info.world_size, follower_rngs=follower_rngs)
 
     def test(num_episodes: int, seed: int) -> TestResult:
         env = make_env(cfg, "test", min(num_episodes, 16), seed)
@@ -187,6 +200,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
     start_epoch = state.epoch
     while not state.training_done:
         if stop_after_epochs is not None and state.epoch - start_epoch >= stop_after_epochs:
+            _broadcast(info, {"stop": True})
             writer.close()
             return {"stopped_after_epochs": stop_after_epochs, "epoch": state.epoch, "agent_steps": state.agent_steps}
         state.epoch += 1
@@ -210,6 +224,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             collected += collector.collect(plan.collect_steps).steps
         state.agent_steps += collected
         times["collect"] = time.monotonic() - t
+        _broadcast(info, {"stop": False, "plan": asdict(plan)})  # the other processes update with us
 
         if not cfg.model_free:
             t = time.monotonic()
@@ -240,6 +255,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             stats.update({f"train/actor_critic_{k}": float(np.mean([s[k] for s in ac])) for k in ac[0]})
             im = cfg.actor_critic_training.imagination
             stats["imagined_frames_per_s"] = ac_updates * im.batch_size * im.horizon / max(times["actor_critic"], 1e-9)
+        follower_rngs = _gather(info, None)
         if collected == 0:
             state.epochs_without_collection += 1
 
@@ -270,9 +286,71 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             recent = state.epoch_seconds[1:][-10:] or state.epoch_seconds[-1:]
         eta = np.mean(recent) * remaining_epochs() if not state.training_done else 0.0
         log(_epoch_line(state, sched.total_steps, times, stats, eta))
-        checkpoint()
+        checkpoint(follower_rngs)
+    _broadcast(info, {"stop": True})
     writer.close()
     return finish(cfg, run_dir, agent, state, test, log, store)
+
+
+# -- data-parallel runs (torchrun): rank 0 runs the loop above, the other processes follow it ------------
+
+
+def _broadcast(info: distributed.DistInfo, message: dict[str, Any] | None) -> dict[str, Any]:
+    """Rank 0's message to every process (a no-op with one process)."""
+    if not info.enabled:
+        return message or {}
+    box = [message]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _gather(info: distributed.DistInfo, item: Any) -> list[Any]:
+    """Every process's item, at rank 0 (rank 0's own is dropped): the followers' RNG states."""
+    if not info.enabled:
+        return []
+    out = [None] * info.world_size if info.is_main else None
+    torch.distributed.gather_object(item, out, dst=0)
+    return list(out[1:]) if out is not None else []
+
+
+def _check_world_size(ckpt: Path, payload: dict[str, Any], info: distributed.DistInfo) -> None:
+    saved = int(payload.get("world_size", 1))
+    if saved != info.world_size:
+        raise CheckpointError(f"{ckpt} was written by a run of {saved} process(es); resume it with the same number "
+                              f"(torchrun --nproc-per-node {saved}), not {info.world_size}")
+
+
+def _follow(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distributed.DistInfo,
+            resume: bool) -> dict[str, Any]:
+    """A process of rank > 0: the same model updates as rank 0 on its own shard of every batch, sampled
+    from a read-only view of the replay data that rank 0 collects; no collection, evaluation or output."""
+    env = make_env(cfg, "train", 1, cfg.seed)
+    cfg = fit_to_env(cfg, env.num_actions, int(env.observation_shape[0]))
+    env.close()
+    agent = AgentTraining(cfg, device, info)
+    if resume:
+        payload = load_checkpoint(run_dir / CHECKPOINT, map_location=device)
+        _check_world_size(run_dir / CHECKPOINT, payload, info)
+        agent.load_state_dict(payload["agent"])
+        agent.load_rng_state(payload["follower_rngs"][info.rank - 1])
+    from diamond.data import EpisodeStore
+
+    store = sampler = None
+    while not (message := _broadcast(info, None))["stop"]:
+        plan = EpochPlan(**message["plan"])
+        if store is None:
+            store = EpisodeStore.open(run_dir / "data" / "train", read_only=True)
+            sampler = SegmentSampler(store, agent.rng, static=False)
+        store.refresh()
+        for _ in range(plan.denoiser_updates):
+            agent.train_denoiser(sampler)
+        for _ in range(plan.rew_end_updates):
+            agent.train_rew_end(sampler)
+        runner = agent.rollout_runner(agent.world_model_env(sampler))
+        for _ in range(plan.actor_critic_updates):
+            agent.train_actor_critic(runner)
+        _gather(info, agent.rng_state())
+    return {"rank": info.rank}
 
 
 def _all_rewards(store, collector: Collector) -> np.ndarray:
