@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable
 
 import torch
@@ -50,8 +51,9 @@ def init(info: DistInfo, device: torch.device) -> None:
     if info.enabled and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(info.local_rank)
+        # the other processes wait while rank 0 collects and evaluates: allow long waits
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=info.rank,
-                                world_size=info.world_size)
+                                world_size=info.world_size, timeout=timedelta(hours=2))
 
 
 def shard_size(global_batch: int, info: DistInfo, where: str) -> int:

@@ -6,6 +6,10 @@ reward/termination model and the actor-critic (in imagination, or on real rollou
 killed at any point resumes from its last completed epoch: episodes stored after that checkpoint are
 rolled back (the resumed epoch collects them again), and the envs continue from their saved snapshots.
 
+Under torchrun, rank 0 runs this loop and tells the other processes each epoch's plan; they make the
+same updates on their shards of each batch (``_follow``) and hand their random state back for the
+checkpoint.
+
 Run folder::
 
     config.json  protocol.json        resolved configuration; the environment protocol
@@ -37,9 +41,9 @@ from diamond.fileio import dumps, write_json_atomically
 from diamond.imaging import to_model_range
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.policy import RecurrentPolicy
+from diamond.training import distributed
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training import distributed
 from diamond.training.schedule import (EpochPlan, initial_collection_done, plan_epoch, regular_epoch_seconds,
                                         run_finished)
 from diamond.training.test_episodes import TestResult, mean_ci95, run_test_episodes
