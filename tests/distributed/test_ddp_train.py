@@ -35,16 +35,18 @@ def test_data_parallel_train_killed_and_resumed(tmp_path):
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen([*TORCHRUN, *train, "--out", str(run)], stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env)
-        deadline = time.monotonic() + 240
-        while not (run / "checkpoints" / "agent.pt").exists():
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()
-            assert time.monotonic() < deadline, "no checkpoint in time"
-            time.sleep(0.1)
-        victims = [proc.pid, *descendants(proc.pid)]  # the launcher and both workers, as a crashed node would
+        try:
+            deadline = time.monotonic() + 600
+            while not (run / "checkpoints" / "agent.pt").exists():
+                assert proc.poll() is None, (tmp_path / "first.log").read_text()
+                assert time.monotonic() < deadline, "no checkpoint in time"
+                time.sleep(0.1)
+        finally:
+            victims = [proc.pid, *descendants(proc.pid)]  # the launcher and both workers, as a crashed node would
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            proc.wait()
         assert len(victims) >= 3
-        for pid in victims:
-            os.kill(pid, signal.SIGKILL)
-        proc.wait()
     assert not (run / "results.json").exists()
     saved = torch.load(run / "checkpoints" / "agent.pt", weights_only=False)
     assert saved["world_size"] == 2 and len(saved["follower_rngs"]) == 1

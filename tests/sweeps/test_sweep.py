@@ -57,13 +57,15 @@ def test_local_sweep_killed_and_relaunched_completes_only_what_was_missing(tmp_p
     first, second = root / "Breakout" / "seed0", root / "Breakout" / "seed1"
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 300
-        while not ((first / "results.json").exists() and (second / "checkpoints" / "agent.pt").exists()):
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()
-            assert time.monotonic() < deadline, "the sweep did not reach its second run in time"
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep, mid-way through its second run
-        proc.wait()
+        try:
+            deadline = time.monotonic() + 900
+            while not ((first / "results.json").exists() and (second / "checkpoints" / "agent.pt").exists()):
+                assert proc.poll() is None, (tmp_path / "first.log").read_text()
+                assert time.monotonic() < deadline, "the sweep did not reach its second run in time"
+                time.sleep(0.2)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole sweep, mid-way through its second run
+            proc.wait()
     assert not (second / "results.json").exists()
     finished_before = (first / "results.json").stat().st_mtime_ns
 
