@@ -193,6 +193,15 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
     return summary
 
 
+def train_flags(env: str | None, game: str | None, seed: int | None, model_free: bool, overrides: list[str]) -> list[str]:
+    """`diamond train`'s flags as configuration overrides (applied before the user's ``--set`` items)."""
+    flags = [f"{k}={v}" for k, v in (("env.family", env), ("env.game", game), ("seed", seed)) if v is not None]
+    flags += ["model_free=true"] if model_free else []
+    if env == "atari" and not any(o.strip().startswith("env.size=") for o in overrides):
+        flags.append("env.size=64")  # the Atari 100k protocol has one frame size (spec §2)
+    return flags
+
+
 def train_agent(out: str | None, resume: str | None, preset: str | None, config_file: str | None, overrides: list[str],
                 env: str | None, game: str | None, model_free: bool, seed: int | None, device: str,
                 allow_config_change: bool = False, log=print) -> dict[str, Any]:
@@ -204,10 +213,7 @@ def train_agent(out: str | None, resume: str | None, preset: str | None, config_
     from diamond.devices import resolve_device
     from diamond.training.run import train
 
-    flags = [f"{k}={v}" for k, v in (("env.family", env), ("env.game", game), ("seed", seed)) if v is not None]
-    flags += ["model_free=true"] if model_free else []
-    if env == "atari" and not any(o.strip().startswith("env.size=") for o in overrides):
-        flags.append("env.size=64")  # the Atari 100k protocol has one frame size (spec §2)
+    flags = train_flags(env, game, seed, model_free, overrides)
     if resume is not None:
         if out is not None and Path(out) != Path(resume):
             raise ConfigError(f"--out {out} and --resume {resume} name different run folders; give only --resume")
