@@ -131,6 +131,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_train(args)
 
 
+def _play_models(args: argparse.Namespace):
+    from diamond.play.launch import open_models
+
+    return open_models(args.checkpoint, args.from_hub, args.game, args.env, args.device, args.denoising_steps,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
+
+
+def _session_args(args: argparse.Namespace) -> dict:
+    return {"seed": args.seed, "horizon": args.horizon, "source": args.source, "controller": args.controller,
+            "record": args.record}
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from diamond.fileio import write_json_atomically
+    from diamond.play.launch import play_desktop
+
+    result = play_desktop(_play_models(args), _session_args(args), fps=args.fps, scale=args.scale, frames=args.frames,
+                          screenshot=args.screenshot, screenshot_dir=args.screenshot_dir,
+                          log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        write_json_atomically(args.json, result)
+    print(dumps(result, indent=1))
+    return 0
+
+
+def cmd_play_web(args: argparse.Namespace) -> int:
+    from diamond.play.launch import play_web
+
+    play_web(_play_models(args), _session_args(args), host=args.host, port=args.port, fps=args.fps,
+             log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    from diamond.play.launch import browse
+
+    browse(args.datasets, scale=args.scale, frames=args.frames, screenshot=args.screenshot,
+           screenshot_dir=args.screenshot_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
 def cmd_world_model_demo(args: argparse.Namespace) -> int:
     from diamond.jobs import run_demo
 
@@ -261,6 +302,47 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("output")
     sp.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     sp.set_defaults(func=cmd_convert)
+
+    def play_args(sp: argparse.ArgumentParser) -> None:
+        which = sp.add_mutually_exclusive_group(required=True)
+        which.add_argument("--checkpoint", help="a `diamond train` run folder or checkpoint, a `train-world-model` "
+                           "checkpoint, or a checkpoint in the authors' layout (e.g. their pretrained Atari models)")
+        which.add_argument("--from-hub", metavar="GAME",
+                           help="the authors' pretrained Atari 100k model of GAME, fetched with huggingface_hub")
+        sp.add_argument("--game", help="the game, for checkpoints that do not record it (reference layout, world model)")
+        sp.add_argument("--env", choices=["atari", "minatar"], help="environment family of --game (default atari)")
+        sp.add_argument("--source", default="world model", choices=["world model", "test env", "train env"],
+                        help="where play starts (default: the world model)")
+        sp.add_argument("--controller", default="human", choices=["human", "policy"], help="who plays at the start")
+        sp.add_argument("--horizon", type=int, default=1000, help="imagined episodes are cut after this many steps")
+        sp.add_argument("--denoising-steps", type=int, help="override the sampler's number of denoising steps")
+        sp.add_argument("--fps", type=float, default=15.0, help="target frames per second (0: as fast as possible)")
+        sp.add_argument("--record", metavar="DIR", help="store every played episode in this episode store")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--device", default="auto")
+
+    def window_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--scale", type=int, default=8, help="pixels per frame pixel (default 8)")
+        sp.add_argument("--frames", type=int, help="stop after this many frames (or key presses when browsing)")
+        sp.add_argument("--screenshot", metavar="PNG", help="save the window to this PNG when stopping")
+        sp.add_argument("--screenshot-dir", default=".", help="where F12 saves screenshots (default .)")
+
+    sp = sub.add_parser("play", help="play inside the world model (or the real game) in a window; hand over to the policy")
+    play_args(sp)
+    window_args(sp)
+    sp.add_argument("--json", help="also write the achieved frame rate and counts to this JSON file")
+    sp.set_defaults(func=cmd_play)
+
+    sp = sub.add_parser("play-web", help="the same player in a web browser (HTTP + WebSocket, loopback by default)")
+    play_args(sp)
+    sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    sp.set_defaults(func=cmd_play_web)
+
+    sp = sub.add_parser("browse", help="browse episode stores frame by frame (collected data, recordings)")
+    sp.add_argument("datasets", nargs="+", metavar="DATASET", help="episode store folders")
+    window_args(sp)
+    sp.set_defaults(func=cmd_browse)
 
     sp = sub.add_parser("demo", help="the main job on a CPU: `train --preset cpu --out runs/demo` (re-running resumes)")
     sp.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); re-running resumes it")

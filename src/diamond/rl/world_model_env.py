@@ -7,6 +7,9 @@ and samples the reward class and termination from the reward/termination model's
 An env ends where termination is sampled and is truncated after ``horizon`` steps; either way it
 restarts from a fresh real context, and ``info`` carries the new context's first frames so that a
 recurrent policy can burn in (spec §6). Everything is batched over the envs on the models' device.
+
+Without a reward/termination model (a world model trained alone), rewards are 0 and envs end only at
+the horizon: the frames are imagined as usual.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ ContextSource = Callable[[int], Batch]  # n → a Batch of n segments of the con
 
 
 class WorldModelEnv:
-    def __init__(self, denoiser: Denoiser, rew_end: RewEndModel, contexts: ContextSource, num_envs: int,
+    def __init__(self, denoiser: Denoiser, rew_end: RewEndModel | None, contexts: ContextSource, num_envs: int,
                  horizon: int, sampler: SamplerConfig, generator: torch.Generator | None = None) -> None:
         if num_envs < 1 or horizon < 1:
             raise ValueError(f"WorldModelEnv: num_envs and horizon must be >= 1, got {num_envs} and {horizon}")
@@ -45,13 +48,15 @@ class WorldModelEnv:
         self.state: LstmState | None = None  # the reward/termination model's LSTM state
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
 
-    def _new_contexts(self, n: int) -> tuple[Tensor, Tensor, Tensor, LstmState]:
+    def _new_contexts(self, n: int) -> tuple[Tensor, Tensor, Tensor, LstmState | None]:
         """n real contexts: frames (n, K, C, H, W) in [-1, 1], actions, mask, and the burned-in LSTM state."""
         batch = self.contexts(n).to(self.device)
         if batch.obs.shape[1] != self.context_length:
             raise ValueError(f"WorldModelEnv: contexts of {batch.obs.shape[1]} frames, the denoiser conditions on "
                              f"{self.context_length}")
         obs, act, mask = to_model_range(batch.obs), batch.act, batch.mask_padding
+        if self.rew_end is None:
+            return obs, act, mask, None
         # spec §5: burn in over the transitions inside the context (o_k, a_k, o_{k+1}), k < K − 1
         _, _, state = self.rew_end(obs[:, :-1], act[:, :-1], obs[:, 1:])
         return obs, act, mask, state
@@ -66,17 +71,21 @@ class WorldModelEnv:
 
     @torch.no_grad()
     def step(self, act: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
-        if self.obs is None or self.act is None or self.state is None:
+        if self.obs is None or self.act is None:
             raise RuntimeError("WorldModelEnv: call reset() before step()")
         act = act.to(self.device).long()
         if act.shape != (self.num_envs,):
             raise ValueError(f"WorldModelEnv.step: expected ({self.num_envs},) actions, got shape {tuple(act.shape)}")
         self.act[:, -1] = act
         next_obs, _ = self.denoiser.sample_next_obs(self.obs, self.act, self.sampler, generator=self.generator)
-        logits_rew, logits_end, self.state = self.rew_end(
-            self.obs[:, -1:], act[:, None], next_obs[:, None], self.state)
-        rew = class_reward(self._sample(logits_rew[:, 0]))
-        end = self._sample(logits_end[:, 0]).bool()
+        if self.rew_end is None:
+            rew = torch.zeros(self.num_envs, device=self.device)
+            end = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        else:
+            logits_rew, logits_end, self.state = self.rew_end(
+                self.obs[:, -1:], act[:, None], next_obs[:, None], self.state)
+            rew = class_reward(self._sample(logits_rew[:, 0]))
+            end = self._sample(logits_end[:, 0]).bool()
         self.steps += 1
         trunc = (self.steps >= self.horizon) & ~end
         self.obs = torch.cat((self.obs[:, 1:], next_obs[:, None]), dim=1)
@@ -88,7 +97,8 @@ class WorldModelEnv:
             idx = done.nonzero().squeeze(1)
             ctx_obs, ctx_act, ctx_mask, ctx_state = self._new_contexts(len(idx))
             self.obs[idx], self.act[idx] = ctx_obs, ctx_act
-            self.state[0][:, idx], self.state[1][:, idx] = ctx_state
+            if self.state is not None and ctx_state is not None:
+                self.state[0][:, idx], self.state[1][:, idx] = ctx_state
             self.steps[idx] = 0
             obs = torch.where(done[:, None, None, None], self.obs[:, -1], next_obs)
             burnin = torch.zeros_like(self.obs[:, :-1])

@@ -1,0 +1,107 @@
+"""The jobs behind ``diamond play``, ``diamond play-web`` and ``diamond browse``."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from diamond.configs.schema import ConfigError
+from diamond.play.models import PlayModels, download_from_hub, load_play_models
+from diamond.play.session import CONTROLLERS, PlaySession
+
+
+def open_models(checkpoint: str | None, from_hub: str | None, game: str | None, env: str | None, device: str,
+                denoising_steps: int | None, log: Callable[[str], None] = print) -> PlayModels:
+    from diamond.devices import resolve_device
+
+    if (checkpoint is None) == (from_hub is None):
+        raise ConfigError("give exactly one of --checkpoint PATH and --from-hub GAME")
+    if from_hub is not None:
+        if game is not None and game != from_hub:
+            raise ConfigError(f"--game {game} and --from-hub {from_hub} name different games")
+        path = download_from_hub(from_hub)
+        log(f"pretrained {from_hub} model: {path}")
+        game = from_hub
+    else:
+        path = Path(checkpoint)  # type: ignore[arg-type]
+    return load_play_models(path, resolve_device(device), game=game, env=env).with_denoising_steps(denoising_steps)
+
+
+def new_session(models: PlayModels, seed: int, horizon: int, source: str, controller: str,
+                record: str | None) -> PlaySession:
+    if controller not in CONTROLLERS:
+        raise ConfigError(f"--controller {controller!r} is unknown; choose one of {', '.join(CONTROLLERS)}")
+    if controller == "policy" and models.actor_critic is None:
+        raise ConfigError(f"--controller policy: {models.path} holds no policy (actor-critic)")
+    session = PlaySession(models, seed=seed, horizon=horizon, source=source, record=record)
+    if controller == "policy":
+        session.toggle_controller()
+    return session
+
+
+def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, scale: int, frames: int | None,
+                 screenshot: str | None, screenshot_dir: str, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """A window; returns the achieved frame rate (frames shown per second of the loop)."""
+    from diamond.play.pygame_app import PLAYER_HELP, PlayerApp
+
+    session = new_session(models, **session_args)
+    app = PlayerApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
+    log(f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
+        f"{models.cfg.sampler.num_steps_denoising} denoising steps); keys: {PLAYER_HELP}")
+    try:
+        t0 = time.perf_counter()
+        shown = app.run(frames)
+        seconds = time.perf_counter() - t0
+        if screenshot:
+            app.redraw()
+            log(f"wrote {app.window.screenshot(screenshot)}")
+        steps = list(session.step_seconds)
+    finally:
+        app.close()
+    result = {
+        "game": session.game, "source": session.source, "controller": session.controller,
+        "denoising_steps": models.cfg.sampler.num_steps_denoising, "device": str(session.device),
+        "frames": shown, "seconds": seconds, "achieved_fps": shown / seconds if seconds > 0 else 0.0,
+        "target_fps": fps, "median_step_ms": 1000 * statistics.median(steps) if steps else None,
+        "recorded_episodes": session.recorder.episodes_stored if session.recorder else 0,
+    }
+    log(f"{shown} frames in {seconds:.1f} s: {result['achieved_fps']:.1f} FPS"
+        + (f" (median step {result['median_step_ms']:.1f} ms)" if steps else ""))
+    return result
+
+
+def play_web(models: PlayModels, session_args: dict[str, Any], host: str, port: int, fps: float,
+             log: Callable[[str], None] = print) -> None:
+    import asyncio
+
+    try:
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("the browser player needs websockets; install it with: pip install 'diamond-wm[play]'") from exc
+    from diamond.play.web import WebPlayer
+
+    record = session_args.get("record")
+    new_session(models, **{**session_args, "record": None}).close()  # bad arguments fail here, before serving
+
+    def make_session(client: int) -> PlaySession:  # each browser tab records into a store of its own
+        return new_session(models, **{**session_args, "record": record and str(Path(record) / f"client-{client}")})
+
+    player = WebPlayer(make_session, host=host, port=port, fps=fps, log=log)
+    asyncio.run(player.serve())
+
+
+def browse(paths: list[str], scale: int, frames: int | None, screenshot: str | None, screenshot_dir: str,
+           log: Callable[[str], None] = print) -> None:
+    from diamond.play.dataset_browser import DatasetBrowser
+    from diamond.play.pygame_app import BROWSER_HELP, BrowserApp
+
+    app = BrowserApp(DatasetBrowser(paths), scale=scale, screenshot_dir=screenshot_dir)
+    log(f"browsing {len(paths)} dataset(s); keys: {BROWSER_HELP}")
+    try:
+        app.run(frames)
+        if screenshot:
+            log(f"wrote {app.window.screenshot(screenshot)}")
+    finally:
+        app.close()

@@ -1,0 +1,151 @@
+"""The models a player needs, from any checkpoint the project can read.
+
+Three kinds of file play:
+
+- a ``diamond train`` run (its folder, or ``checkpoints/agent.pt``): world model, reward/termination
+  model and policy, with the run's own environment configuration;
+- a ``diamond train-world-model`` checkpoint: the denoiser alone (imagined rewards are 0 and imagined
+  episodes end only at the horizon; there is no policy to hand control to); ``--game`` names the game;
+- a checkpoint in the reference layout (the authors' published Atari models, or ``diamond convert``
+  output): the networks' configurations are recovered from the tensor shapes by the converter
+  (``diamond.checkpoints.reference``); ``--game`` names the Atari game, played with the spec §2 protocol.
+
+``download_from_hub`` fetches the authors' pretrained Atari model of a game with huggingface_hub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diamond.checkpoints.files import CheckpointError, read_torch_file
+from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
+from diamond.checkpoints.reference import (infer_actor_critic_config, infer_denoiser_config, infer_rew_end_config,
+                                           is_reference_layout, split_reference)
+from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, WorldModelRunConfig, from_dict
+from diamond.models.actor_critic import ActorCritic
+from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.rew_end import RewEndModel
+
+HUB_REPO = "eloialonso/diamond"  # the authors' pretrained models on the Hugging Face Hub
+HUB_FILE = "atari_100k/models/{game}.pt"
+RUN_CHECKPOINT = "checkpoints/agent.pt"
+
+
+@dataclass
+class PlayModels:
+    """What a player runs: the configuration (environment, sampler, networks) and the networks."""
+
+    cfg: TrainConfig
+    denoiser: Denoiser
+    rew_end: RewEndModel | None
+    actor_critic: ActorCritic | None
+    path: str
+    kind: str  # "run", "world model" or "reference layout"
+
+    @property
+    def num_actions(self) -> int:
+        return self.cfg.denoiser.net.num_actions
+
+    def with_denoising_steps(self, steps: int | None) -> "PlayModels":
+        if steps is None:
+            return self
+        sampler = replace(self.cfg.sampler, num_steps_denoising=steps)
+        sampler.validate("--denoising-steps")
+        return replace(self, cfg=replace(self.cfg, sampler=sampler))
+
+
+def _load(module: torch.nn.Module, state: dict[str, Any], path: Path, what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {path}: the {what} weights do not fit its configuration ({exc})") from exc
+    module.eval()
+
+
+def _env_for(game: str | None, env: str | None, where: str) -> EnvConfig:
+    if game is None:
+        raise ConfigError(f"{where} does not record its game; pass --game (e.g. --game Breakout)")
+    family = env or "atari"
+    cfg = EnvConfig(family=family, game=game, size=64)
+    cfg.validate("--game/--env")
+    return cfg
+
+
+def load_play_models(path: str | Path, device: torch.device | str = "cpu", game: str | None = None,
+                     env: str | None = None) -> PlayModels:
+    """Read ``path`` (a file or a ``diamond train`` run folder) into models on ``device``."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / RUN_CHECKPOINT).is_file():
+            raise CheckpointError(f"--checkpoint {path} is a folder without {RUN_CHECKPOINT}; give a checkpoint file "
+                                  "or a `diamond train` run folder")
+        path = path / RUN_CHECKPOINT
+    raw = read_torch_file(path, map_location=device)
+    if is_reference_layout(raw) and not is_project_checkpoint(raw):
+        return _from_reference(raw, path, device, game, env)
+    payload = check_project_payload(path, raw)
+    if "agent" in payload:  # a `diamond train` checkpoint
+        cfg = from_dict(TrainConfig, payload["config"], f"config stored in {path}")
+        if game is not None and game != cfg.env.game:
+            raise ConfigError(f"--game {game}: the checkpoint {path} was trained on {cfg.env.game}; leave --game out")
+        states = payload["agent"]
+        size = cfg.env.size
+        models = (Denoiser(cfg.denoiser), RewEndModel(cfg.rew_end, image_size=size),
+                  ActorCritic(cfg.actor_critic, image_size=size))
+        for module, name in zip(models, ("denoiser", "rew_end", "actor_critic")):
+            _load(module.to(device), states[name], path, name)
+        return PlayModels(cfg, *models, path=str(path), kind="run")  # type: ignore[arg-type]
+    if "denoiser" in payload:  # a `diamond train-world-model` checkpoint
+        wm = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
+        cfg = TrainConfig(env=_env_for(game, env, f"the world-model checkpoint {path}"), denoiser=wm.denoiser,
+                          sampler=wm.sampler)
+        denoiser = Denoiser(wm.denoiser).to(device)
+        _load(denoiser, payload["denoiser"], path, "denoiser")
+        return PlayModels(cfg, denoiser, None, None, path=str(path), kind="world model")
+    raise CheckpointError(f"checkpoint {path} holds neither an agent nor a denoiser")
+
+
+def _from_reference(raw: dict[str, Any], path: Path, device: torch.device | str, game: str | None,
+                    env: str | None) -> PlayModels:
+    parts = split_reference(raw)
+    if "denoiser" not in parts:
+        raise CheckpointError(f"checkpoint {path} is in the reference layout but holds no denoiser.* tensors")
+    den_cfg = infer_denoiser_config(parts["denoiser"])
+    cfg = TrainConfig(env=_env_for(game, env, f"the reference-layout checkpoint {path}"), denoiser=den_cfg)
+    denoiser = Denoiser(den_cfg).to(device)
+    _load(denoiser, parts["denoiser"], path, "denoiser")
+    rew_end = actor_critic = None
+    if "rew_end_model" in parts:
+        cfg = replace(cfg, rew_end=infer_rew_end_config(parts["rew_end_model"]))
+        rew_end = RewEndModel(cfg.rew_end, image_size=cfg.env.size).to(device)
+        _load(rew_end, parts["rew_end_model"], path, "reward/termination")
+    if "actor_critic" in parts:
+        cfg = replace(cfg, actor_critic=infer_actor_critic_config(parts["actor_critic"]))
+        actor_critic = ActorCritic(cfg.actor_critic, image_size=cfg.env.size).to(device)
+        _load(actor_critic, parts["actor_critic"], path, "actor-critic")
+    return PlayModels(cfg, denoiser, rew_end, actor_critic, path=str(path), kind="reference layout")
+
+
+def download_from_hub(game: str) -> Path:
+    """The authors' pretrained model of an Atari 100k game, fetched (or found in the cache) with huggingface_hub.
+
+    huggingface_hub's own settings apply: ``HF_HUB_CACHE`` for the cache, ``HF_HUB_OFFLINE=1`` to use the
+    cache only, ``HF_TOKEN``.
+    """
+    from diamond.envs.games import validate_atari_game
+
+    validate_atari_game(game, where="--from-hub")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as exc:
+        raise ConfigError("--from-hub needs huggingface_hub; install it with: pip install 'diamond-wm[play]'") from exc
+    filename = HUB_FILE.format(game=game)
+    try:
+        return Path(hf_hub_download(repo_id=HUB_REPO, filename=filename))
+    except Exception as exc:  # offline with an empty cache, no network, file missing on the Hub...
+        raise CheckpointError(f"--from-hub {game}: could not get {filename} from {HUB_REPO} "
+                              f"({type(exc).__name__}: {exc}); download it yourself and pass --checkpoint PATH") from exc

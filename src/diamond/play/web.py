@@ -1,0 +1,229 @@
+"""The browser player (``diamond play-web``): the game loop of ``PlaySession`` served over HTTP + WebSocket.
+
+``GET /`` is a page with a canvas; the page opens ``/ws`` and sends key presses and releases
+(``{"type": "keydown"|"keyup", "key": KeyboardEvent.code}``). Each connection gets its own session
+(its own imagined episode and real envs; the networks are shared). For every frame the server sends a
+JSON header (``{"type": "frame", ...}``) followed by the frame as a PNG (a binary message). Sampling
+runs on a worker thread, so the server keeps reading keys and serving other clients meanwhile. A bad
+message (unknown key, not JSON) is answered with ``{"type": "error", "message": ...}``; a client that
+disconnects ends its own session only. By default the server listens on the loopback address alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import time
+from http import HTTPStatus
+from importlib import resources
+from typing import Any, Callable
+
+import numpy as np
+
+from diamond.play.keymap import COMMANDS, reachable
+from diamond.play.session import SOURCES, Frame, PlaySession
+
+# KeyboardEvent.code → control (held while the key is down) or command (on key down).
+BROWSER_CONTROLS = {"ArrowUp": "up", "KeyW": "up", "ArrowDown": "down", "KeyS": "down", "ArrowLeft": "left",
+                    "KeyA": "left", "ArrowRight": "right", "KeyD": "right", "Space": "fire"}
+BROWSER_COMMANDS = {"KeyC": "toggle_controller", "KeyM": "next_source", "Tab": "next_source",
+                    "Equal": "horizon_up", "NumpadAdd": "horizon_up", "PageUp": "horizon_up",
+                    "Minus": "horizon_down", "NumpadSubtract": "horizon_down", "PageDown": "horizon_down",
+                    "KeyP": "pause", "KeyN": "step", "Period": "step", "KeyR": "reset"}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def page() -> bytes:
+    return resources.files("diamond.play").joinpath("static/player.html").read_bytes()
+
+
+def encode_png(frame: Frame) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame.image()[:, :, ::-1]))
+    if not ok:
+        raise RuntimeError("PNG encoding of a frame failed")
+    return buf.tobytes()
+
+
+def frame_header(session: PlaySession, frame: Frame, fps: float, message: str) -> dict[str, Any]:
+    return {"type": "frame", "game": session.game, "source": session.source, "controller": session.controller,
+            "timestep": frame.timestep, "horizon": session.horizon, "action": frame.action_name,
+            "reward": frame.reward, "return": frame.episode_return, "paused": session.paused,
+            "fps": round(fps, 2), "message": message or frame.message}
+
+
+class ClientSession:
+    """One browser tab: its session, held controls, queued commands and the frame loop."""
+
+    def __init__(self, session: PlaySession, connection: Any, fps: float, log: Callable[[str], None]) -> None:
+        self.session = session
+        self.connection = connection
+        self.fps = fps
+        self.log = log
+        self.held: set[str] = set()
+        self.commands: list[str] = []
+        self.wake = asyncio.Event()
+        self.shown: list[float] = []
+        self.frames_sent = 0
+
+    async def send_frame(self, frame: Frame, message: str = "") -> None:
+        self.shown = (self.shown + [time.perf_counter()])[-30:]
+        fps = (len(self.shown) - 1) / max(self.shown[-1] - self.shown[0], 1e-9) if len(self.shown) > 1 else 0.0
+        await self.connection.send(json.dumps(frame_header(self.session, frame, fps, message)))
+        await self.connection.send(encode_png(frame))
+        self.frames_sent += 1
+
+    async def error(self, message: str) -> None:
+        await self.connection.send(json.dumps({"type": "error", "message": message}))
+
+    async def receive(self) -> None:
+        async for raw in self.connection:
+            try:
+                msg = json.loads(raw)
+                kind, key = msg["type"], msg["key"]
+            except (ValueError, TypeError, KeyError):
+                await self.error(f"could not read the message {str(raw)[:80]!r}: expected JSON "
+                                 '{"type": "keydown" or "keyup", "key": KeyboardEvent.code}')
+                continue
+            if kind not in ("keydown", "keyup"):
+                await self.error(f"unknown message type {kind!r}; expected 'keydown' or 'keyup'")
+            elif key in BROWSER_CONTROLS:
+                (self.held.add if kind == "keydown" else self.held.discard)(BROWSER_CONTROLS[key])
+            elif key in BROWSER_COMMANDS:
+                if kind == "keydown":
+                    self.commands.append(BROWSER_COMMANDS[key])
+            elif kind == "keydown":
+                await self.error(f"unknown key {str(key)[:40]!r}: it is bound to nothing (arrows/WASD, Space, "
+                                 "C, M, +/-, P, N, R)")
+            self.wake.set()
+
+    async def apply(self, command: str) -> tuple[Frame | None, str]:
+        s = self.session
+        if command == "toggle_controller":
+            return None, s.toggle_controller()
+        if command == "next_source":
+            frame = await asyncio.to_thread(s.next_source)
+            return frame, frame.message
+        if command in ("horizon_up", "horizon_down"):
+            return None, s.change_horizon(1 if command == "horizon_up" else -1)
+        if command == "pause":
+            return None, s.toggle_pause()
+        if command == "reset":
+            return await asyncio.to_thread(s.reset), "new episode"
+        return None, ""
+
+    async def play(self) -> None:
+        s = self.session
+        assert s.frame is not None
+        await self.send_frame(s.frame, f"{s.models.kind} checkpoint")
+        period = 1.0 / self.fps if self.fps > 0 else 0.0
+        next_due = time.perf_counter()
+        while True:
+            step_once = False
+            message = ""
+            while self.commands:
+                command = self.commands.pop(0)
+                if command == "step":
+                    step_once = s.paused
+                    continue
+                frame, message = await self.apply(command)
+                if frame is not None or command in ("toggle_controller", "pause") or message:
+                    await self.send_frame(frame or s.frame, message)
+            if s.paused and not step_once:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            delay = next_due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_due = max(next_due + period, time.perf_counter() - period)
+            frame = await asyncio.to_thread(s.step, frozenset(self.held))
+            await self.send_frame(frame)
+
+
+class WebPlayer:
+    """The server. ``make_session(n)`` builds a fresh session for the n-th connection."""
+
+    def __init__(self, make_session: Callable[[int], PlaySession], host: str = "127.0.0.1", port: int = 8765,
+                 fps: float = 15.0, log: Callable[[str], None] = print) -> None:
+        if fps < 0:
+            raise ValueError(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
+        self.make_session = make_session
+        self.host, self.port, self.fps, self.log = host, port, fps, log
+        self.clients = 0
+        self.html = page()
+
+    def process_request(self, connection: Any, request: Any) -> Any:
+        path = request.path.split("?")[0]
+        if path == "/ws":
+            return None  # go on with the WebSocket handshake
+        if path in ("/", "/index.html"):
+            response = connection.respond(HTTPStatus.OK, "")
+            response.body = self.html
+            del response.headers["Content-Type"]
+            del response.headers["Content-Length"]
+            response.headers["Content-Type"] = "text/html; charset=utf-8"
+            response.headers["Content-Length"] = str(len(self.html))
+            return response
+        return connection.respond(HTTPStatus.NOT_FOUND, f"{path} is not here; the player is at /\n")
+
+    async def handle(self, connection: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        self.clients += 1
+        client = f"client {self.clients} ({connection.remote_address[0]})"
+        session: PlaySession | None = None
+        tasks: list[asyncio.Task] = []
+        try:
+            session = await asyncio.to_thread(self.make_session, self.clients)
+            self.log(f"{client} connected: {session.game}, {session.source}")
+            await connection.send(json.dumps({
+                "type": "hello", "game": session.game, "actions": session.meanings, "sources": list(SOURCES),
+                "controls": reachable(session.meanings), "commands": COMMANDS,
+                "policy": session.models.actor_critic is not None}))
+            c = ClientSession(session, connection, self.fps, self.log)
+            tasks = [asyncio.create_task(c.receive()), asyncio.create_task(c.play())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a closed connection or an error surfaces here
+            self.log(f"{client} left after {c.frames_sent} frames")
+        except ConnectionClosed:
+            self.log(f"{client} disconnected mid-game; its session is closed, the server goes on")
+        except Exception as exc:  # a failing session must not take the server down
+            self.log(f"{client}: error {type(exc).__name__}: {exc}; its session is closed, the server goes on")
+            try:
+                await connection.send(json.dumps({"type": "error", "message": f"{type(exc).__name__}: {exc}"}))
+            except ConnectionClosed:
+                pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if session is not None:
+                await asyncio.to_thread(session.close)
+
+    async def serve(self, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+        from websockets.asyncio.server import serve
+
+        async with serve(self.handle, self.host, self.port, process_request=self.process_request,
+                         max_size=2**16) as server:
+            port = server.sockets[0].getsockname()[1]
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            url = f"http://{host}:{port}/"
+            if not is_loopback(self.host):
+                self.log(f"warning: serving on {self.host}, reachable from other machines; anyone who can reach "
+                         "it can play (the default --host 127.0.0.1 serves this machine only)")
+            self.log(f"serving the player on {url} (Ctrl+C stops)")
+            if ready is not None:
+                ready(url)
+            await (stop.wait() if stop is not None else asyncio.get_running_loop().create_future())
