@@ -22,6 +22,13 @@ def to_uint8(x: Tensor) -> Tensor:
     return x.clamp(-1, 1).add(1).div(2).mul(255).to(torch.uint8)
 
 
+def to_display(x: Tensor) -> Tensor:
+    """float [-1, 1] → uint8 by rounding: the exact inverse of ``to_model_range`` on frames already on the
+    256 levels (sampled frames are). ``to_uint8`` truncates as spec §4 quantisation does, so on such frames
+    float error costs a quarter of the levels one step; use this one to show or store sampled frames."""
+    return x.clamp(-1, 1).add(1).div(2).mul(255).round().to(torch.uint8)
+
+
 def psnr(a: np.ndarray | Tensor, b: np.ndarray | Tensor, mask: np.ndarray | Tensor | None = None) -> float:
     """Peak signal-to-noise ratio in dB between uint8 images (peak 255), optionally over masked pixels only."""
     a = torch.as_tensor(np.asarray(a) if not isinstance(a, Tensor) else a).double()

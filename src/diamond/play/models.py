@@ -69,9 +69,12 @@ def _load(module: torch.nn.Module, state: dict[str, Any], path: Path, what: str)
 def _env_for(game: str | None, env: str | None, where: str) -> EnvConfig:
     if game is None:
         raise ConfigError(f"{where} does not record its game; pass --game (e.g. --game Breakout)")
+    from diamond.envs.games import validate_atari_game, validate_minatar_game
+
     family = env or "atari"
     cfg = EnvConfig(family=family, game=game, size=64)
     cfg.validate("--game/--env")
+    (validate_atari_game if family == "atari" else validate_minatar_game)(game, where="--game")
     return cfg
 
 

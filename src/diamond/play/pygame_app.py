@@ -194,13 +194,17 @@ class PlayerApp:
         else:
             self.pending = self.pool.submit(self.session.step, controls)
 
-    def run(self, max_frames: int | None = None) -> int:
-        """The loop; returns the number of frames shown. Steps start at most ``fps`` times a second."""
+    def run(self, max_frames: int | None = None, max_seconds: float | None = None) -> int:
+        """The loop, until the user quits, ``max_frames`` new frames were shown or ``max_seconds`` passed;
+        returns the number of frames shown. Steps start at most ``fps`` times a second."""
         clock = self.window.pg.time.Clock()
         period = 1.0 / self.fps if self.fps > 0 else 0.0
         next_due = time.perf_counter()
+        deadline = None if max_seconds is None else next_due + max_seconds
         start = self.frames_shown
         while not self.quit and (max_frames is None or self.frames_shown - start < max_frames):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             changed = self.handle_events()
             if self.pending is None:
                 while self.queued and not self.quit:
@@ -223,7 +227,7 @@ class PlayerApp:
                 changed = True
             if changed:
                 self.redraw()
-            if period:
+            if period or self.pending is None:
                 clock.tick(200)  # poll keys and the worker every 5 ms; no drawing unless something changed
         if self.pending is not None:  # let the frame in flight finish before returning
             self.frame = self.pending.result()

@@ -30,7 +30,7 @@ import torch
 
 from diamond.configs.schema import ConfigError
 from diamond.data.sampler import Batch
-from diamond.imaging import to_model_range, to_uint8
+from diamond.imaging import to_display, to_model_range
 from diamond.play.keymap import action_for, action_meanings
 from diamond.play.models import PlayModels
 from diamond.play.recording import EpisodeRecorder
@@ -175,8 +175,8 @@ class PlaySession:
         self.history.clear()
         if self.source == "world model":
             self._pending_context = fork
-            obs_t, _ = self._world_model().reset()
-            obs = to_uint8(obs_t[0]).cpu().numpy()
+            self._world_model().reset()
+            obs = self._context_frames[-1][0]
             self.history.extend(self._context_frames[:-1])
         else:
             env = self._env(self.source)
@@ -243,8 +243,10 @@ class PlaySession:
         prev = self.frame.obs
         if self.source == "world model":
             obs_t, rew_t, end_t, trunc_t, info = self._world_model().step(torch.tensor([action]))
-            obs, rew, end, trunc = to_uint8(obs_t[0]).cpu().numpy(), float(rew_t[0]), bool(end_t[0]), bool(trunc_t[0])
-            final = to_uint8(info["final_obs"][0]).cpu().numpy()
+            obs, rew, end, trunc = to_display(obs_t[0]).cpu().numpy(), float(rew_t[0]), bool(end_t[0]), bool(trunc_t[0])
+            final = to_display(info["final_obs"][0]).cpu().numpy()
+            if end or trunc:
+                obs = self._context_frames[-1][0]  # the next imagined episode starts from a real frame
         else:
             obs_b, rew_b, end_b, trunc_b, info = self._env(self.source).step(np.array([action]))
             obs, rew, end, trunc, final = obs_b[0], float(rew_b[0]), bool(end_b[0]), bool(trunc_b[0]), info["final_obs"][0]
