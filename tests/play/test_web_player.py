@@ -1,0 +1,208 @@
+"""The browser player: a real server process, a raw WebSocket client, and a real headless Chromium."""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+websockets_sync = pytest.importorskip("websockets.sync.client")
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@contextlib.contextmanager
+def serving(*args: str, timeout: float = 180):
+    """`diamond play-web ... --port 0` in a subprocess; yields (url, log lines), stops the server after."""
+    proc = subprocess.Popen([sys.executable, "-m", "diamond.cli", "play-web", "--port", "0", "--device", "cpu", *args],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(line.rstrip()) for line in proc.stderr], daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        url = None
+        while url is None:
+            assert proc.poll() is None, "the server exited:\n" + "\n".join(lines)
+            assert time.monotonic() < deadline, "the server did not start:\n" + "\n".join(lines)
+            url = next((m.group(1) for line in lines if (m := re.search(r"serving the player on (\S+)", line))), None)
+            time.sleep(0.1)
+        yield url, lines
+        assert proc.poll() is None, "the server died:\n" + "\n".join(lines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_for(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Client:
+    """A raw WebSocket client that keeps the latest header, the frames and the errors it was sent."""
+
+    def __init__(self, url: str) -> None:
+        self._connection = websockets_sync.connect(url.replace("http://", "ws://") + "ws")
+        self.ws = self._connection.__enter__()
+        self.hello = json.loads(self.ws.recv(timeout=120))
+        self.headers: list[dict] = []
+        self.errors: list[str] = []
+        self.frames: list[bytes] = []
+
+    def pump(self, seconds: float = 0.2) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                msg = self.ws.recv(timeout=0.05)
+            except TimeoutError:
+                continue
+            if isinstance(msg, bytes):
+                self.frames.append(msg)
+            else:
+                data = json.loads(msg)
+                (self.errors.append(data["message"]) if data["type"] == "error" else self.headers.append(data))
+
+    def until(self, predicate, what: str, timeout: float = 60):
+        return wait_for(lambda: (self.pump(), predicate())[1], timeout, what)
+
+    def key(self, kind: str, code: str) -> None:
+        self.ws.send(json.dumps({"type": kind, "key": code}))
+
+
+def test_server_page_protocol_bad_messages_and_disconnects(play_checkpoints, tmp_path):
+    import cv2
+
+    record = tmp_path / "recorded"
+    with serving("--checkpoint", str(play_checkpoints["run"]), "--fps", "30", "--record", str(record)) as (url, log):
+        assert url.startswith("http://127.0.0.1:")  # loopback only by default
+        page = urllib.request.urlopen(url, timeout=30)
+        assert page.headers["Content-Type"].startswith("text/html") and b"<canvas" in page.read()
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url + "nothing", timeout=30)
+        assert err.value.code == 404
+
+        client = Client(url)
+        assert client.hello["game"] == "Breakout" and client.hello["actions"] == ["NOOP", "FIRE", "RIGHT", "LEFT"]
+        client.until(lambda: len(client.frames) >= 3, "frames")
+        image = cv2.imdecode(np.frombuffer(client.frames[-1], np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (64, 64, 3)
+
+        client.key("keydown", "ArrowLeft")
+        client.until(lambda: client.headers[-1]["action"] == "LEFT", "the key to reach the world model")
+        client.key("keyup", "ArrowLeft")
+        client.key("keydown", "KeyC")
+        client.until(lambda: client.headers[-1]["controller"] == "policy", "the policy to take over")
+        client.key("keydown", "Equal")
+        client.until(lambda: client.headers[-1]["horizon"] == 2000, "a longer horizon")
+
+        client.key("keydown", "F13")
+        client.ws.send("this is not JSON")
+        client.ws.send(json.dumps({"type": "wiggle", "key": "KeyC"}))
+        client.until(lambda: len(client.errors) >= 3, "error replies")
+        assert "unknown key 'F13'" in client.errors[0]
+        assert "could not read the message 'this is not JSON'" in client.errors[1]
+        assert "unknown message type 'wiggle'" in client.errors[2]
+        client.until(lambda: len(client.frames) >= 10, "frames to keep coming after bad messages")
+
+        # a client vanishing mid-game (no closing handshake): its session ends, the server goes on
+        client.ws.socket.shutdown(socket.SHUT_RDWR)
+        client.ws.socket.close()
+        wait_for(lambda: any("client 1" in line and "session is closed" in line for line in log), what="the disconnect log")
+        assert (record / "client-1" / "metadata.json").exists()  # what client 1 played was stored
+
+        second = Client(url)
+        second.until(lambda: len(second.frames) >= 3, "frames for a second client")
+        second.key("keydown", "KeyP")
+        second.until(lambda: second.headers[-1]["paused"], "pause")
+        second.pump(0.5)
+        count = len(second.frames)
+        second.pump(0.7)
+        assert len(second.frames) == count  # paused: no new frames
+        second.key("keydown", "KeyN")
+        second.until(lambda: len(second.frames) == count + 1, "one step while paused")
+        second.ws.close()
+        wait_for(lambda: any("client 2" in line and "left after" in line for line in log), what="a clean leave")
+
+    from diamond.play.dataset_browser import DatasetBrowser
+
+    browser = DatasetBrowser([record / "client-1", record / "client-2"])
+    assert sum(len(s) for s in browser.stores) >= 2
+    browser.close()
+
+
+def _chromium():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: {CHROMIUM} / {CHROMEDRIVER} missing (.ci/run installs them)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=800,800"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def _play_in_chromium(url: str, screenshot) -> dict:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver = _chromium()
+    try:
+        driver.get(url)
+        state = lambda: driver.execute_script("return window.diamond")  # noqa: E731
+        wait_for(lambda: state()["framesReceived"] >= 3, 120, "frames in the page")
+        assert state()["hello"]["game"] == "Breakout"
+        ActionChains(driver).key_down(Keys.ARROW_LEFT).perform()
+        wait_for(lambda: state()["header"]["action"] == "LEFT", 60, "the key press to reach the world model")
+        ActionChains(driver).key_up(Keys.ARROW_LEFT).send_keys("c").perform()
+        wait_for(lambda: state()["header"]["controller"] == "policy", 60, "the policy to take over")
+        received = state()["framesReceived"]
+        wait_for(lambda: state()["framesReceived"] >= received + 3, 60, "more frames")
+        assert "Breakout | world model | policy" in driver.find_element("id", "header").text
+        ActionChains(driver).send_keys("x").perform()
+        wait_for(lambda: state()["errors"], 30, "the unknown-key message")
+        assert "unknown key 'KeyX'" in driver.find_element("id", "status").text
+        pixels = driver.execute_script(
+            "const d = document.getElementById('screen').getContext('2d').getImageData(0, 0, 512, 512).data;"
+            "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2]; return s;")
+        assert pixels > 0  # frames were drawn on the canvas
+        driver.save_screenshot(str(screenshot))
+        return state()
+    finally:
+        driver.quit()
+
+
+def test_chromium_plays_in_the_page(play_checkpoints, tmp_path):
+    with serving("--checkpoint", str(play_checkpoints["run"]), "--fps", "20") as (url, log):
+        state = _play_in_chromium(url, tmp_path / "page.png")
+    assert state["framesReceived"] > 6 and not state["closed"]
+    assert (tmp_path / "page.png").stat().st_size > 1000
+
+
+def test_reference_conformance_checkpoint_plays_in_the_browser(conformance_dir, tmp_path):
+    with serving("--checkpoint", str(conformance_dir / "small_agent_reference_format.pt"), "--game", "Breakout",
+                 "--fps", "20") as (url, log):
+        _play_in_chromium(url, tmp_path / "conformance.png")
