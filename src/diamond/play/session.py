@@ -93,7 +93,6 @@ class PlaySession:
         self.seed = seed
         self._make_env = make_env
         self._envs: dict[str, Any] = {}
-        self._episode_seeds = 0
         probe = self._env("test env")  # checks the game and tells its actions
         protocol = probe.protocol()
         self.meanings = action_meanings(protocol)
@@ -135,9 +134,7 @@ class PlaySession:
 
     def _fresh_first_frame(self) -> np.ndarray:
         """A real first frame of a new test episode (the world model's starts)."""
-        env = self._env("world model")
-        self._episode_seeds += 1
-        return env.reset(seed=self.seed * 1_000_003 + self._episode_seeds)[0]
+        return self._env("world model").reset()[0]  # seeded once when made: reseeding reloads the emulator
 
     def _context_batch(self, n: int) -> Batch:
         """WorldModelEnv's context source: the pending frames (or a fresh real start), zero-padded to K."""
@@ -179,9 +176,7 @@ class PlaySession:
             obs = self._context_frames[-1][0]
             self.history.extend(self._context_frames[:-1])
         else:
-            env = self._env(self.source)
-            self._episode_seeds += 1
-            obs = env.reset(seed=self.seed * 1_000_003 + 500_000 + self._episode_seeds)[0]
+            obs = self._env(self.source).reset()[0]
         self.timestep = 0
         self.episode_return = 0.0
         self.history.append((obs, 0))
