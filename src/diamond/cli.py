@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--device", default="auto")
 
     def window_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--scale", type=int, default=8, help="pixels per frame pixel (default 8)")
+        sp.add_argument("--scale", type=int, help="screen pixels per frame pixel (default: about 512 pixels wide)")
         sp.add_argument("--frames", type=int, help="stop after this many frames (or key presses when browsing)")
         sp.add_argument("--screenshot", metavar="PNG", help="save the window to this PNG when stopping")
         sp.add_argument("--screenshot-dir", default=".", help="where F12 saves screenshots (default .)")

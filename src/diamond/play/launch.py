@@ -41,9 +41,11 @@ def new_session(models: PlayModels, seed: int, horizon: int, source: str, contro
     return session
 
 
-def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, scale: int, frames: int | None,
+def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, scale: int | None, frames: int | None,
                  screenshot: str | None, screenshot_dir: str, log: Callable[[str], None] = print) -> dict[str, Any]:
     """A window; returns the achieved frame rate (frames shown per second of the loop)."""
+    if frames is not None and frames < 1:
+        raise ConfigError(f"--frames {frames} must be >= 1")
     from diamond.play.pygame_app import PLAYER_HELP, PlayerApp
 
     session = new_session(models, **session_args)
@@ -83,6 +85,8 @@ def play_web(models: PlayModels, session_args: dict[str, Any], host: str, port: 
     from diamond.play.web import WebPlayer
 
     record = session_args.get("record")
+    if record is not None and Path(record).exists() and not Path(record).is_dir():
+        raise ConfigError(f"--record {record} is a file; the browser player records each tab into {record}/client-N")
     new_session(models, **{**session_args, "record": None}).close()  # bad arguments fail here, before serving
 
     def make_session(client: int) -> PlaySession:  # each browser tab records into a store of its own
@@ -92,7 +96,7 @@ def play_web(models: PlayModels, session_args: dict[str, Any], host: str, port: 
     asyncio.run(player.serve())
 
 
-def browse(paths: list[str], scale: int, frames: int | None, screenshot: str | None, screenshot_dir: str,
+def browse(paths: list[str], scale: int | None, frames: int | None, screenshot: str | None, screenshot_dir: str,
            log: Callable[[str], None] = print) -> None:
     from diamond.play.dataset_browser import DatasetBrowser
     from diamond.play.pygame_app import BROWSER_HELP, BrowserApp

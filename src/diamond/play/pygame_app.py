@@ -21,6 +21,7 @@ from diamond.play.dataset_browser import JUMP, DatasetBrowser
 from diamond.play.session import Frame, PlaySession
 
 HEADER_HEIGHT = 54
+WINDOW_WIDTH = 512  # the default scale makes frames about this wide
 MESSAGE_SECONDS = 4.0  # how long a message stays in the header
 
 
@@ -56,13 +57,21 @@ BROWSER_HELP = ("left/right ±1 step | up/down ±10 steps | PgUp/PgDn episode | 
 class _Window:
     """A pygame window of a scaled frame under a two-line header; screenshots to PNG."""
 
-    def __init__(self, frame_shape: tuple[int, int], scale: int, title: str, screenshot_dir: str | Path) -> None:
-        self.pg = pg = _pygame()
-        pg.display.init()  # no audio: the mixer is never needed
-        pg.font.init()
+    def __init__(self, frame_shape: tuple[int, int], scale: int | None, title: str, screenshot_dir: str | Path) -> None:
         h, w = frame_shape
+        if scale is None:  # about 512 pixels wide, whatever the frame size (64×64 Atari, 10×10 MinAtar)
+            scale = max(1, WINDOW_WIDTH // w)
+        if scale < 1:
+            raise ValueError(f"--scale {scale} must be >= 1 (screen pixels per frame pixel)")
+        self.pg = pg = _pygame()
         self.size = (w * scale, h * scale)
-        self.screen = pg.display.set_mode((self.size[0], self.size[1] + HEADER_HEIGHT))
+        try:
+            pg.display.init()  # no audio: the mixer is never needed
+            pg.font.init()
+            self.screen = pg.display.set_mode((self.size[0], self.size[1] + HEADER_HEIGHT))
+        except pg.error as exc:
+            raise ValueError(f"cannot open a window ({exc}); on a machine without a display use `diamond play-web`, "
+                             "or set SDL_VIDEODRIVER=dummy to run headless") from exc
         pg.display.set_caption(title)
         self.font = pg.font.Font(None, 20)
         self.screenshot_dir = Path(screenshot_dir)
@@ -94,7 +103,7 @@ class _Window:
 class PlayerApp:
     """Play in a window. ``run(max_frames)`` returns after that many new frames (or when the user quits)."""
 
-    def __init__(self, session: PlaySession, fps: float = 15.0, scale: int = 8, screenshot_dir: str | Path = ".",
+    def __init__(self, session: PlaySession, fps: float = 15.0, scale: int | None = None, screenshot_dir: str | Path = ".",
                  threaded: bool = True, log: Callable[[str], None] = print) -> None:
         if fps < 0:
             raise ValueError(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
@@ -251,7 +260,7 @@ class PlayerApp:
 class BrowserApp:
     """Browse episode stores in a window."""
 
-    def __init__(self, browser: DatasetBrowser, scale: int = 8, screenshot_dir: str | Path = ".") -> None:
+    def __init__(self, browser: DatasetBrowser, scale: int | None = None, screenshot_dir: str | Path = ".") -> None:
         self.browser = browser
         view = browser.view()
         self.window = _Window(view.obs.shape[1:], scale, "DIAMOND dataset browser", screenshot_dir)
