@@ -116,7 +116,10 @@ class PlaySession:
         self.history: deque[tuple[np.ndarray, int]] = deque(maxlen=self.context_length)  # (frame, action taken in it)
         self.policy_state: tuple[torch.Tensor, torch.Tensor] | None = None
         self._wm: WorldModelEnv | None = None
-        self._pending_context: list[tuple[np.ndarray, int]] | None = None
+        self._pending_context: list[tuple[np.ndarray, int]] | None = None  # frames the next imagined episode forks
+        self._context_frames: list[tuple[np.ndarray, int]] = []  # the real frames the imagined episode started from
+        self.timestep = 0
+        self.episode_return = 0.0
         self.frame: Frame | None = None
         self.step_seconds: deque[float] = deque(maxlen=30)
         self.reset()
