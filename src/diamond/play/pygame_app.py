@@ -226,7 +226,7 @@ class PlayerApp:
                     self.step_once = False
                     next_due = max(next_due + period, now) if period else now
                     self._submit()
-            if self.pending is not None and self.period_wait(period):
+            if self.pending is not None and self._frame_ready(wait=not period):
                 pending, self.pending = self.pending, None
                 self.frame = pending.result()
                 if self.frame.message:
@@ -238,15 +238,18 @@ class PlayerApp:
                 self.redraw()
             if period or self.pending is None:
                 clock.tick(200)  # poll keys and the worker every 5 ms; no drawing unless something changed
-        if self.pending is not None:  # let the frame in flight finish before returning
+        if self.pending is not None:  # the frame in flight is shown before returning
             self.frame = self.pending.result()
             self.pending = None
+            self.frames_shown += 1
+            self.shown.append(time.perf_counter())
+            self.redraw()
         return self.frames_shown - start
 
-    def period_wait(self, period: float) -> bool:
-        """Whether the frame in flight is ready; at full speed (no target rate) wait for it."""
+    def _frame_ready(self, wait: bool) -> bool:
+        """Whether the frame in flight is ready (at full speed, with no target rate, wait for it)."""
         assert self.pending is not None
-        if not period:
+        if wait:
             self.pending.exception()
         return self.pending.done()
 
