@@ -57,3 +57,55 @@ class Episode:
     def all_obs(self) -> np.ndarray:
         """obs_0..obs_T (T + 1 frames): the observations with the final one appended."""
         return np.concatenate([self.obs, self.final_obs[None]], axis=0)
+
+
+class EpisodeBuffer:
+    """The transitions of a running episode, appended one at a time (collection, recording of play)."""
+
+    def __init__(self) -> None:
+        self.obs: list[np.ndarray] = []
+        self.act: list[int] = []
+        self.rew: list[float] = []
+        self.end: list[int] = []
+        self.trunc: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.act)
+
+    def append(self, obs: np.ndarray, act: int, rew: float, end: int, trunc: int) -> None:
+        self.obs.append(obs)
+        self.act.append(act)
+        self.rew.append(rew)
+        self.end.append(end)
+        self.trunc.append(trunc)
+
+    def to_episode(self, final_obs: np.ndarray, info: dict[str, Any]) -> Episode:
+        return Episode(
+            obs=np.stack(self.obs).astype(np.uint8, copy=False),
+            act=np.asarray(self.act, dtype=np.int64),
+            rew=np.asarray(self.rew, dtype=np.float32),
+            end=np.asarray(self.end, dtype=np.uint8),
+            trunc=np.asarray(self.trunc, dtype=np.uint8),
+            final_obs=np.array(final_obs, dtype=np.uint8),
+            info=info,
+        )
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "obs": np.stack(self.obs) if self.obs else np.zeros((0,), np.uint8),
+            "act": np.asarray(self.act, dtype=np.int64),
+            "rew": np.asarray(self.rew, dtype=np.float32),
+            "end": np.asarray(self.end, dtype=np.uint8),
+            "trunc": np.asarray(self.trunc, dtype=np.uint8),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> EpisodeBuffer:
+        p = cls()
+        n = len(state["act"])
+        p.obs = [np.asarray(state["obs"][t], dtype=np.uint8) for t in range(n)]
+        p.act = [int(a) for a in state["act"]]
+        p.rew = [float(r) for r in state["rew"]]
+        p.end = [int(e) for e in state["end"]]
+        p.trunc = [int(t) for t in state["trunc"]]
+        return p

@@ -23,12 +23,13 @@ import torch
 
 from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
-from diamond.checkpoints.reference import (infer_actor_critic_config, infer_denoiser_config, infer_rew_end_config,
-                                           is_reference_layout, split_reference)
-from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, WorldModelRunConfig, from_dict
+from diamond.checkpoints.reference import (infer_actor_critic_config, infer_rew_end_config, is_reference_layout,
+                                           split_reference)
+from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, from_dict
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.models.rew_end import RewEndModel
+from diamond.training.world_model import denoiser_from_checkpoint
 
 HUB_REPO = "eloialonso/diamond"  # the authors' pretrained models on the Hugging Face Hub
 HUB_FILE = "atari_100k/models/{game}.pt"
@@ -88,9 +89,8 @@ def load_play_models(path: str | Path, device: torch.device | str = "cpu", game:
                                   "or a `diamond train` run folder")
         path = path / RUN_CHECKPOINT
     raw = read_torch_file(path, map_location=device)
-    if is_reference_layout(raw) and not is_project_checkpoint(raw):
-        return _from_reference(raw, path, device, game, env)
-    payload = check_project_payload(path, raw)
+    reference = is_reference_layout(raw) and not is_project_checkpoint(raw)
+    payload = raw if reference else check_project_payload(path, raw)
     if "agent" in payload:  # a `diamond train` checkpoint
         cfg = from_dict(TrainConfig, payload["config"], f"config stored in {path}")
         if game is not None and game != cfg.env.game:
@@ -102,25 +102,15 @@ def load_play_models(path: str | Path, device: torch.device | str = "cpu", game:
         for module, name in zip(models, ("denoiser", "rew_end", "actor_critic")):
             _load(module.to(device), states[name], path, name)
         return PlayModels(cfg, *models, path=str(path), kind="run")  # type: ignore[arg-type]
-    if "denoiser" in payload:  # a `diamond train-world-model` checkpoint
-        wm = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
-        cfg = TrainConfig(env=_env_for(game, env, f"the world-model checkpoint {path}"), denoiser=wm.denoiser,
-                          sampler=wm.sampler)
-        denoiser = Denoiser(wm.denoiser).to(device)
-        _load(denoiser, payload["denoiser"], path, "denoiser")
-        return PlayModels(cfg, denoiser, None, None, path=str(path), kind="world model")
-    raise CheckpointError(f"checkpoint {path} holds neither an agent nor a denoiser")
-
-
-def _from_reference(raw: dict[str, Any], path: Path, device: torch.device | str, game: str | None,
-                    env: str | None) -> PlayModels:
-    parts = split_reference(raw)
-    if "denoiser" not in parts:
-        raise CheckpointError(f"checkpoint {path} is in the reference layout but holds no denoiser.* tensors")
-    den_cfg = infer_denoiser_config(parts["denoiser"])
-    cfg = TrainConfig(env=_env_for(game, env, f"the reference-layout checkpoint {path}"), denoiser=den_cfg)
-    denoiser = Denoiser(den_cfg).to(device)
-    _load(denoiser, parts["denoiser"], path, "denoiser")
+    if not reference and "denoiser" not in payload:
+        raise CheckpointError(f"checkpoint {path} holds neither an agent nor a denoiser")
+    kind = "reference layout" if reference else "world model"
+    env_cfg = _env_for(game, env, f"the {kind} checkpoint {path}")
+    denoiser, wm = denoiser_from_checkpoint(raw, path, device)
+    cfg = TrainConfig(env=env_cfg, denoiser=wm.denoiser, sampler=wm.sampler)
+    if not reference:  # a `diamond train-world-model` checkpoint: the denoiser alone
+        return PlayModels(cfg, denoiser, None, None, path=str(path), kind=kind)
+    parts = split_reference(raw)  # the authors' layout: the other two networks too, configured from their shapes
     rew_end = actor_critic = None
     if "rew_end_model" in parts:
         cfg = replace(cfg, rew_end=infer_rew_end_config(parts["rew_end_model"]))
@@ -130,7 +120,7 @@ def _from_reference(raw: dict[str, Any], path: Path, device: torch.device | str,
         cfg = replace(cfg, actor_critic=infer_actor_critic_config(parts["actor_critic"]))
         actor_critic = ActorCritic(cfg.actor_critic, image_size=cfg.env.size).to(device)
         _load(actor_critic, parts["actor_critic"], path, "actor-critic")
-    return PlayModels(cfg, denoiser, rew_end, actor_critic, path=str(path), kind="reference layout")
+    return PlayModels(cfg, denoiser, rew_end, actor_critic, path=str(path), kind=kind)
 
 
 def download_from_hub(game: str) -> Path:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from diamond.data.episode import Episode
+from diamond.data.episode import EpisodeBuffer
 
 
 class EpisodeRecorder:
@@ -24,35 +24,20 @@ class EpisodeRecorder:
         self.root = Path(root)
         self.store = open_or_create_store(self.root, metadata)
         self.episodes_stored = 0
-        self._clear()
-
-    def _clear(self) -> None:
-        self.obs: list[np.ndarray] = []
-        self.act: list[int] = []
-        self.rew: list[float] = []
-        self.end: list[bool] = []
-        self.trunc: list[bool] = []
+        self.buffer = EpisodeBuffer()
 
     def add(self, obs: np.ndarray, act: int, rew: float, end: bool, trunc: bool) -> None:
         """One transition: ``act`` taken in ``obs`` gave ``rew`` and the end/trunc flags."""
-        self.obs.append(np.asarray(obs, dtype=np.uint8))
-        self.act.append(int(act))
-        self.rew.append(float(rew))
-        self.end.append(bool(end))
-        self.trunc.append(bool(trunc))
+        self.buffer.append(np.asarray(obs, dtype=np.uint8), int(act), float(rew), int(end), int(trunc))
 
     def finish(self, final_obs: np.ndarray, info: dict[str, Any]) -> int | None:
         """Store the buffered episode ending in ``final_obs``; returns its id (None if nothing was played)."""
-        if not self.obs:
+        if len(self.buffer) == 0:
             return None
-        trunc = np.array(self.trunc, dtype=np.uint8)
-        end = np.array(self.end, dtype=np.uint8)
-        if not (end[-1] or trunc[-1]):
-            trunc[-1] = 1  # cut short: stored as a time-limit ending
-        episode = Episode(obs=np.stack(self.obs), act=np.array(self.act, dtype=np.int64),
-                          rew=np.array(self.rew, dtype=np.float32), end=end, trunc=trunc,
-                          final_obs=np.asarray(final_obs, dtype=np.uint8), info=dict(info))
-        self._clear()
+        episode = self.buffer.to_episode(final_obs, dict(info))
+        self.buffer = EpisodeBuffer()
+        if not (episode.end[-1] or episode.trunc[-1]):
+            episode.trunc[-1] = 1  # cut short: stored as a time-limit ending
         if self.store is None:
             raise RuntimeError(f"the recording to {self.root} is closed")
         episode_id = self.store.add(episode)

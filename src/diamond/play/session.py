@@ -315,7 +315,3 @@ class PlaySession:
             self._burn_in_policy()
         logits, _, self.policy_state = ac(self._policy_input(self.frame.obs), self.policy_state)
         return int(logits.softmax(-1).multinomial(1, generator=self.generator)[0, 0])
-
-    def fps(self) -> float:
-        """Steps per second the model/env can produce (median over the last 30 steps)."""
-        return 1.0 / float(np.median(self.step_seconds)) if self.step_seconds else 0.0

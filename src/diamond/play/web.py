@@ -65,11 +65,10 @@ def frame_header(session: PlaySession, frame: Frame, fps: float, message: str) -
 class ClientSession:
     """One browser tab: its session, held controls, queued commands and the frame loop."""
 
-    def __init__(self, session: PlaySession, connection: Any, fps: float, log: Callable[[str], None]) -> None:
+    def __init__(self, session: PlaySession, connection: Any, fps: float) -> None:
         self.session = session
         self.connection = connection
         self.fps = fps
-        self.log = log
         self.held: set[str] = set()
         self.commands: list[str] = []
         self.wake = asyncio.Event()
@@ -191,7 +190,7 @@ class WebPlayer:
                 "type": "hello", "game": session.game, "actions": session.meanings, "sources": list(SOURCES),
                 "controls": reachable(session.meanings), "commands": COMMANDS,
                 "policy": session.models.actor_critic is not None}))
-            c = ClientSession(session, connection, self.fps, self.log)
+            c = ClientSession(session, connection, self.fps)
             tasks = [asyncio.create_task(c.receive()), asyncio.create_task(c.play())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from diamond.data.episode import Episode
+from diamond.data.episode import Episode, EpisodeBuffer
 from diamond.envs.base import VectorEnv
 
 
@@ -61,58 +61,6 @@ class CollectStats:
     random_actions: int = 0  # how many actions epsilon replaced by uniform ones
 
 
-class _Partial:
-    """The transitions of one env's running episode."""
-
-    def __init__(self) -> None:
-        self.obs: list[np.ndarray] = []
-        self.act: list[int] = []
-        self.rew: list[float] = []
-        self.end: list[int] = []
-        self.trunc: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.act)
-
-    def append(self, obs: np.ndarray, act: int, rew: float, end: int, trunc: int) -> None:
-        self.obs.append(obs)
-        self.act.append(act)
-        self.rew.append(rew)
-        self.end.append(end)
-        self.trunc.append(trunc)
-
-    def to_episode(self, final_obs: np.ndarray, info: dict[str, Any]) -> Episode:
-        return Episode(
-            obs=np.stack(self.obs).astype(np.uint8, copy=False),
-            act=np.asarray(self.act, dtype=np.int64),
-            rew=np.asarray(self.rew, dtype=np.float32),
-            end=np.asarray(self.end, dtype=np.uint8),
-            trunc=np.asarray(self.trunc, dtype=np.uint8),
-            final_obs=np.array(final_obs, dtype=np.uint8),
-            info=info,
-        )
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {
-            "obs": np.stack(self.obs) if self.obs else np.zeros((0,), np.uint8),
-            "act": np.asarray(self.act, dtype=np.int64),
-            "rew": np.asarray(self.rew, dtype=np.float32),
-            "end": np.asarray(self.end, dtype=np.uint8),
-            "trunc": np.asarray(self.trunc, dtype=np.uint8),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> _Partial:
-        p = cls()
-        n = len(state["act"])
-        p.obs = [np.asarray(state["obs"][t], dtype=np.uint8) for t in range(n)]
-        p.act = [int(a) for a in state["act"]]
-        p.rew = [float(r) for r in state["rew"]]
-        p.end = [int(e) for e in state["end"]]
-        p.trunc = [int(t) for t in state["trunc"]]
-        return p
-
-
 class Collector:
     """Run ``policy`` (epsilon-greedy-ised, spec §2) in ``env`` and write finished episodes to ``sink``."""
 
@@ -133,7 +81,7 @@ class Collector:
         self.total_episodes = 0
         self._obs: np.ndarray | None = None  # the observations the running episodes are at
         self._live = False  # True while self._obs is what the envs are really showing
-        self._partials = [_Partial() for _ in range(env.num_envs)]
+        self._partials = [EpisodeBuffer() for _ in range(env.num_envs)]
 
     # -- collection ------------------------------------------------------------------------------
 
@@ -179,7 +127,7 @@ class Collector:
         partial = self._partials[i]
         episode = partial.to_episode(final_obs, self._episode_info(i))
         episode_id = self.sink.add(episode)
-        self._partials[i] = _Partial()
+        self._partials[i] = EpisodeBuffer()
         self.total_episodes += 1
         if stats is not None:
             stats.episodes += 1
@@ -271,7 +219,7 @@ class Collector:
         self.rng.bit_generator.state = state["rng"]
         self.total_steps = int(state["total_steps"])
         self.total_episodes = int(state["total_episodes"])
-        self._partials = [_Partial.from_state(s) for s in state["partials"]]
+        self._partials = [EpisodeBuffer.from_state(s) for s in state["partials"]]
         obs = state["obs"]
         self._obs = None if obs is None else np.array(obs, dtype=np.uint8)
         if self._obs is None and any(len(p) for p in self._partials):
@@ -285,6 +233,6 @@ class Collector:
 
     def discard_partial_episodes(self) -> None:
         """Forget the running episodes (nothing is written); the envs are reset before the next step."""
-        self._partials = [_Partial() for _ in range(self.env.num_envs)]
+        self._partials = [EpisodeBuffer() for _ in range(self.env.num_envs)]
         self._obs = None
         self._live = False

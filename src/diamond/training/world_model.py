@@ -95,12 +95,17 @@ class WorldModelTraining:
 
 
 def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[Denoiser, WorldModelRunConfig]:
-    """A trained denoiser and its run config, from a project checkpoint or one in the reference layout.
+    """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
+    return denoiser_from_checkpoint(read_torch_file(path, map_location=device), path, device)
+
+
+def denoiser_from_checkpoint(raw: Any, path: str | Path,
+                             device: torch.device | str = "cpu") -> tuple[Denoiser, WorldModelRunConfig]:
+    """The denoiser of a checkpoint already read from ``path``: a project world-model checkpoint or the reference layout.
 
     A reference checkpoint carries no configuration: the network's is inferred from its tensor shapes and
     everything else (EDM constants, sampler) takes the spec's defaults.
     """
-    raw = read_torch_file(path, map_location=device)
     if is_reference_layout(raw) and not is_project_checkpoint(raw):
         parts = split_reference(raw)
         if "denoiser" not in parts:
