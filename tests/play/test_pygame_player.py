@@ -240,3 +240,16 @@ def test_reference_conformance_checkpoint_plays_in_the_window(conformance_dir, t
         assert (tmp_path / "conformance.png").exists()
     finally:
         app.close()
+
+
+def test_window_options_and_a_missing_display_are_refused_clearly(play_checkpoints, tmp_path):
+    ckpt = str(play_checkpoints["run"])
+    out = _diamond("play", "--checkpoint", ckpt, "--scale", "0", "--frames", "1")
+    assert out.returncode == 2 and "--scale 0 must be >= 1" in out.stderr
+    out = _diamond("play", "--checkpoint", ckpt, "--frames", "0")
+    assert out.returncode == 2 and "--frames 0 must be >= 1" in out.stderr
+    out = _diamond("play", "--checkpoint", ckpt, "--frames", "1", env={"SDL_VIDEODRIVER": "no-such-driver"})
+    assert out.returncode == 2 and "cannot open a window" in out.stderr and "diamond play-web" in out.stderr
+    (tmp_path / "file").write_text("x")
+    out = _diamond("play-web", "--checkpoint", ckpt, "--record", str(tmp_path / "file"), "--port", "0")
+    assert out.returncode == 2 and "records each tab into" in out.stderr

@@ -188,7 +188,7 @@ def _play_in_chromium(url: str, screenshot) -> dict:
         assert "Breakout | world model | policy" in driver.find_element("id", "header").text
         ActionChains(driver).send_keys("x").perform()
         wait_for(lambda: state()["errors"], 30, "the unknown-key message")
-        assert "unknown key 'KeyX'" in driver.find_element("id", "status").text
+        assert "unknown key 'KeyX'" in driver.find_element("id", "error").text
         pixels = driver.execute_script(
             "const d = document.getElementById('screen').getContext('2d').getImageData(0, 0, 512, 512).data;"
             "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2]; return s;")
