@@ -28,8 +28,9 @@ def store_metadata(protocol: dict[str, Any]) -> dict[str, Any]:
     per_run = {"num_envs", "env_seeds", "seed"}
     return {
         "obs_shape": list(protocol["observation_shape"]),
-        "num_actions": int(protocol["num_actions"]),
-        "protocol": {k: v for k, v in protocol.items() if k not in per_run},
+        "num_actions": int(protocol["num_actions"]),  # kept beside action_space for readers of older stores
+        "action_space": protocol["action_space"],
+        "protocol": {k: v for k, v in protocol.items() if k not in per_run | {"action_space"}},
     }
 
 
@@ -62,7 +63,7 @@ def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_en
         store = open_or_create_store(out, store_metadata(env.protocol()))
         with store:
             before = store.num_steps
-            collector = Collector(env, store, RandomPolicy(env.num_actions, seed=seed), epsilon=0.0, seed=seed)
+            collector = Collector(env, store, RandomPolicy(env.action_space, seed=seed), epsilon=0.0, seed=seed)
             t0 = time.monotonic()
             stats = collector.collect(steps)
             # Unfinished episodes are stored too, marked truncated on their last step: no step is lost.
@@ -96,6 +97,7 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
 
     from diamond.evaluation.imagination import plot_psnr, rollouts_from_store, side_by_side_frames, write_video
     from diamond.fileio import write_json_atomically
+    from diamond.data.store import action_space_of
     from diamond.devices import resolve_device
     from diamond.training.world_model import load_denoiser
 
@@ -106,17 +108,16 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
     store = open_dataset(data, "--data")
     meta = store.metadata
     net = cfg.denoiser.net
-    if meta.get("num_actions") != net.num_actions or meta.get("obs_shape", [None])[0] != net.img_channels:
-        raise ValueError(f"--data {data} has obs_shape={meta.get('obs_shape')} and num_actions={meta.get('num_actions')}, "
-                         f"but the checkpoint {checkpoint} was trained for {net.img_channels} channels and "
-                         f"{net.num_actions} actions")
+    space = action_space_of(meta, f"--data {data}")
+    if space != net.action_space or meta.get("obs_shape", [None])[0] != net.img_channels:
+        raise ValueError(f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
+                         f"{checkpoint} was trained for {net.img_channels} channels and a {net.action_space}")
     sampler = cfg.sampler if denoising_steps is None else replace(cfg.sampler, num_steps_denoising=denoising_steps)
     sampler.validate("--denoising-steps")
     t0 = time.monotonic()
     rolls = rollouts_from_store(denoiser, sampler, store, rollouts, horizon, seed)
     seconds = time.monotonic() - t0
-    names = meta.get("protocol", {}).get("action_meanings")
-    video = write_video(side_by_side_frames(rolls, action_names=names), out / "imagination.mp4", fps=fps)
+    video = write_video(side_by_side_frames(rolls, space=space), out / "imagination.mp4", fps=fps)
     plot = plot_psnr(rolls, out / "imagination_psnr.png")
     per_step = rolls.psnr_per_step()
     result = {

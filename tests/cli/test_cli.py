@@ -102,9 +102,9 @@ def test_dataset_of_the_wrong_shape(breakout_stores, trained, tmp_path):
     diamond("collect", "--game", "Pong", "--kind", "test", "--steps", 50, "--out", pong)
     err = error_of("train-world-model", "--data", breakout_stores[0], "--test-data", pong, "--out", tmp_path / "r",
                    "--preset", "tiny")
-    assert "num_actions=6" in err and "num_actions=4" in err
+    assert "discrete space of 6 actions" in err and "discrete space of 4 actions" in err
     err = error_of("imagine", "--checkpoint", trained, "--data", pong, "--out", tmp_path / "im", "--horizon", 2)
-    assert "6" in err and "4 actions" in err
+    assert "6 actions" in err and "4 actions" in err
     # Appending to a store with data from another protocol is refused too.
     err = error_of("collect", "--game", "Breakout", "--kind", "test", "--steps", 10, "--out", pong)
     assert "Pong" in err or "metadata" in err

@@ -18,6 +18,7 @@ from diamond.rl.rollouts import replay
 from diamond.training.agent import fit_to_env
 from diamond.training.distributed import Objective, count_normaliser, data_parallel, env_info, init
 from diamond.training.optim import make_optimizer, optimizer_step
+from diamond.spaces import ActionSpace
 
 B, SIZE, ACTIONS = 4, 12, 3
 
@@ -27,7 +28,7 @@ def main(out: str, normalise: bool) -> None:
     info, device = env_info(), torch.device("cpu")
     init(info, device)
     rows = slice(info.rank * B // info.world_size, (info.rank + 1) * B // info.world_size)
-    cfg = fit_to_env(train_config("tiny", None, []), ACTIONS, 3)
+    cfg = fit_to_env(train_config("tiny", None, []), ActionSpace.discrete(ACTIONS), 3)
     data = torch.Generator().manual_seed(123)
     results = {}
 

@@ -13,6 +13,7 @@ from diamond.configs.presets import train_config
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.training.agent import fit_to_env
+from diamond.spaces import ActionSpace
 
 SCRIPT = Path(__file__).with_name("ddp_step.py")
 
@@ -34,7 +35,7 @@ def test_one_ddp_step_equals_one_single_process_step(tmp_path):
     single = step(tmp_path / "single.pt", 1)
     ddp = step(tmp_path / "ddp.pt", 2)
     unnormalised = step(tmp_path / "unnormalised.pt", 2, "--no-normaliser")
-    cfg = fit_to_env(train_config("tiny", None, []), 3, 3)
+    cfg = fit_to_env(train_config("tiny", None, []), ActionSpace.discrete(3), 3)
     torch.manual_seed(0)
     initial = {"denoiser": Denoiser(cfg.denoiser).state_dict()}
     torch.manual_seed(1)

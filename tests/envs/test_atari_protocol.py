@@ -44,7 +44,7 @@ def test_raw_env_is_frameskip_1_without_sticky_actions_and_protocol_is_recorded(
 @pytest.mark.parametrize("game, n", [("Breakout", 4), ("Pong", 6)])
 def test_minimal_action_set(game, n):
     env = AtariEnv(AtariConfig(game=game), "test", seed=0)
-    assert env.num_actions == n
+    assert env.action_space.size == n
     assert env.protocol()["action_meanings"][0] == "NOOP"
     env.close()
 
@@ -98,7 +98,7 @@ def test_step_repeats_4_frames_sums_rewards_and_max_pools_the_last_two(max_pool)
     rng = np.random.default_rng(0)
     total_reward = 0.0
     for _ in range(260 if max_pool else 60):
-        action = int(rng.integers(env.num_actions))
+        action = int(rng.integers(env.action_space.size))
         obs, reward, end, trunc, _ = env.step(action)
         expected_reward = 0.0
         for _ in range(4):

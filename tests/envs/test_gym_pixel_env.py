@@ -10,7 +10,7 @@ from diamond.envs import GymPixelConfig, GymPixelEnv, make_gym_pixel_env
 
 def test_image_observations_are_resized_to_rgb_channels_first():
     env = GymPixelEnv(GymPixelConfig("ALE/Pong-v5", size=48, make_kwargs={"repeat_action_probability": 0.0}), seed=0)
-    assert env.num_actions == 6
+    assert env.action_space.size == 6
     obs, _ = env.reset()
     assert obs.shape == (3, 48, 48) and obs.dtype == np.uint8
     obs, rew, end, trunc, _ = env.step(1)

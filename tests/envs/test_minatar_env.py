@@ -36,13 +36,13 @@ def test_render_state_uses_one_colour_per_channel_and_nearest_neighbour():
 def test_games_have_pixels_and_minimal_action_sets(game):
     pytest.importorskip("minatar")
     env = MinAtarEnv(MinAtarConfig(game=game, max_episode_steps=50), seed=0)
-    assert env.num_actions == MINIMAL_ACTIONS[game]
+    assert env.action_space.size == MINIMAL_ACTIONS[game]
     obs, _ = env.reset()
     assert obs.shape == (3, 64, 64) and obs.dtype == np.uint8
     colours = {tuple(c) for c in PALETTE.tolist()}
     rng = np.random.default_rng(0)
     for _ in range(60):
-        obs, rew, end, trunc, _ = env.step(int(rng.integers(env.num_actions)))
+        obs, rew, end, trunc, _ = env.step(int(rng.integers(env.action_space.size)))
         assert obs.shape == (3, 64, 64)
         if end or trunc:
             obs, _ = env.reset()

@@ -12,6 +12,7 @@ from diamond.configs.schema import ActorCriticConfig, RewEndConfig
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.rew_end import RewEndModel
 from diamond.rl.returns import lambda_returns
+from diamond.spaces import ActionSpace
 
 TOL = 1e-4
 
@@ -41,7 +42,7 @@ def test_rew_end_model_matches_reference(reference):
 def test_actor_critic_matches_reference(reference):
     parts, vectors = reference
     cfg = infer_actor_critic_config(parts["actor_critic"])
-    assert (cfg.channels, cfg.lstm_dim, cfg.num_actions) == ((16, 16, 32, 32), 64, 4)
+    assert (cfg.channels, cfg.lstm_dim, cfg.action_space.size) == ((16, 16, 32, 32), 64, 4)
     model = ActorCritic(cfg).eval()
     model.load_state_dict(parts["actor_critic"], strict=True)
     v = vectors["actor_critic"]
@@ -71,7 +72,7 @@ def test_paper_sizes_match_reference_names_and_shapes(conformance_dir):
 
 
 def test_untrained_heads_give_uniform_policy_and_zero_value():
-    model = ActorCritic(ActorCriticConfig(channels=(8, 8), lstm_dim=16, num_actions=5), image_size=16)
+    model = ActorCritic(ActorCriticConfig(channels=(8, 8), lstm_dim=16, action_space=ActionSpace.discrete(5)), image_size=16)
     logits, values, _ = model(torch.rand(3, 3, 16, 16) * 2 - 1)
     assert torch.equal(logits, torch.zeros(3, 5)) and torch.equal(values, torch.zeros(3))
 

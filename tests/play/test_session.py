@@ -40,7 +40,7 @@ def test_every_action_of_every_atari_100k_game_is_reachable_from_the_keys():
         env = AtariEnv(AtariConfig(game=game), kind="test", seed=0)
         meanings = action_meanings(env.protocol())
         env.close()
-        assert len(meanings) == env.num_actions
+        assert len(meanings) == env.action_space.size
         assert set(reachable(meanings)) == set(meanings), game
 
 
@@ -59,7 +59,7 @@ def test_project_and_reference_checkpoints_give_the_same_networks(play_checkpoin
     models = load_play_models(play_checkpoints[kind], game=None if kind == "run" else "Breakout")
     ours = load_play_models(play_checkpoints["run"])
     assert models.kind == ("run" if kind == "run" else "reference layout")
-    assert models.cfg.denoiser == ours.cfg.denoiser and models.num_actions == 4
+    assert models.cfg.denoiser == ours.cfg.denoiser and models.action_space.size == 4
     for a, b in ((models.denoiser, ours.denoiser), (models.rew_end, ours.rew_end), (models.actor_critic, ours.actor_critic)):
         for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
             assert torch.equal(x, y), name

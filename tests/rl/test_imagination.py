@@ -21,9 +21,9 @@ pytest.importorskip("minatar")
 def setup():
     cfg = train_config("tiny")
     env = make_env(cfg, "train", 1, 0)
-    cfg = fit_to_env(cfg, env.num_actions, 3)
+    cfg = fit_to_env(cfg, env.action_space, 3)
     episodes = EpisodeList()
-    Collector(env, episodes, RandomPolicy(env.num_actions, 0), seed=0).collect(300)
+    Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(300)
     agent = AgentTraining(cfg, torch.device("cpu"))
     return cfg, agent, SegmentSampler(episodes, np.random.default_rng(0), static=True)
 
@@ -79,7 +79,7 @@ def test_rollouts_run_unchanged_in_a_real_env_and_in_imagination(setup):
         runner = agent.rollout_runner(env, keep_obs=True)
         for _ in range(2):
             r = runner.rollout(horizon)
-            assert r.logits.shape == (3, horizon, env.num_actions) and r.values.shape == (3, horizon)
+            assert r.logits.shape == (3, horizon, env.action_space.size) and r.values.shape == (3, horizon)
             assert r.obs.shape[:2] == (3, horizon + 1) and r.logits.requires_grad and not r.val_bootstrap.requires_grad
             loss, stats = actor_critic_loss(r, cfg.actor_critic_training.imagination)
             loss.backward()

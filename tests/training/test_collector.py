@@ -10,6 +10,7 @@ import pytest
 from diamond.data.episode import Episode
 from diamond.envs import AtariConfig, make_atari_env
 from diamond.training.collector import Collector, RandomPolicy
+from diamond.spaces import ActionSpace
 
 SHORT = AtariConfig(game="Breakout", max_episode_frames=600)  # short games: many episodes in few steps
 
@@ -30,7 +31,7 @@ class RecordingEnv:
 
     def __init__(self, env) -> None:
         self.env = env
-        self.num_envs, self.num_actions, self.observation_shape = env.num_envs, env.num_actions, env.observation_shape
+        self.num_envs, self.action_space, self.observation_shape = env.num_envs, env.action_space, env.observation_shape
         self.steps: list[tuple] = []
         self.resets: list[np.ndarray] = []
 
@@ -52,8 +53,8 @@ class RecordingEnv:
 
 
 class RecordingPolicy(RandomPolicy):
-    def __init__(self, num_actions: int, seed: int) -> None:
-        super().__init__(num_actions, seed)
+    def __init__(self, space, seed: int) -> None:
+        super().__init__(space, seed)
         self.resets: list[np.ndarray] = []
 
     def reset(self, done: np.ndarray) -> None:
@@ -63,7 +64,7 @@ class RecordingPolicy(RandomPolicy):
 def _collector(num_envs=2, seed=0, epsilon=0.0, policy=None, config=SHORT):
     env = RecordingEnv(make_atari_env(config, kind="train", num_envs=num_envs, seed=seed))
     sink = ListSink()
-    policy = policy if policy is not None else RandomPolicy(env.num_actions, seed=seed)
+    policy = policy if policy is not None else RandomPolicy(env.action_space, seed=seed)
     return Collector(env, sink, policy, epsilon=epsilon, seed=seed), env, sink
 
 
@@ -203,7 +204,7 @@ def test_state_dict_round_trip_ends_restored_partial_episodes_as_truncated():
 
 
 def test_random_policy():
-    policy = RandomPolicy(6, seed=0)
+    policy = RandomPolicy(ActionSpace.discrete(6), seed=0)
     actions = policy(np.zeros((500, 3, 64, 64), np.uint8))
     assert actions.shape == (500,) and actions.dtype == np.int64
     assert set(np.unique(actions)) == set(range(6))

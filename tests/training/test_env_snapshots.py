@@ -23,7 +23,7 @@ def test_restored_collector_continues_running_episodes_exactly(family, backend):
     env = _make(family, backend)
     try:
         first = EpisodeList()
-        collector = Collector(env, first, RandomPolicy(env.num_actions, seed=1), epsilon=0.5, seed=2)
+        collector = Collector(env, first, RandomPolicy(env.action_space, seed=1), epsilon=0.5, seed=2)
         collector.collect(30)
         state = from_tensor_tree(to_tensor_tree(collector.state_dict()))  # as through a checkpoint file
         policy_state = collector.policy.rng.bit_generator.state
@@ -36,7 +36,7 @@ def test_restored_collector_continues_running_episodes_exactly(family, backend):
     env = _make(family, backend)
     try:
         second = EpisodeList()
-        policy = RandomPolicy(env.num_actions, seed=1)
+        policy = RandomPolicy(env.action_space, seed=1)
         policy.rng.bit_generator.state = policy_state
         restored = Collector(env, second, policy, epsilon=0.5, seed=2)
         restored.load_state_dict(state)

@@ -26,7 +26,7 @@ def test_train_checkpoint_and_results(breakout_stores, tmp_path):
     assert (tmp_path / "run" / CHECKPOINT).exists() and (tmp_path / "run" / "config.json").exists()
     assert list((tmp_path / "run" / "tensorboard").iterdir())
     denoiser, loaded_cfg = load_denoiser(tmp_path / "run" / CHECKPOINT)
-    assert loaded_cfg == cfg and denoiser.cfg.net.num_actions == 4
+    assert loaded_cfg == cfg and denoiser.action_space.size == 4
 
 
 def test_resume_continues_and_matches_uninterrupted_run(breakout_stores, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 # Protocol entries that differ between games by nature; everything else must agree across runs.
-GAME_SPECIFIC_KEYS = frozenset({"game", "env_id", "num_actions", "action_meanings", "action_set"})
+GAME_SPECIFIC_KEYS = frozenset({"game", "env_id", "num_actions", "action_meanings", "action_set", "action_space"})
 
 
 class ReportError(ValueError):

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.configs.schema import ActorCriticConfig, DenoiserConfig, DenoiserNetConfig, RewEndConfig
+from diamond.spaces import ActionSpace
 
 PARTS = ("denoiser", "rew_end_model", "actor_critic")
 
@@ -51,7 +52,17 @@ def join_reference(parts: dict[str, dict[str, Tensor]]) -> dict[str, Tensor]:
     return {f"{part}.{k}": v for part, sd in parts.items() for k, v in sd.items()}
 
 
-def infer_denoiser_config(sd: dict[str, Tensor], **overrides: Any) -> DenoiserConfig:
+def _space(size: int, given: ActionSpace | None, where: str) -> ActionSpace:
+    """Shapes tell the size of the action table, not its kind: discrete (Atari) unless the caller knows better."""
+    if given is None:
+        return ActionSpace.discrete(size)
+    if given.size != size:
+        raise CheckpointError(f"{where}: the checkpoint's action table has {size} rows, the {given} has {given.size}")
+    return given
+
+
+def infer_denoiser_config(sd: dict[str, Tensor], action_space: ActionSpace | None = None,
+                          **overrides: Any) -> DenoiserConfig:
     """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project)."""
     try:
         p = "inner_model."
@@ -75,7 +86,7 @@ def infer_denoiser_config(sd: dict[str, Tensor], **overrides: Any) -> DenoiserCo
         depths=tuple(depths),
         channels=tuple(int(c) for c in channels),
         attn_depths=tuple(attn),
-        num_actions=int(num_actions),
+        action_space=_space(int(num_actions), action_space, "denoiser"),
     )
     cfg = DenoiserConfig(net=net, **overrides)
     cfg.validate("denoiser config inferred from checkpoint shapes")
@@ -86,7 +97,7 @@ def _levels(sd: dict[str, Tensor], pattern: str) -> list[int]:
     return sorted({int(m.group(1)) for k in sd if (m := re.match(pattern, k))})
 
 
-def infer_rew_end_config(sd: dict[str, Tensor]) -> RewEndConfig:
+def infer_rew_end_config(sd: dict[str, Tensor], action_space: ActionSpace | None = None) -> RewEndConfig:
     """Recover a RewEndConfig from the tensor shapes of a reward/termination state dict."""
     try:
         num_actions, cond_channels = sd["act_emb.weight"].shape
@@ -102,21 +113,22 @@ def infer_rew_end_config(sd: dict[str, Tensor]) -> RewEndConfig:
         raise CheckpointError(f"not a reward/termination state dict: missing tensor {exc.args[0]!r}") from exc
     cfg = RewEndConfig(img_channels=int(img_channels), cond_channels=int(cond_channels), depths=tuple(depths),
                        channels=tuple(channels), attn_depths=tuple(attn), lstm_dim=int(lstm_dim),
-                       num_actions=int(num_actions))
+                       action_space=_space(int(num_actions), action_space, "reward/termination model"))
     cfg.validate("reward/termination config inferred from checkpoint shapes")
     return cfg
 
 
-def infer_actor_critic_config(sd: dict[str, Tensor]) -> ActorCriticConfig:
+def infer_actor_critic_config(sd: dict[str, Tensor], action_space: ActionSpace | None = None) -> ActorCriticConfig:
     """Recover an ActorCriticConfig from the tensor shapes of an actor-critic state dict."""
     try:
         img_channels = sd["encoder.encoder.0.weight"].shape[1]
         blocks = [i for i in _levels(sd, r"encoder\.encoder\.(\d+)\.f\.") if i % 2 == 1]
         channels = [int(sd[f"encoder.encoder.{i}.f.2.weight"].shape[0]) for i in blocks]
         num_actions, lstm_dim = sd["actor_linear.weight"].shape
+        per_action = 2 if action_space is not None and action_space.kind == "continuous" else 1  # mean, log std
     except KeyError as exc:
         raise CheckpointError(f"not an actor-critic state dict: missing tensor {exc.args[0]!r}") from exc
     cfg = ActorCriticConfig(img_channels=int(img_channels), channels=tuple(channels), lstm_dim=int(lstm_dim),
-                            num_actions=int(num_actions))
+                            action_space=_space(int(num_actions) // per_action, action_space, "actor-critic"))
     cfg.validate("actor-critic config inferred from checkpoint shapes")
     return cfg

@@ -14,6 +14,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from diamond.spaces import ActionSpace
+
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
@@ -33,6 +35,14 @@ def check_levels(where: str, channels: tuple[int, ...], depths: tuple[int, ...],
     check(len(attn_depths) == len(channels), where, "attn_depths", attn_depths, f"{len(channels)} booleans")
 
 
+def _upgrade_num_actions(data: dict[str, Any]) -> dict[str, Any]:
+    """Configs written before action spaces existed hold ``num_actions: n``: a discrete space of n actions."""
+    if "num_actions" in data and "action_space" not in data:
+        data = dict(data)
+        data["action_space"] = {"kind": "discrete", "size": data.pop("num_actions")}
+    return data
+
+
 @dataclass(frozen=True)
 class DenoiserNetConfig:
     """The U-Net F of the denoiser (spec §4). Defaults: the paper's Atari network."""
@@ -43,12 +53,14 @@ class DenoiserNetConfig:
     depths: tuple[int, ...] = (2, 2, 2, 2)
     channels: tuple[int, ...] = (64, 64, 64, 64)
     attn_depths: tuple[bool, ...] = (False, False, False, False)
-    num_actions: int = 4  # set from the environment
+    action_space: ActionSpace = field(default_factory=ActionSpace)  # set from the environment
+
+    upgrade = staticmethod(_upgrade_num_actions)
 
     def validate(self, where: str = "denoiser.net") -> None:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
         check(self.num_steps_conditioning >= 1, where, "num_steps_conditioning", self.num_steps_conditioning, ">= 1")
-        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+        self.action_space.validate(f"{where}.action_space")
         check(
             self.cond_channels > 0 and self.cond_channels % 2 == 0 and self.cond_channels % self.num_steps_conditioning == 0,
             where, "cond_channels", self.cond_channels,
@@ -71,16 +83,24 @@ class SigmaDistributionConfig:
         check(0 < self.sigma_min < self.sigma_max, where, "sigma_min", self.sigma_min, f"0 < sigma_min < sigma_max={self.sigma_max}")
 
 
+# The diffusion formulations a denoiser can follow; ``diamond.models.diffusion.formulations`` maps each
+# name to its model class (a test checks that the two agree).
+DIFFUSION_FORMULATIONS = ("edm",)
+
+
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """EDM denoiser (spec §4)."""
+    """The next-frame denoiser (spec §4): its formulation (EDM), its network and the EDM constants."""
 
+    formulation: str = "edm"
     net: DenoiserNetConfig = field(default_factory=DenoiserNetConfig)
     sigma_data: float = 0.5
     sigma_offset_noise: float = 0.3
     sigma_distribution: SigmaDistributionConfig = field(default_factory=SigmaDistributionConfig)
 
     def validate(self, where: str = "denoiser") -> None:
+        check(self.formulation in DIFFUSION_FORMULATIONS, where, "formulation", self.formulation,
+              f"one of {list(DIFFUSION_FORMULATIONS)}")
         check(self.sigma_data > 0, where, "sigma_data", self.sigma_data, "> 0")
         check(self.sigma_offset_noise >= 0, where, "sigma_offset_noise", self.sigma_offset_noise, ">= 0")
         self.net.validate(f"{where}.net")
@@ -157,13 +177,15 @@ class RewEndConfig:
     channels: tuple[int, ...] = (32, 32, 32, 32)
     attn_depths: tuple[bool, ...] = (False, False, False, False)
     lstm_dim: int = 512
-    num_actions: int = 4  # set from the environment
+    action_space: ActionSpace = field(default_factory=ActionSpace)  # set from the environment
+
+    upgrade = staticmethod(_upgrade_num_actions)
 
     def validate(self, where: str = "rew_end") -> None:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
         check(self.cond_channels >= 1, where, "cond_channels", self.cond_channels, ">= 1")
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
-        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+        self.action_space.validate(f"{where}.action_space")
         check_levels(where, self.channels, self.depths, self.attn_depths)
 
 
@@ -174,14 +196,16 @@ class ActorCriticConfig:
     img_channels: int = 3
     channels: tuple[int, ...] = (32, 32, 64, 64)
     lstm_dim: int = 512
-    num_actions: int = 4  # set from the environment
+    action_space: ActionSpace = field(default_factory=ActionSpace)  # set from the environment
+
+    upgrade = staticmethod(_upgrade_num_actions)
 
     def validate(self, where: str = "actor_critic") -> None:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
         check(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), where, "channels", self.channels,
               "a non-empty list of positive widths")
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
-        check(self.num_actions >= 1, where, "num_actions", self.num_actions, ">= 1")
+        self.action_space.validate(f"{where}.action_space")
 
 
 @dataclass(frozen=True)
@@ -212,6 +236,8 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from nested dicts; unknown keys and wrong types are errors naming ``where``."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of fields for {cls.__name__}, got {type(data).__name__}")
+    if hasattr(cls, "upgrade"):  # an older spelling of the same configuration
+        data = cls.upgrade(data)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -270,6 +296,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return tuple(_coerce(inner, v, where) for v in value)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != 1:  # a choice between kinds is a string field naming the kind (e.g. denoiser.formulation)
+            raise TypeError(f"{where}: config fields may be Optional[X] but not a union of {args}")
         if value is None:
             return None
         return _coerce(args[0], value, where)

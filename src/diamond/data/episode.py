@@ -64,7 +64,7 @@ class EpisodeBuffer:
 
     def __init__(self) -> None:
         self.obs: list[np.ndarray] = []
-        self.act: list[int] = []
+        self.act: list[Any] = []  # ints (discrete) or float vectors (the other action kinds)
         self.rew: list[float] = []
         self.end: list[int] = []
         self.trunc: list[int] = []
@@ -72,7 +72,7 @@ class EpisodeBuffer:
     def __len__(self) -> int:
         return len(self.act)
 
-    def append(self, obs: np.ndarray, act: int, rew: float, end: int, trunc: int) -> None:
+    def append(self, obs: np.ndarray, act: Any, rew: float, end: int, trunc: int) -> None:
         self.obs.append(obs)
         self.act.append(act)
         self.rew.append(rew)
@@ -82,7 +82,7 @@ class EpisodeBuffer:
     def to_episode(self, final_obs: np.ndarray, info: dict[str, Any]) -> Episode:
         return Episode(
             obs=np.stack(self.obs).astype(np.uint8, copy=False),
-            act=np.asarray(self.act, dtype=np.int64),
+            act=_stacked_actions(self.act),
             rew=np.asarray(self.rew, dtype=np.float32),
             end=np.asarray(self.end, dtype=np.uint8),
             trunc=np.asarray(self.trunc, dtype=np.uint8),
@@ -93,7 +93,7 @@ class EpisodeBuffer:
     def state(self) -> dict[str, np.ndarray]:
         return {
             "obs": np.stack(self.obs) if self.obs else np.zeros((0,), np.uint8),
-            "act": np.asarray(self.act, dtype=np.int64),
+            "act": _stacked_actions(self.act),
             "rew": np.asarray(self.rew, dtype=np.float32),
             "end": np.asarray(self.end, dtype=np.uint8),
             "trunc": np.asarray(self.trunc, dtype=np.uint8),
@@ -104,8 +104,14 @@ class EpisodeBuffer:
         p = cls()
         n = len(state["act"])
         p.obs = [np.asarray(state["obs"][t], dtype=np.uint8) for t in range(n)]
-        p.act = [int(a) for a in state["act"]]
+        p.act = list(np.asarray(state["act"]))
         p.rew = [float(r) for r in state["rew"]]
         p.end = [int(e) for e in state["end"]]
         p.trunc = [int(t) for t in state["trunc"]]
         return p
+
+
+def _stacked_actions(actions: list[Any]) -> np.ndarray:
+    """(T,) int64 for discrete actions, (T, A) float32 for vectors; an empty list is (0,) int64."""
+    arr = np.asarray(actions) if actions else np.zeros((0,), np.int64)
+    return arr.astype(np.int64 if arr.dtype.kind in "biu" else np.float32, copy=False)

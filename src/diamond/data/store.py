@@ -30,6 +30,7 @@ import numpy as np
 from diamond.data.episode import Episode
 from diamond.data.episode_file import CorruptEpisodeFile, read_episode_file, write_episode_file
 from diamond.fileio import TMP_PREFIX, fsync_dir, write_atomically, write_json_atomically
+from diamond.spaces import ActionSpace, from_json
 
 try:
     import fcntl
@@ -58,6 +59,17 @@ def _json_normalised(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
+def action_space_of(metadata: Mapping[str, Any], where: str) -> ActionSpace | None:
+    """The action space a store's metadata records: ``action_space``, or for stores written before it
+    existed a discrete space from ``num_actions`` (and the protocol's action meanings); None if neither."""
+    if "action_space" in metadata:
+        return from_json(metadata["action_space"], f"{where}: action_space")
+    n = metadata.get("num_actions")
+    if n is None:
+        return None
+    names = metadata.get("protocol", {}).get("action_meanings", ())
+    return ActionSpace.discrete(int(n), names if len(names) == int(n) else ())
+
 def _canonical_episode(episode: Episode, metadata: Mapping[str, Any], where: str) -> Episode:
     """Check an episode against the store metadata and cast it to the stored dtypes (spec §3)."""
     episode.validate(where)
@@ -66,20 +78,21 @@ def _canonical_episode(episode: Episode, metadata: Mapping[str, Any], where: str
     if got != expected:
         raise ValueError(f"{where}: observation shape {got} does not match the store's obs_shape {expected} (metadata.json)")
     act = np.asarray(episode.act)
-    if act.dtype.kind in "biu":
-        act = act.astype(np.int64)
-    elif act.dtype.kind == "f":
-        act = act.astype(np.float32)
-    else:
-        raise ValueError(f"{where}: actions must be integers (discrete) or floats (continuous), got dtype {act.dtype}")
-    num_actions = metadata.get("num_actions")
-    if num_actions is not None and act.ndim == 1:
-        bad = (act < 0) | (act >= num_actions)
+    space = action_space_of(metadata, "the store metadata")
+    if space is None:
+        if act.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: actions must be integers (discrete) or floats (continuous), got dtype {act.dtype}")
+        act = act.astype(np.int64 if act.dtype.kind in "biu" else np.float32)
+    elif space.is_discrete and act.ndim == 1 and act.dtype.kind in "biu":
+        bad = (act < 0) | (act >= space.size)
         if bad.any():
             raise ValueError(
                 f"{where}: action {int(act[bad][0])} at step {int(np.flatnonzero(bad)[0])} is outside "
-                f"0..{num_actions - 1} (num_actions = {num_actions} in the store metadata)"
+                f"0..{space.size - 1} (num_actions = {space.size} in the store metadata)"
             )
+        act = act.astype(np.int64)
+    else:
+        act = space.check(act, f"{where} (the store holds actions of a {space})")
     flags = {}
     for name in ("end", "trunc"):
         arr = np.asarray(getattr(episode, name))

@@ -22,6 +22,7 @@ import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import atari_env_id, validate_atari_game
+from diamond.spaces import ActionSpace, to_json
 
 EnvKind = Literal["train", "test"]
 ENV_KINDS: tuple[str, ...] = ("train", "test")
@@ -92,11 +93,11 @@ class AtariEnv:
         if self._action_set[0] != ale_py.Action.NOOP:
             raise RuntimeError(f"{cfg.env_id}: action 0 is {self._action_set[0]}, expected NOOP (spec §2 resets with NOOPs)")
         self._noop = self._action_set[0]
-        self.num_actions = len(self._action_set)
         self.observation_shape = (3, cfg.size, cfg.size)
         self._ale_py_version = ale_py.__version__
         self._gymnasium_version = gymnasium.__version__
         self._action_meanings = list(self._env.unwrapped.get_action_meanings())
+        self.action_space = ActionSpace.discrete(len(self._action_set), self._action_meanings)
 
         height, width = self._ale.getScreenDims()
         self._frames = np.zeros((2, height, width, 3), dtype=np.uint8)  # the last two raw frames
@@ -175,7 +176,7 @@ class AtariEnv:
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError(f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)")
-        ale_action = self._action_set[check_action(action, self.num_actions, f"{self.config.env_id} step")]
+        ale_action = self._action_set[check_action(action, self.action_space.size, f"{self.config.env_id} step")]
         reward = 0.0
         for _ in range(self.config.frame_skip):
             reward += self._ale.act(ale_action)
@@ -242,8 +243,9 @@ class AtariEnv:
             "emulator_frameskip": 1,
             "noop_reset": f"U{{1..{self.config.noop_max}}} NOOPs, re-reset if the game ends, no FIRE",
             "resize_interpolation": "cv2.INTER_AREA",
-            "num_actions": self.num_actions,
+            "num_actions": self.action_space.size,
             "action_meanings": self._action_meanings,
+            "action_space": to_json(self.action_space),
             "observation_shape": list(self.observation_shape),
             "ale_py_version": self._ale_py_version,
             "gymnasium_version": self._gymnasium_version,

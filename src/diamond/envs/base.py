@@ -3,7 +3,7 @@
 Two levels:
 
 - ``Env``: one environment, no auto-reset. ``reset`` returns ``(obs, info)``, ``step`` returns
-  ``(obs, reward, end, trunc, info)`` for a single integer action. Atari, MinAtar and Gymnasium pixel
+  ``(obs, reward, end, trunc, info)`` for a single action of its ``action_space``. Atari, MinAtar and Gymnasium pixel
   environments implement it.
 - ``VectorEnv``: N environments stepped together with auto-reset, arrays in and out. This is what the
   collector and the actor-critic see; the world-model environment implements it too, so that the
@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from diamond.spaces import ActionSpace
+
 OBS_DTYPE = np.uint8
 
 
@@ -29,7 +31,7 @@ class Env(Protocol):
     ``trunc`` the time-limit flag. After ``end`` or ``trunc`` the caller must call ``reset()``.
     """
 
-    num_actions: int
+    action_space: ActionSpace
     observation_shape: tuple[int, int, int]
     seed: int | None  # the seed the env was last seeded with (None: OS entropy), recorded with the data
 
@@ -54,7 +56,7 @@ class VectorEnv(Protocol):
     """
 
     num_envs: int
-    num_actions: int
+    action_space: ActionSpace
     observation_shape: tuple[int, int, int]
 
     def reset(self, seed: int | None = None) -> np.ndarray: ...

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_seed
+from diamond.spaces import ActionSpace, to_json
 
 PIXEL_SOURCES: tuple[str, ...] = ("auto", "observation", "render")
 
@@ -114,7 +115,8 @@ class GymPixelEnv:
         self._env = env
         self._source = source
         self._action_start = int(env.action_space.start)
-        self.num_actions = int(env.action_space.n)
+        meanings = getattr(env.unwrapped, "get_action_meanings", lambda: ())()
+        self.action_space = ActionSpace.discrete(int(env.action_space.n), meanings)
         self.observation_shape = (3, config.size, config.size)
         self._needs_reset = True
         self.seed: int | None = None
@@ -144,7 +146,7 @@ class GymPixelEnv:
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError(f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)")
-        a = check_action(action, self.num_actions, f"{self.config.env_id} step")
+        a = check_action(action, self.action_space.size, f"{self.config.env_id} step")
         obs, rew, terminated, truncated, info = self._env.step(a + self._action_start)
         end = bool(terminated)
         trunc = bool(truncated) and not end
@@ -158,7 +160,8 @@ class GymPixelEnv:
             **{k: _jsonable(v) for k, v in dataclasses.asdict(self.config).items()},
             "pixels_from_resolved": self._source,
             "resize_interpolation": "cv2.INTER_AREA",
-            "num_actions": self.num_actions,
+            "num_actions": self.action_space.size,
+            "action_space": to_json(self.action_space),
             "observation_shape": list(self.observation_shape),
             "gymnasium_version": self._gymnasium_version,
         }

@@ -23,6 +23,7 @@ import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import validate_minatar_game
+from diamond.spaces import ActionSpace, to_json
 
 # One colour per channel (the "tab10" colours), enough for the 10 channels of seaquest; index 0 is the background.
 PALETTE = np.array(
@@ -84,6 +85,9 @@ def render_state(state: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=OBS_DTYPE)
 
 
+# MinAtar's full action set, in its own order ("n l u r d f"); a game's minimal set is a subset.
+MEANINGS = ("NOOP", "LEFT", "UP", "RIGHT", "DOWN", "FIRE")
+
 class MinAtarEnv:
     """One MinAtar game with pixel observations (no auto-reset)."""
 
@@ -97,7 +101,7 @@ class MinAtarEnv:
             env_name=cfg.game, sticky_action_prob=cfg.sticky_action_prob, difficulty_ramping=cfg.difficulty_ramping
         )
         self._action_set = list(self._game.minimal_action_set())
-        self.num_actions = len(self._action_set)
+        self.action_space = ActionSpace.discrete(len(self._action_set), [MEANINGS[a] for a in self._action_set])
         self.observation_shape = (3, cfg.size, cfg.size)
         self._channels = dict(getattr(self._game.env, "channels", {}))
         try:
@@ -129,7 +133,7 @@ class MinAtarEnv:
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError(f"MinAtar {self.config.game}: call reset() before step() (at the start and after end or trunc)")
-        a = check_action(action, self.num_actions, f"MinAtar {self.config.game} step")
+        a = check_action(action, self.action_space.size, f"MinAtar {self.config.game} step")
         reward, terminal = self._game.act(self._action_set[a])
         self._steps += 1
         end = bool(terminal)
@@ -156,7 +160,8 @@ class MinAtarEnv:
             "action_set": [int(a) for a in self._action_set],
             "channel_colours": {name: PALETTE[i + 1].tolist() for i, name in enumerate(order)},
             "upscaling": "nearest",
-            "num_actions": self.num_actions,
+            "num_actions": self.action_space.size,
+            "action_space": to_json(self.action_space),
             "observation_shape": list(self.observation_shape),
             "minatar_version": self._version,
         }

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, Env, VectorEnv
+from diamond.spaces import ActionSpace
 
 EnvFactory = Callable[[], Env]
 BACKENDS: tuple[str, ...] = ("sync", "subproc")
 START_METHODS: tuple[str, ...] = ("spawn", "forkserver")
 
 
-def _step_with_autoreset(env: Env, action: int) -> tuple[np.ndarray, float, bool, bool, np.ndarray]:
+def _step_with_autoreset(env: Env, action: Any) -> tuple[np.ndarray, float, bool, bool, np.ndarray]:
     """One step; where the episode ended, reset and return the true final observation separately."""
     obs, rew, end, trunc, _ = env.step(action)
     final_obs = obs
@@ -33,28 +34,33 @@ def _step_with_autoreset(env: Env, action: int) -> tuple[np.ndarray, float, bool
 
 def _describe(env: Env) -> dict[str, Any]:
     return {
-        "num_actions": int(env.num_actions),
+        "action_space": env.action_space,
         "observation_shape": tuple(env.observation_shape),
         "protocol": env.protocol(),
         "seed": env.seed,
     }
 
 
-def _check_actions(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
+def _check_actions(actions: Any, num_envs: int, space: ActionSpace) -> list[Any]:
+    """One action per env (an int for discrete spaces, else a float32 vector), or a ValueError naming the bad one."""
     arr = np.asarray(actions)
+    if not space.is_discrete:
+        if arr.shape != (num_envs, space.size):
+            raise ValueError(f"actions must be an array of shape ({num_envs}, {space.size}) ({space}), got shape {arr.shape}")
+        return list(space.check(arr, "actions"))
     if arr.shape != (num_envs,) or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"actions must be an integer array of shape ({num_envs},), got shape {arr.shape} dtype {arr.dtype}")
-    bad = (arr < 0) | (arr >= num_actions)
+    bad = (arr < 0) | (arr >= space.size)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"actions[{i}] = {int(arr[i])} is out of range: valid actions are 0..{num_actions - 1}")
-    return arr.astype(np.int64)
+        raise ValueError(f"actions[{i}] = {int(arr[i])} is out of range: valid actions are 0..{space.size - 1}")
+    return [int(a) for a in arr]
 
 
 def _check_same_envs(descriptions: list[dict[str, Any]]) -> None:
     first = descriptions[0]
     for i, d in enumerate(descriptions[1:], start=1):
-        for key in ("num_actions", "observation_shape", "protocol"):
+        for key in ("action_space", "observation_shape", "protocol"):
             if d[key] != first[key]:
                 raise ValueError(
                     f"all envs of a vector env must share one protocol: env {i} has {key}={d[key]!r}, env 0 has {first[key]!r}"
@@ -84,13 +90,13 @@ def _check_snapshots(snapshots: Sequence[bytes], num_envs: int) -> None:
 
 class _VectorBase:
     num_envs: int
-    num_actions: int
+    action_space: ActionSpace
     observation_shape: tuple[int, int, int]
 
     def _init_from(self, descriptions: list[dict[str, Any]]) -> None:
         _check_same_envs(descriptions)
         self.num_envs = len(descriptions)
-        self.num_actions = descriptions[0]["num_actions"]
+        self.action_space = descriptions[0]["action_space"]
         self.observation_shape = descriptions[0]["observation_shape"]
         self._protocol = descriptions[0]["protocol"]
         self._seeds: list[int | None] = [d["seed"] for d in descriptions]
@@ -130,8 +136,8 @@ class SyncVectorEnv(_VectorBase):
         return np.stack(obs).astype(OBS_DTYPE, copy=False)
 
     def step(self, actions: np.ndarray):
-        actions = _check_actions(actions, self.num_envs, self.num_actions)
-        return _batch([_step_with_autoreset(env, int(a)) for env, a in zip(self.envs, actions)])
+        actions = _check_actions(actions, self.num_envs, self.action_space)
+        return _batch([_step_with_autoreset(env, a) for env, a in zip(self.envs, actions)])
 
     def snapshots(self) -> list[bytes]:
         return [_snapshot(env) for env in self.envs]
@@ -266,9 +272,9 @@ class SubprocVectorEnv(_VectorBase):
 
     def step(self, actions: np.ndarray):
         self._check_open()
-        actions = _check_actions(actions, self.num_envs, self.num_actions)
+        actions = _check_actions(actions, self.num_envs, self.action_space)
         for conn, a in zip(self._conns, actions):
-            conn.send(("step", int(a)))
+            conn.send(("step", a))
         return _batch(self._receive_all("step"))
 
     def snapshots(self) -> list[bytes]:

@@ -25,13 +25,14 @@ import sys
 import time
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from diamond.devices import resolve_device
 from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.diffusion.formulations import make_denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
 # The authors' code measured on the 2-core development machine (CPU, float32). The layout mirrors the
@@ -150,13 +151,14 @@ def run_benchmark(
     generator = torch.Generator(device=dev).manual_seed(seed)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        denoiser = Denoiser(cfg).to(dev)
+        denoiser = make_denoiser(cfg).to(dev)
     net = cfg.net
     c, h = net.img_channels, image_size
 
     def frames(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         obs = torch.rand(batch, length, c, h, h, device=dev, generator=generator) * 2 - 1
-        act = torch.randint(net.num_actions, (batch, length), device=dev, generator=generator)
+        draws = net.action_space.sample(np.random.default_rng(seed), batch * length)
+        act = torch.from_numpy(draws).reshape(batch, length, *net.action_space.shape).to(dev)
         return obs, act
 
     # 1. Training: the autoregressive loss, backward, clipping and AdamW (spec §4, §6).

@@ -17,14 +17,15 @@ from torch import Tensor
 from diamond.configs.schema import SamplerConfig
 from diamond.data.sampler import uniform_complete_segments
 from diamond.imaging import psnr, to_model_range, to_uint8
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.diffusion.formulations import NextFrameDenoiser, slide
+from diamond.spaces import ActionSpace
 
 
 @dataclass
 class Rollouts:
     real: np.ndarray  # (B, L + H, C, H, W) uint8: the recorded frames, context included
     imagined: np.ndarray  # (B, H, C, H, W) uint8
-    act: np.ndarray  # (B, L + H)
+    act: np.ndarray  # (B, L + H[, A])
     num_context: int
 
     def psnr_per_step(self) -> np.ndarray:
@@ -40,9 +41,9 @@ class Rollouts:
 
 
 @torch.no_grad()
-def imagine_recorded(denoiser: Denoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0) -> Tensor:
+def imagine_recorded(denoiser: NextFrameDenoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0) -> Tensor:
     """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions."""
-    n = denoiser.cfg.net.num_steps_conditioning
+    n = denoiser.context_length
     horizon = real.size(1) - n
     device = denoiser.device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -52,21 +53,21 @@ def imagine_recorded(denoiser: Denoiser, sampler: SamplerConfig, real: Tensor, a
     for k in range(horizon):
         x, _ = denoiser.sample_next_obs(frames, act[:, k : k + n], sampler, generator=generator)
         imagined.append(to_uint8(x).cpu())
-        frames = torch.cat([frames[:, 1:], x.unsqueeze(1)], dim=1)
+        frames = slide(frames, x)
     return torch.stack(imagined, dim=1)
 
 
-def rollouts_from_store(denoiser: Denoiser, sampler: SamplerConfig, store, count: int, horizon: int,
+def rollouts_from_store(denoiser: NextFrameDenoiser, sampler: SamplerConfig, store, count: int, horizon: int,
                         seed: int = 0) -> Rollouts:
-    n = denoiser.cfg.net.num_steps_conditioning
+    n = denoiser.context_length
     segments = uniform_complete_segments(store.lengths, count, n + horizon, np.random.default_rng(seed))
     real = np.stack([store.get(e).obs[s : s + n + horizon] for e, s in segments])
     act = np.stack([store.get(e).act[s : s + n + horizon] for e, s in segments])
-    imagined = imagine_recorded(denoiser, sampler, torch.from_numpy(real), torch.from_numpy(act).long(), seed)
+    imagined = imagine_recorded(denoiser, sampler, torch.from_numpy(real), torch.from_numpy(act), seed)
     return Rollouts(real=real, imagined=imagined.numpy(), act=act, num_context=n)
 
 
-def side_by_side_frames(rollouts: Rollouts, scale: int = 4, action_names: list[str] | None = None) -> list[np.ndarray]:
+def side_by_side_frames(rollouts: Rollouts, scale: int = 4, space: ActionSpace | None = None) -> list[np.ndarray]:
     """HWC uint8 video frames: one row per rollout, real on the left and imagined on the right."""
     import cv2
 
@@ -82,8 +83,8 @@ def side_by_side_frames(rollouts: Rollouts, scale: int = 4, action_names: list[s
         grid = np.concatenate(rows, axis=0)
         grid = cv2.resize(grid, (grid.shape[1] * scale, grid.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
         header = np.zeros((24, grid.shape[1], 3), np.uint8)
-        act = int(rollouts.act[0, n + k - 1])
-        act_text = action_names[act] if action_names and act < len(action_names) else str(act)
+        act = rollouts.act[0, n + k - 1]
+        act_text = space.describe(act) if space is not None else str(act)
         cv2.putText(header, f"real | imagined   step {k + 1}   action {act_text}", (4, 17), cv2.FONT_HERSHEY_SIMPLEX,
                     0.45, (255, 255, 255), 1, cv2.LINE_AA)
         frames.append(np.concatenate([header, grid], axis=0))

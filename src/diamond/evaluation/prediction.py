@@ -16,12 +16,12 @@ from torch import Tensor
 from diamond.configs.schema import SamplerConfig
 from diamond.data.sampler import uniform_complete_segments
 from diamond.imaging import psnr, to_model_range, to_uint8
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.diffusion.formulations import NextFrameDenoiser
 
 
 @dataclass
 class HeldOutContexts:
-    """Real (context, next frame) pairs: obs (N, L, C, H, W) uint8, act (N, L), next_obs (N, C, H, W) uint8."""
+    """Real (context, next frame) pairs: obs (N, L, C, H, W) uint8, act (N, L[, A]), next_obs (N, C, H, W) uint8."""
 
     obs: Tensor
     act: Tensor
@@ -41,11 +41,11 @@ def held_out_contexts(store, num: int, num_context: int, seed: int = 0) -> HeldO
     obs = np.stack([store.get(e).obs[s : s + num_context + 1] for e, s in segments])
     act = np.stack([store.get(e).act[s : s + num_context] for e, s in segments])
     obs_t = torch.from_numpy(obs)
-    return HeldOutContexts(obs=obs_t[:, :num_context], act=torch.from_numpy(act).long(), next_obs=obs_t[:, -1])
+    return HeldOutContexts(obs=obs_t[:, :num_context], act=torch.from_numpy(act), next_obs=obs_t[:, -1])
 
 
 @torch.no_grad()
-def one_step_metrics(denoiser: Denoiser, sampler: SamplerConfig, data: HeldOutContexts, batch_size: int = 32,
+def one_step_metrics(denoiser: NextFrameDenoiser, sampler: SamplerConfig, data: HeldOutContexts, batch_size: int = 32,
                      seed: int = 0) -> dict[str, float]:
     """PSNR (dB) of sampled next frames vs the real ones, beside copy-last-frame, overall and on changed pixels."""
     device = denoiser.device

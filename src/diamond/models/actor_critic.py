@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diamond.configs.schema import ActorCriticConfig
+from diamond.models.action_distribution import ActionDistribution, policy_outputs
 from diamond.models.blocks import GroupNorm, conv1x1, conv3x3
 from diamond.models.lstm_init import init_lstm
 
@@ -54,7 +55,7 @@ class ActorCritic(nn.Module):
         self.lstm_dim = cfg.lstm_dim
         self.lstm = nn.LSTMCell(cfg.channels[-1] * side * side, cfg.lstm_dim)
         self.critic_linear = nn.Linear(cfg.lstm_dim, 1)
-        self.actor_linear = nn.Linear(cfg.lstm_dim, cfg.num_actions)
+        self.actor_linear = nn.Linear(cfg.lstm_dim, policy_outputs(cfg.action_space))
         init_lstm(self.lstm)
         for head in (self.critic_linear, self.actor_linear):
             nn.init.zeros_(head.weight)
@@ -66,7 +67,8 @@ class ActorCritic(nn.Module):
         return zeros, zeros.clone()
 
     def forward(self, obs: Tensor, state: LstmState | None = None) -> tuple[Tensor, Tensor, LstmState]:
-        """One step: (B, C, H, W) frames in [-1, 1] → action logits (B, A), values (B,), new LSTM state."""
+        """One step: (B, C, H, W) frames in [-1, 1] → the policy head's outputs (B, P) (logits for discrete
+        actions; see ``ActionDistribution``), values (B,), new LSTM state."""
         if obs.ndim != 4:
             raise ValueError(f"ActorCritic expects (batch, channels, height, width) frames, got shape {tuple(obs.shape)}")
         x = self.encoder(obs).flatten(start_dim=1)
@@ -88,7 +90,6 @@ class ActorCritic(nn.Module):
         return state
 
 
-def sample_actions(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """One action per row of logits from the categorical distribution."""
-    probs = F.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    def policy(self, outputs: Tensor) -> ActionDistribution:
+        """The distribution over actions that the head's ``outputs`` describe."""
+        return ActionDistribution(self.cfg.action_space, outputs)

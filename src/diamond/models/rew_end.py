@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diamond.configs.schema import RewEndConfig
+from diamond.models.action_encoder import ActionEncoder
 from diamond.models.blocks import Downsample, ResBlocks, conv3x3
 from diamond.models.lstm_init import init_lstm
 
@@ -69,7 +70,7 @@ class RewEndModel(nn.Module):
         super().__init__()
         cfg.validate("rew_end")
         self.cfg = cfg
-        self.act_emb = nn.Embedding(cfg.num_actions, cfg.cond_channels)
+        self.act_emb = ActionEncoder(cfg.action_space, cfg.cond_channels)
         self.encoder = RewEndEncoder(cfg)
         side = encoded_size(image_size, len(cfg.channels))
         self.lstm = nn.LSTM(cfg.channels[-1] * side * side, cfg.lstm_dim, batch_first=True)
@@ -82,13 +83,14 @@ class RewEndModel(nn.Module):
 
     def forward(self, obs: Tensor, act: Tensor, next_obs: Tensor,
                 state: LstmState | None = None) -> tuple[Tensor, Tensor, LstmState]:
-        """(B, T, C, H, W) frames in [-1, 1], (B, T) actions → reward logits (B, T, 3), end logits (B, T, 2), state."""
-        b, t = act.shape
+        """(B, T, C, H, W) frames in [-1, 1], (B, T) or (B, T, A) actions → reward logits (B, T, 3), end logits
+        (B, T, 2), state."""
+        b, t = act.shape[:2]
         if obs.shape[:2] != (b, t) or next_obs.shape != obs.shape:
             raise ValueError(f"RewEndModel: obs {tuple(obs.shape)}, next_obs {tuple(next_obs.shape)} and "
                              f"act {tuple(act.shape)} must share their (batch, time) dimensions")
         pairs = torch.cat((obs, next_obs), dim=2).flatten(0, 1)
-        x = self.encoder(pairs, self.act_emb(act.flatten()))
+        x = self.encoder(pairs, self.act_emb(act.flatten(0, 1)))
         x, state = self.lstm(x.reshape(b, t, -1), state)
         logits = self.head(x)
         return logits[..., :NUM_REWARD_CLASSES], logits[..., NUM_REWARD_CLASSES:], state

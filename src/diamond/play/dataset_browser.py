@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diamond.play.keymap import action_meanings
+from diamond.data.store import action_space_of
 
 JUMP = 10
 
@@ -86,17 +86,17 @@ class DatasetBrowser:
     def view(self) -> BrowserView:
         store = self.stores[self.d]
         episode = store.get(self.e)
-        meanings = action_meanings({**store.metadata.get("protocol", {}), "num_actions": store.metadata.get("num_actions", 0)})
+        space = action_space_of(store.metadata, str(self.paths[self.d]))
         t, length = self.t, len(episode)
         last = t == length
         obs = episode.final_obs if last else episode.obs[t]
-        act = None if last else int(episode.act[t])
+        act = None if last else episode.act[t]
         flags = "" if last else "end" if episode.end[t] else "trunc" if episode.trunc[t] else ""
         note = ", ".join(f"{k}={v}" for k, v in episode.info.items() if isinstance(v, (str, int, float)))
         return BrowserView(
             obs=obs, dataset=str(self.paths[self.d]), dataset_index=self.d, num_datasets=len(self.stores),
             episode=self.e, num_episodes=len(store), timestep=t, length=length,
-            action_name="-" if act is None else (meanings[act] if act < len(meanings) else str(act)),
+            action_name="-" if act is None else space.describe(act) if space is not None else str(act),
             reward=0.0 if last else float(episode.rew[t]), return_so_far=float(episode.rew[:t].sum()),
             flags=flags, note=note)
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any, Iterable, Sequence
 
+from diamond.envs.minatar import MEANINGS as MINATAR_MEANINGS
+
 CONTROLS = ("up", "down", "left", "right", "fire")
 
 # The order in which Atari writes a combined meaning: vertical, horizontal, fire.
 _NAME_ORDER = ("up", "down", "right", "left", "fire")
 
 # MinAtar's action set indexes this full list (MinAtar's ``n l u r d f``).
-MINATAR_MEANINGS = ("NOOP", "LEFT", "UP", "RIGHT", "DOWN", "FIRE")
 
 # Commands of the player, by name. The UIs bind keys to them (and list them in their help text).
 COMMANDS = {

@@ -27,8 +27,9 @@ from diamond.checkpoints.reference import (infer_actor_critic_config, infer_rew_
                                            split_reference)
 from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, from_dict
 from diamond.models.actor_critic import ActorCritic
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 from diamond.models.rew_end import RewEndModel
+from diamond.spaces import ActionSpace
 from diamond.training.world_model import denoiser_from_checkpoint
 
 HUB_REPO = "eloialonso/diamond"  # the authors' pretrained models on the Hugging Face Hub
@@ -41,15 +42,15 @@ class PlayModels:
     """What a player runs: the configuration (environment, sampler, networks) and the networks."""
 
     cfg: TrainConfig
-    denoiser: Denoiser
+    denoiser: NextFrameDenoiser
     rew_end: RewEndModel | None
     actor_critic: ActorCritic | None
     path: str
     kind: str  # "run", "world model" or "reference layout"
 
     @property
-    def num_actions(self) -> int:
-        return self.cfg.denoiser.net.num_actions
+    def action_space(self) -> ActionSpace:
+        return self.cfg.denoiser.net.action_space
 
     def with_denoising_steps(self, steps: int | None) -> "PlayModels":
         if steps is None:
@@ -97,7 +98,7 @@ def load_play_models(path: str | Path, device: torch.device | str = "cpu", game:
             raise ConfigError(f"--game {game}: the checkpoint {path} was trained on {cfg.env.game}; leave --game out")
         states = payload["agent"]
         size = cfg.env.size
-        models = (Denoiser(cfg.denoiser), RewEndModel(cfg.rew_end, image_size=size),
+        models = (make_denoiser(cfg.denoiser), RewEndModel(cfg.rew_end, image_size=size),
                   ActorCritic(cfg.actor_critic, image_size=size))
         for module, name in zip(models, ("denoiser", "rew_end", "actor_critic")):
             _load(module.to(device), states[name], path, name)

@@ -93,13 +93,17 @@ class PlaySession:
         self.seed = seed
         self._make_env = make_env
         self._envs: dict[str, Any] = {}
+        space = models.action_space
+        if not space.is_discrete:
+            raise ConfigError(f"checkpoint {models.path} was trained with a {space}; the keyboard players drive "
+                              "discrete action spaces")
         probe = self._env("test env")  # checks the game and tells its actions
         protocol = probe.protocol()
         self.meanings = action_meanings(protocol)
         self.game = self.cfg.env.game
-        if len(self.meanings) != models.num_actions:
+        if len(self.meanings) != space.size:
             raise ConfigError(
-                f"checkpoint {models.path} was trained with {models.num_actions} actions, but {self.game} has "
+                f"checkpoint {models.path} was trained with {space.size} actions, but {self.game} has "
                 f"{len(self.meanings)} ({', '.join(self.meanings)}); give the --game it was trained on")
         self.obs_shape = tuple(protocol["observation_shape"])
         net = self.cfg.denoiser.net
@@ -236,8 +240,8 @@ class PlaySession:
         t0 = time.perf_counter()
         if action is None:
             action = self.choose_action(controls)
-        if not 0 <= action < self.models.num_actions:
-            raise ValueError(f"action {action} is outside 0..{self.models.num_actions - 1} for {self.game}")
+        if not 0 <= action < self.models.action_space.size:
+            raise ValueError(f"action {action} is outside 0..{self.models.action_space.size - 1} for {self.game}")
         prev = self.frame.obs
         if self.source == "world model":
             obs_t, rew_t, end_t, trunc_t, info = self._world_model().step(torch.tensor([action]))
@@ -314,4 +318,4 @@ class PlaySession:
         if self.policy_state is None:
             self._burn_in_policy()
         logits, _, self.policy_state = ac(self._policy_input(self.frame.obs), self.policy_state)
-        return int(logits.softmax(-1).multinomial(1, generator=self.generator)[0, 0])
+        return int(ac.policy(logits).sample(self.generator)[0])

@@ -21,11 +21,12 @@ from torch import Tensor
 
 from diamond.envs.base import VectorEnv
 from diamond.imaging import to_model_range
+from diamond.spaces import ActionSpace
 
 
 class TensorEnv(Protocol):
     num_envs: int
-    num_actions: int
+    action_space: ActionSpace
 
     def reset(self) -> tuple[Tensor, dict[str, Any]]: ...
 
@@ -39,7 +40,7 @@ class RealTensorEnv:
         self.env = env
         self.device = torch.device(device)
         self.num_envs = env.num_envs
-        self.num_actions = env.num_actions
+        self.action_space = env.action_space
 
     def _frames(self, obs: np.ndarray) -> Tensor:
         return to_model_range(torch.from_numpy(np.ascontiguousarray(obs)).to(self.device))

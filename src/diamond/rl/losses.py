@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor
-from torch.distributions import Categorical
 
 from diamond.configs.schema import ImaginationConfig
+from diamond.models.action_distribution import ActionDistribution
 from diamond.rl.returns import lambda_returns
 from diamond.rl.rollouts import Rollout
 
@@ -14,7 +14,7 @@ from diamond.rl.rollouts import Rollout
 def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
     returns = lambda_returns(rollout.rew, rollout.end.long(), rollout.trunc.long(), rollout.val_bootstrap,
                              cfg.gamma, cfg.lambda_).detach()
-    dist = Categorical(logits=rollout.logits)
+    dist = ActionDistribution(rollout.space, rollout.logits)
     advantage = (returns - rollout.values).detach()  # the baseline does not receive the policy's gradient
     loss_actions = -(dist.log_prob(rollout.act) * advantage).mean()
     loss_values = F.mse_loss(rollout.values, returns)

@@ -12,7 +12,7 @@ from diamond.models.actor_critic import ActorCritic, LstmState
 
 
 class RecurrentPolicy:
-    """Samples from the actor's categorical distribution, carrying the LSTM state across steps.
+    """Samples from the actor's distribution over actions, carrying the LSTM state across steps.
 
     Implements the collector's policy protocol: ``reset(mask)`` zeroes the state of the envs just reset.
     """
@@ -34,8 +34,8 @@ class RecurrentPolicy:
         frames = to_model_range(torch.from_numpy(np.ascontiguousarray(obs)).to(self.device))
         logits, _, self.state = self.model(frames, self.state)
         self.model.train(was_training)
-        act = logits.softmax(-1).multinomial(1, generator=self.generator).squeeze(1)
-        return act.cpu().numpy().astype(np.int64)
+        act = self.model.policy(logits).sample(self.generator)
+        return act.cpu().numpy().astype(self.model.cfg.action_space.dtype)
 
     def state_dict(self) -> dict[str, Any]:
         return {"hx": self.state[0].cpu(), "cx": self.state[1].cpu(), "generator": self.generator.get_state()}

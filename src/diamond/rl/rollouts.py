@@ -12,21 +12,22 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical
 
 from diamond.models.actor_critic import ActorCritic, LstmState
 from diamond.rl.envs import TensorEnv
+from diamond.spaces import ActionSpace
 
 
 @dataclass
 class Rollout:
     """T steps of N envs. ``logits``/``values`` carry gradients; ``val_bootstrap[:, t]`` is V(o_{t+1})."""
 
-    act: Tensor  # (N, T) int64
+    space: ActionSpace  # what ``act`` holds and how ``logits`` (the policy head's outputs) are read
+    act: Tensor  # (N, T) int64 (discrete), (N, T, A) float32 (the other kinds)
     rew: Tensor  # (N, T) float32
     end: Tensor  # (N, T) bool
     trunc: Tensor  # (N, T) bool
-    logits: Tensor  # (N, T, A)
+    logits: Tensor  # (N, T, P): the policy head's outputs
     values: Tensor  # (N, T)
     val_bootstrap: Tensor  # (N, T), no gradient
     obs: Tensor | None = None  # (N, T + 1, C, H, W) if kept (videos, tests)
@@ -61,7 +62,7 @@ class RolloutRunner:
         acts, rews, ends, truncs, logits, values, final_values, observations = [], [], [], [], [], [], [], [self.obs]
         for _ in range(horizon):
             logits_t, value_t, self.state = self.model(self.obs, self.state)
-            act = Categorical(logits=logits_t.detach()).probs.multinomial(1, generator=self.generator).squeeze(1)
+            act = self.model.policy(logits_t.detach()).sample(self.generator)
             obs, rew, end, trunc, info = self.env.step(act)
             reset = info["reset"]
             final_value = torch.zeros_like(value_t)
@@ -83,7 +84,7 @@ class RolloutRunner:
         resets = torch.stack([r for _, r in final_values], dim=1)
         self.state = (self.state[0].detach(), self.state[1].detach())
         return Rollout(
-            act=torch.stack(acts, 1), rew=torch.stack(rews, 1), end=torch.stack(ends, 1), trunc=torch.stack(truncs, 1),
+            space=self.model.cfg.action_space, act=torch.stack(acts, 1), rew=torch.stack(rews, 1), end=torch.stack(ends, 1), trunc=torch.stack(truncs, 1),
             logits=torch.stack(logits, 1), values=values_t, val_bootstrap=torch.where(resets, finals, next_values),
             obs=torch.stack(observations, 1) if self.keep_obs else None,
         )
@@ -92,7 +93,7 @@ class RolloutRunner:
 def replay(model: ActorCritic, obs: Tensor, act: Tensor, rew: Tensor, end: Tensor, trunc: Tensor) -> Rollout:
     """A recorded trajectory re-evaluated by ``model`` from a zero LSTM state, with gradients.
 
-    obs: (N, T + 1, C, H, W), the last one only bootstraps; act, rew, end, trunc: (N, T). The LSTM runs
+    obs: (N, T + 1, C, H, W), the last one only bootstraps; act: (N, T) or (N, T, A); rew, end, trunc: (N, T). The LSTM runs
     through the whole trajectory (no reset inside it), and V(o_{t+1}) bootstraps step t.
     """
     n, steps = act.shape
@@ -102,5 +103,5 @@ def replay(model: ActorCritic, obs: Tensor, act: Tensor, rew: Tensor, end: Tenso
         logits_t, value_t, state = model(obs[:, t], state)
         logits.append(logits_t), values.append(value_t)
     values_t = torch.stack(values, dim=1)
-    return Rollout(act=act, rew=rew, end=end.bool(), trunc=trunc.bool(), logits=torch.stack(logits[:steps], 1),
+    return Rollout(space=model.cfg.action_space, act=act, rew=rew, end=end.bool(), trunc=trunc.bool(), logits=torch.stack(logits[:steps], 1),
                    values=values_t[:, :steps], val_bootstrap=values_t[:, 1:].detach())

@@ -22,14 +22,15 @@ from torch import Tensor
 from diamond.configs.schema import SamplerConfig
 from diamond.data.sampler import Batch
 from diamond.imaging import to_model_range
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.action_distribution import sample_categorical
+from diamond.models.diffusion.formulations import NextFrameDenoiser, slide
 from diamond.models.rew_end import LstmState, RewEndModel, class_reward
 
 ContextSource = Callable[[int], Batch]  # n → a Batch of n segments of the context length ("end" placement)
 
 
 class WorldModelEnv:
-    def __init__(self, denoiser: Denoiser, rew_end: RewEndModel | None, contexts: ContextSource, num_envs: int,
+    def __init__(self, denoiser: NextFrameDenoiser, rew_end: RewEndModel | None, contexts: ContextSource, num_envs: int,
                  horizon: int, sampler: SamplerConfig, generator: torch.Generator | None = None) -> None:
         if num_envs < 1 or horizon < 1:
             raise ValueError(f"WorldModelEnv: num_envs and horizon must be >= 1, got {num_envs} and {horizon}")
@@ -37,14 +38,14 @@ class WorldModelEnv:
         self.rew_end = rew_end
         self.contexts = contexts
         self.num_envs = num_envs
-        self.num_actions = denoiser.cfg.net.num_actions
-        self.context_length = denoiser.cfg.net.num_steps_conditioning
+        self.action_space = denoiser.action_space
+        self.context_length = denoiser.context_length
         self.horizon = horizon
         self.sampler = sampler
         self.generator = generator
         self.device = next(denoiser.parameters()).device
         self.obs: Tensor | None = None  # (N, K, C, H, W): the last K frames of each env
-        self.act: Tensor | None = None  # (N, K): their actions; the last one is set by step()
+        self.act: Tensor | None = None  # (N, K[, A]): their actions; the last one is set by step()
         self.state: LstmState | None = None  # the reward/termination model's LSTM state
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
 
@@ -73,9 +74,11 @@ class WorldModelEnv:
     def step(self, act: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         if self.obs is None or self.act is None:
             raise RuntimeError("WorldModelEnv: call reset() before step()")
-        act = act.to(self.device).long()
-        if act.shape != (self.num_envs,):
-            raise ValueError(f"WorldModelEnv.step: expected ({self.num_envs},) actions, got shape {tuple(act.shape)}")
+        shape = (self.num_envs, *self.action_space.shape)
+        if tuple(act.shape) != shape:
+            raise ValueError(f"WorldModelEnv.step: expected actions of shape {shape} ({self.action_space}), "
+                             f"got {tuple(act.shape)}")
+        act = act.to(self.device, self.act.dtype)
         self.act[:, -1] = act
         next_obs, _ = self.denoiser.sample_next_obs(self.obs, self.act, self.sampler, generator=self.generator)
         if self.rew_end is None:
@@ -84,12 +87,12 @@ class WorldModelEnv:
         else:
             logits_rew, logits_end, self.state = self.rew_end(
                 self.obs[:, -1:], act[:, None], next_obs[:, None], self.state)
-            rew = class_reward(self._sample(logits_rew[:, 0]))
-            end = self._sample(logits_end[:, 0]).bool()
+            rew = class_reward(sample_categorical(logits_rew[:, 0], self.generator))
+            end = sample_categorical(logits_end[:, 0], self.generator).bool()
         self.steps += 1
         trunc = (self.steps >= self.horizon) & ~end
-        self.obs = torch.cat((self.obs[:, 1:], next_obs[:, None]), dim=1)
-        self.act = torch.cat((self.act[:, 1:], torch.zeros_like(self.act[:, :1])), dim=1)
+        self.obs = slide(self.obs, next_obs)
+        self.act = slide(self.act, torch.zeros_like(self.act[:, 0]))
         done = end | trunc
         info: dict[str, Any] = {"final_obs": next_obs, "reset": done}
         obs = next_obs
@@ -108,5 +111,3 @@ class WorldModelEnv:
             info["burnin_obs"], info["burnin_mask"] = burnin, burnin_mask
         return obs, rew, end, trunc, info
 
-    def _sample(self, logits: Tensor) -> Tensor:
-        return torch.multinomial(logits.softmax(dim=-1), 1, generator=self.generator).squeeze(1)

@@ -17,26 +17,27 @@ from diamond.configs.schema import TrainConfig
 from diamond.data.sampler import SegmentSampler
 from diamond.imaging import to_model_range
 from diamond.models.actor_critic import ActorCritic
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.diffusion.formulations import make_denoiser
 from diamond.models.rew_end import RewEndModel
 from diamond.rl.envs import TensorEnv
 from diamond.rl.losses import actor_critic_loss
 from diamond.rl.rollouts import RolloutRunner
 from diamond.rl.world_model_env import WorldModelEnv
+from diamond.spaces import ActionSpace
 from diamond.training.distributed import DistInfo, Objective, count_normaliser, data_parallel, shard_size
 from diamond.training.optim import make_optimizer, optimizer_step
 
 RANK_SEED_STRIDE = 1_000_003  # seeds of process r: seed + r × stride (distinct streams per process)
 
 
-def fit_to_env(cfg: TrainConfig, num_actions: int, img_channels: int) -> TrainConfig:
-    """Set the action count and image channels of the three networks from the environment."""
-    net = replace(cfg.denoiser.net, num_actions=num_actions, img_channels=img_channels)
+def fit_to_env(cfg: TrainConfig, action_space: ActionSpace, img_channels: int) -> TrainConfig:
+    """Set the action space and image channels of the three networks from the environment."""
+    net = replace(cfg.denoiser.net, action_space=action_space, img_channels=img_channels)
     return replace(
         cfg,
         denoiser=replace(cfg.denoiser, net=net),
-        rew_end=replace(cfg.rew_end, num_actions=num_actions, img_channels=img_channels),
-        actor_critic=replace(cfg.actor_critic, num_actions=num_actions, img_channels=img_channels),
+        rew_end=replace(cfg.rew_end, action_space=action_space, img_channels=img_channels),
+        actor_critic=replace(cfg.actor_critic, action_space=action_space, img_channels=img_channels),
     )
 
 
@@ -51,7 +52,7 @@ class AgentTraining:
         self.dist = dist
         size = cfg.env.size
         torch.manual_seed(cfg.seed)
-        self.denoiser = Denoiser(cfg.denoiser).to(device)
+        self.denoiser = make_denoiser(cfg.denoiser).to(device)
         self.rew_end = RewEndModel(cfg.rew_end, image_size=size).to(device)
         self.actor_critic = ActorCritic(cfg.actor_critic, image_size=size).to(device)
         self.opt_denoiser = make_optimizer(self.denoiser, cfg.denoiser_training.optimizer)

@@ -27,7 +27,7 @@ class EpisodeSink(Protocol):
 
 
 class Policy(Protocol):
-    """``policy(obs)`` maps (N, C, H, W) uint8 observations to (N,) int64 actions.
+    """``policy(obs)`` maps (N, C, H, W) uint8 observations to N actions of the env's action space.
 
     A recurrent policy may also define ``reset(done_mask)``: it is called with a (N,) bool mask
     right after the envs where the mask is True were reset (and once with all True at the start).
@@ -39,14 +39,12 @@ class Policy(Protocol):
 class RandomPolicy:
     """Uniformly random actions; the untrained agent's behaviour (spec §1: initial collection)."""
 
-    def __init__(self, num_actions: int, seed: int | None = 0) -> None:
-        if int(num_actions) < 1:
-            raise ValueError(f"RandomPolicy: num_actions must be >= 1, got {num_actions!r}")
-        self.num_actions = int(num_actions)
+    def __init__(self, space: ActionSpace, seed: int | None = 0) -> None:
+        self.space = space
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        return self.rng.integers(self.num_actions, size=len(obs), dtype=np.int64)
+        return self.space.sample(self.rng, len(obs))
 
 
 @dataclass
@@ -99,17 +97,18 @@ class Collector:
             reset(done)
 
     def _act(self, obs: np.ndarray, stats: CollectStats) -> np.ndarray:
-        n = self.env.num_envs
+        n, space = self.env.num_envs, self.env.action_space
         actions = np.asarray(self.policy(obs))
-        if actions.shape != (n,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(
-                f"policy must return an integer array of shape ({n},), got shape {actions.shape} dtype {actions.dtype}"
-            )
+        kind = "an integer array" if space.is_discrete else "an array"
+        if actions.shape != (n, *space.shape) or (space.is_discrete and not np.issubdtype(actions.dtype, np.integer)):
+            raise ValueError(f"policy must return {kind} of shape {(n, *space.shape)} ({space}), got shape "
+                             f"{actions.shape} dtype {actions.dtype}")
+        actions = space.check(actions, "policy")
         # Always draw both, so the random stream does not depend on the policy's choices.
         explore = self.rng.random(n) < self.epsilon  # spec §2: per env, per step
-        uniform = self.rng.integers(self.env.num_actions, size=n, dtype=np.int64)
+        uniform = space.sample(self.rng, n)
         stats.random_actions += int(explore.sum())
-        return np.where(explore, uniform, actions.astype(np.int64))
+        return np.where(explore.reshape(n, *(1,) * len(space.shape)), uniform, actions)
 
     def _episode_info(self, i: int) -> dict[str, Any]:
         full = self.env.protocol()  # asked each time: a reset(seed=...) elsewhere changes the seeds
@@ -152,7 +151,7 @@ class Collector:
             final_obs = info["final_obs"]
             done = (end.astype(bool)) | (trunc.astype(bool))
             for i in range(n):
-                self._partials[i].append(self._obs[i].copy(), int(actions[i]), float(rew[i]), int(end[i]), int(trunc[i]))
+                self._partials[i].append(self._obs[i].copy(), actions[i], float(rew[i]), int(end[i]), int(trunc[i]))
                 if done[i]:
                     self._write(i, final_obs[i], stats)
             self._obs = next_obs

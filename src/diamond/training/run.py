@@ -130,7 +130,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
     sched = cfg.schedule
 
     train_env = make_env(cfg, "train", cfg.env.num_envs, cfg.seed)
-    cfg = fit_to_env(cfg, train_env.num_actions, int(train_env.observation_shape[0]))
+    cfg = fit_to_env(cfg, train_env.action_space, int(train_env.observation_shape[0]))
     cfg.validate("config")
     config = to_dict(cfg)
     payload = _load_state(ckpt, config, allow_config_change, device, log) if resume else None
@@ -329,7 +329,7 @@ def _follow(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distrib
     """A process of rank > 0: the same model updates as rank 0 on its own shard of every batch, sampled
     from a read-only view of the replay data that rank 0 collects; no collection, evaluation or output."""
     env = make_env(cfg, "train", 1, cfg.seed)
-    cfg = fit_to_env(cfg, env.num_actions, int(env.observation_shape[0]))
+    cfg = fit_to_env(cfg, env.action_space, int(env.observation_shape[0]))
     env.close()
     agent = AgentTraining(cfg, device, info)
     if resume:
@@ -400,7 +400,7 @@ def finish(cfg: TrainConfig, run_dir: Path, agent: AgentTraining, state: RunStat
     if sched.random_episodes:
         env = make_env(cfg, "test", min(sched.random_episodes, 16), cfg.seed + TEST_SEED_OFFSET)
         try:
-            rnd = run_test_episodes(env, RandomPolicy(env.num_actions, seed=cfg.seed), sched.random_episodes,
+            rnd = run_test_episodes(env, RandomPolicy(env.action_space, seed=cfg.seed), sched.random_episodes,
                                     seed=cfg.seed, keep_episodes=False, max_steps=sched.test_env_max_steps)
         finally:
             env.close()

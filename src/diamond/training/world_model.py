@@ -22,29 +22,32 @@ from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
 from diamond.fileio import dumps, write_json_atomically
 from diamond.imaging import to_model_range
 from diamond.progress import Progress
-from diamond.models.diffusion.denoiser import Denoiser
+from diamond.data.store import action_space_of
+from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
 CHECKPOINT = "checkpoints/world_model.pt"
 
 
 def fit_to_data(cfg: WorldModelRunConfig, metadata: dict[str, Any], where: str) -> WorldModelRunConfig:
-    """Set the action count and image channels from the dataset, refusing data the model cannot read."""
+    """Set the action space and image channels from the dataset, refusing data the model cannot read."""
     shape = metadata.get("obs_shape")
     if not shape or len(shape) != 3:
         raise ConfigError(f"{where}: the dataset's obs_shape is {shape!r}; expected [channels, height, width]")
-    num_actions = metadata.get("num_actions")
-    if not isinstance(num_actions, int) or num_actions < 1:
-        raise ConfigError(f"{where}: the dataset records num_actions={num_actions!r}; expected a positive integer")
-    net = replace(cfg.denoiser.net, img_channels=int(shape[0]), num_actions=num_actions)
+    space = action_space_of(metadata, where)
+    if space is None:
+        raise ConfigError(f"{where}: the dataset records no action space (no action_space or num_actions in its metadata)")
+    net = replace(cfg.denoiser.net, img_channels=int(shape[0]), action_space=space)
     return replace(cfg, denoiser=replace(cfg.denoiser, net=net))
 
 
 def require_compatible(train_meta: dict[str, Any], test_meta: dict[str, Any], train_where: str, test_where: str) -> None:
-    for key in ("obs_shape", "num_actions"):
-        if train_meta.get(key) != test_meta.get(key):
-            raise ConfigError(f"held-out data {test_where} has {key}={test_meta.get(key)!r} but the training data "
-                              f"{train_where} has {key}={train_meta.get(key)!r}; they must come from the same environment")
+    train = {"obs_shape": train_meta.get("obs_shape"), "action space": action_space_of(train_meta, train_where)}
+    test = {"obs_shape": test_meta.get("obs_shape"), "action space": action_space_of(test_meta, test_where)}
+    for key in train:
+        if train[key] != test[key]:
+            raise ConfigError(f"held-out data {test_where} has {key} {test[key]} but the training data {train_where} has "
+                              f"{key} {train[key]}; they must come from the same environment")
 
 
 def to_model_batch(batch: Batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -59,7 +62,7 @@ class WorldModelTraining:
         self.cfg = cfg
         self.device = device
         torch.manual_seed(cfg.seed)
-        self.denoiser = Denoiser(cfg.denoiser).to(device)
+        self.denoiser = make_denoiser(cfg.denoiser).to(device)
         self.optimizer, self.scheduler = make_optimizer(self.denoiser, cfg.training.optimizer)
         self.step = 0
         self.rng = np.random.default_rng(cfg.seed)
@@ -94,13 +97,13 @@ class WorldModelTraining:
         self.generator.set_state(state["torch_rng"])
 
 
-def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[Denoiser, WorldModelRunConfig]:
+def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
     return denoiser_from_checkpoint(read_torch_file(path, map_location=device), path, device)
 
 
 def denoiser_from_checkpoint(raw: Any, path: str | Path,
-                             device: torch.device | str = "cpu") -> tuple[Denoiser, WorldModelRunConfig]:
+                             device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """The denoiser of a checkpoint already read from ``path``: a project world-model checkpoint or the reference layout.
 
     A reference checkpoint carries no configuration: the network's is inferred from its tensor shapes and
@@ -116,7 +119,7 @@ def denoiser_from_checkpoint(raw: Any, path: str | Path,
         payload = check_project_payload(path, raw)
         cfg = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
         state = payload["denoiser"]
-    denoiser = Denoiser(cfg.denoiser).to(device)
+    denoiser = make_denoiser(cfg.denoiser).to(device)
     try:
         denoiser.load_state_dict(state)
     except (RuntimeError, KeyError) as exc:

@@ -14,6 +14,7 @@ from diamond.models.diffusion import edm
 from diamond.models.diffusion.network import DenoiserNetwork
 from diamond.models.diffusion.samplers import sample
 from diamond.models.diffusion.schedule import karras_sigmas
+from diamond.spaces import ActionSpace
 
 
 class Denoiser(nn.Module):
@@ -27,12 +28,20 @@ class Denoiser(nn.Module):
     def device(self) -> torch.device:
         return self.inner_model.conv_in.weight.device
 
+    @property
+    def context_length(self) -> int:
+        return self.cfg.net.num_steps_conditioning
+
+    @property
+    def action_space(self) -> ActionSpace:
+        return self.cfg.net.action_space
+
     def preconditioners(self, sigma: Tensor) -> edm.Preconditioners:
         return edm.preconditioners(sigma, self.cfg.sigma_data, self.cfg.sigma_offset_noise)
 
     def model_output(self, noisy_next_obs: Tensor, sigma: Tensor, obs: Tensor, act: Tensor,
                      pc: edm.Preconditioners | None = None) -> Tensor:
-        """F's raw output. obs: (B, L, C, H, W) or (B, L·C, H, W) context frames in [-1, 1]; act: (B, L)."""
+        """F's raw output. obs: (B, L, C, H, W) or (B, L·C, H, W) context frames in [-1, 1]; act: (B, L[, A])."""
         pc = pc if pc is not None else self.preconditioners(sigma)
         obs = obs.flatten(1, 2) if obs.ndim == 5 else obs
         c_in = edm.as_image_scale(pc.c_in, noisy_next_obs.ndim)
@@ -55,7 +64,7 @@ class Denoiser(nn.Module):
              normaliser: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """Autoregressive EDM loss on sequences of L context frames followed by targets (spec §4).
 
-        obs: (B, L + K, C, H, W) in [-1, 1]; act: (B, L + K); mask: (B, L + K) True on real (unpadded)
+        obs: (B, L + K, C, H, W) in [-1, 1]; act: (B, L + K[, A]); mask: (B, L + K) True on real (unpadded)
         steps. Target k is conditioned on the model's own quantised one-step prediction of target k-1.
         ``noise``: per target, (σ (B,), ε_c, ε) to use instead of drawing them from ``generator``.
         ``normaliser``: maps this batch's number of unpadded targets to the count each target's squared
@@ -95,7 +104,7 @@ class Denoiser(nn.Module):
     @torch.no_grad()
     def sample_next_obs(self, obs: Tensor, act: Tensor, sampler: SamplerConfig, x_init: Tensor | None = None,
                         generator: torch.Generator | None = None) -> tuple[Tensor, list[Tensor]]:
-        """Sample the next frame given (B, L, C, H, W) context frames and (B, L) actions."""
+        """Sample the next frame given (B, L, C, H, W) context frames and (B, L[, A]) actions."""
         b, _, c, h, w = obs.shape
         context = obs.flatten(1, 2)
         if x_init is None:  # spec §4: start from N(0, I), not scaled by σ_max
