@@ -202,3 +202,22 @@ def test_the_formulation_is_chosen_by_name():
     assert set(FORMULATIONS) == set(DIFFUSION_FORMULATIONS)
     with pytest.raises(ConfigError, match=r"formulation='ddim' is invalid; expected one of \['edm'\]"):
         from_dict(DenoiserConfig, {"formulation": "ddim"}, "--set denoiser.formulation=ddim")
+
+
+def test_a_checkpoint_written_before_action_spaces_still_loads_and_resumes(tmp_path):
+    from diamond.checkpoints.project import require_same_config, save_checkpoint
+    from diamond.configs.schema import WorldModelRunConfig
+    from diamond.training.world_model import load_denoiser
+
+    cfg = WorldModelRunConfig(denoiser=tiny_denoiser_cfg(ActionSpace.discrete(4)))
+    old = to_dict(cfg)
+    del old["denoiser"]["formulation"], old["denoiser"]["net"]["action_space"]
+    old["denoiser"]["net"]["num_actions"] = 4
+    state = make_denoiser(cfg.denoiser).state_dict()
+    save_checkpoint(tmp_path / "old.pt", old, denoiser=state, step=0)
+    denoiser, loaded = load_denoiser(tmp_path / "old.pt")
+    assert loaded == cfg and all(torch.equal(denoiser.state_dict()[k], v) for k, v in state.items())
+    require_same_config(tmp_path / "old.pt", old, to_dict(cfg), WorldModelRunConfig)  # a resume sees no change
+    with pytest.raises(ValueError, match=r"denoiser.net.action_space.size: checkpoint=4, current=5"):
+        changed = WorldModelRunConfig(denoiser=tiny_denoiser_cfg(ActionSpace.discrete(5)))
+        require_same_config(tmp_path / "old.pt", old, to_dict(changed), WorldModelRunConfig)

@@ -27,7 +27,7 @@ def reference(conformance_dir):
 def test_rew_end_model_matches_reference(reference):
     parts, vectors = reference
     cfg = infer_rew_end_config(parts["rew_end_model"])
-    assert (cfg.cond_channels, cfg.depths, cfg.channels, cfg.attn_depths, cfg.lstm_dim, cfg.num_actions) == (
+    assert (cfg.cond_channels, cfg.depths, cfg.channels, cfg.attn_depths, cfg.lstm_dim, cfg.action_space.size) == (
         32, (1, 1, 1, 1), (16, 16, 16, 16), (False,) * 4, 64, 4)
     model = RewEndModel(cfg).eval()
     model.load_state_dict(parts["rew_end_model"], strict=True)

@@ -33,7 +33,7 @@ def denoiser(reference):
 
 def test_inferred_config_matches_documented_small_agent(denoiser):
     net = denoiser.cfg.net
-    assert (net.cond_channels, net.depths, net.channels, net.attn_depths, net.num_actions) == (
+    assert (net.cond_channels, net.depths, net.channels, net.attn_depths, net.action_space.size) == (
         64, (1, 1, 1, 1), (32, 32, 64, 64), (False, False, False, True), 4)
 
 

@@ -59,7 +59,13 @@ def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
     return [] if saved == current else [f"{prefix}: checkpoint={saved!r}, current={current!r}"]
 
 
-def require_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+def require_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any], cls: type | None = None) -> None:
+    """Refuse a checkpoint made with another configuration. With ``cls`` (the config's dataclass), the saved
+    config is first read as that class, so that older spellings of the same values (``num_actions``) compare equal."""
+    if cls is not None:
+        from diamond.configs.schema import from_dict, to_dict
+
+        saved = to_dict(from_dict(cls, saved, f"config stored in {path}"))
     diffs = config_differences(saved, current)
     if diffs:
         raise CheckpointError(f"checkpoint {path} was made with another configuration:\n  " + "\n  ".join(diffs))

@@ -42,6 +42,12 @@ class ActionDistribution:
                              f"{policy_outputs(space)} per step")
         self.space = space
         self.outputs = outputs
+        self._categorical: Categorical | None = None  # discrete: one normalisation shared by log_prob and entropy
+
+    def _discrete(self) -> Categorical:
+        if self._categorical is None:
+            self._categorical = Categorical(logits=self.outputs)
+        return self._categorical
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
         """Actions (B,) int64 (discrete) or (B, size) float32."""
@@ -65,7 +71,7 @@ class ActionDistribution:
     def log_prob(self, act: Tensor) -> Tensor:
         x, space = self.outputs, self.space
         if space.kind == "discrete":
-            return Categorical(logits=x).log_prob(act)
+            return self._discrete().log_prob(act)
         if space.kind == "multi_hot":
             total = x.new_zeros(x.shape[:-1])
             free = list(space.free_entries())
@@ -81,7 +87,7 @@ class ActionDistribution:
     def entropy(self) -> Tensor:
         x, space = self.outputs, self.space
         if space.kind == "discrete":
-            return Categorical(logits=x).entropy()
+            return self._discrete().entropy()
         if space.kind == "multi_hot":
             free = list(space.free_entries())
             total = x.new_zeros(x.shape[:-1])

@@ -97,7 +97,7 @@ def _load_state(ckpt: Path, config: dict[str, Any], allow_config_change: bool, d
         if key not in payload:
             raise CheckpointError(f"{ckpt} is not an agent checkpoint of `diamond train` (no {key!r} entry)")
     try:
-        require_same_config(ckpt, payload["config"], config)
+        require_same_config(ckpt, payload["config"], config, TrainConfig)
     except CheckpointError as exc:
         if not allow_config_change:
             raise CheckpointError(f"{exc}\npass --allow-config-change to resume with the new values anyway") from exc

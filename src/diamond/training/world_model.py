@@ -153,7 +153,7 @@ def train_world_model(
             raise ConfigError(f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
                               "or choose another --out (nothing was changed)")
         payload = load_checkpoint(ckpt_path, map_location=device)
-        require_same_config(ckpt_path, payload["config"], config)
+        require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
         training.load_state_dict(payload)
         log(f"resumed from {ckpt_path} at step {training.step}")
     elif resume:
