@@ -127,7 +127,8 @@ def _scan(root: Path) -> tuple[list[dict[str, Any]], list[Damage], list[dict[str
     records = read_repairs(root)
     last = check_index_order(root, entries)
     pending = unfinished_repair(records)
-    set_aside = {x["file"] for x in pending["removed"]} if pending else set()
+    # An unfinished repair's damaged files that it already took out of the index are not episodes any more.
+    set_aside = {x["file"] for x in pending["removed"]} - {e["file"] for e in entries} if pending else set()
     on_disk = {p.name for p in root.iterdir() if file_serial(p.name) is not None and p.name not in set_aside}
 
     damaged = []

@@ -335,8 +335,7 @@ class EpisodeStore:
         entries = read_index(self.root)  # absent after a crash during creation: episodes are recovered below
         repairs = read_repairs(self.root)
         self._unfinished_repair = unfinished_repair(repairs)
-        # Files a repair moves aside: their serials are never reused, and while the repair is unfinished,
-        # the damaged files still here are not episodes of the store.
+        # Files that repairs move aside: their serials are never reused.
         set_aside = {x["file"] for r in repairs for x in r["removed"]}
         self._retired = {file_serial(name) for name in set_aside} - {None}
 
@@ -347,7 +346,7 @@ class EpisodeStore:
                     p.unlink(missing_ok=True)  # an interrupted write; by construction never a saved episode
                 continue
             serial = file_serial(p.name)
-            if serial is not None and not (self._unfinished_repair and p.name in set_aside):
+            if serial is not None:
                 on_disk[serial] = p.name
 
         last = check_index_order(self.root, entries)
@@ -362,6 +361,8 @@ class EpisodeStore:
                 ), self.root)
         self._entries = list(entries)
         indexed = {file_serial(e["file"]) for e in entries}
+        if self._unfinished_repair:  # its damaged files, until it moves them, are not episodes of the store
+            on_disk = {s: name for s, name in on_disk.items() if s in indexed or name not in set_aside}
         stray = sorted(s for s in on_disk if s < last and s not in indexed)
         if stray:
             raise StoreError(
