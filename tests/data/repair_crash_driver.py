@@ -11,8 +11,8 @@ import os
 import signal
 import sys
 
-import diamond.data.repair as repair
 from diamond.cli import main
+from diamond.data import repair
 
 
 def die_after(function):

@@ -11,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-import diamond.training.run as run
 from diamond.cli import main
 from diamond.data import EpisodeStore
+from diamond.training import run
 
 checkpoints_to_write = int(sys.argv[1])
 written = 0

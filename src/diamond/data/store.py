@@ -353,7 +353,8 @@ class EpisodeStore:
         for i, e in enumerate(entries):
             path = self.root / e["file"]
             if file_serial(e["file"]) not in on_disk:
-                raise StoreError(f"episode {i} is listed in {index_path} but its file {path} is missing")
+                raise StoreError(f"episode {i} is listed in {index_path} but its file {path} is missing\n"
+                                 f"{repair_hint(self.root)}")
             size = path.stat().st_size
             if size != e["nbytes"]:
                 raise with_repair_hint(CorruptEpisodeFile(
