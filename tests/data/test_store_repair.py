@@ -181,6 +181,33 @@ def test_repair_adjusts_an_outside_episode_count_by_the_episodes_removed_below_i
     assert repair_store(root, count).removed == [] and count.writes == 1
 
 
+@pytest.mark.parametrize("stop_after", ["_commit_index", "_adjust_count"])
+def test_a_resumed_repair_changes_the_outside_count_exactly_once(tmp_path, metadata, monkeypatch, stop_after):
+    from diamond.data import repair
+
+    root = tmp_path / "s"
+    make_store(root, metadata)
+    flip_byte(root / "000000001.ep")
+    count = FakeCount(4)
+
+    step = getattr(repair, stop_after)
+
+    def interrupted(*args):
+        step(*args)
+        raise KeyboardInterrupt  # stands for a kill: every step before it is on disk
+
+    monkeypatch.setattr(repair, stop_after, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        repair_store(root, count)
+    monkeypatch.undo()
+    assert count.value == (4 if stop_after == "_commit_index" else 3)
+    with pytest.raises(StoreError, match=r"changes the episode count in fake checkpoint"):
+        repair_store(root)  # finishing it without the count it started with is refused
+    result = repair_store(root, count)
+    assert result.resumed and count.value == 3 and count.writes == 1
+    assert EpisodeStore.open(root, read_only=True).lengths.tolist() == [3, 5, 6, 7]
+
+
 @pytest.mark.parametrize("step", ["_write_record", "_commit_index", "link", "_move_damaged"])
 def test_a_repair_killed_after_any_step_leaves_a_store_that_opens_and_repair_finishes_it(
         tmp_path, metadata, capsys, step):

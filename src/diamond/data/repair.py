@@ -101,8 +101,8 @@ class RepairResult:
     resumed: bool = False  # finished a repair that an earlier, interrupted run had started
 
 
-def _verify_entry(root: Path, i: int, e: dict[str, Any], on_disk: set[str]) -> str | None:
-    """Why episode ``i`` is damaged, or None if its file reads back whole."""
+def _verify_entry(root: Path, e: dict[str, Any], on_disk: set[str]) -> str | None:
+    """Why the episode of index entry ``e`` is damaged, or None if its file reads back whole."""
     path = root / e["file"]
     if e["file"] not in on_disk:
         return f"episode file {path} is missing"
@@ -133,7 +133,7 @@ def _scan(root: Path) -> tuple[list[dict[str, Any]], list[Damage], list[dict[str
 
     damaged = []
     for i, e in enumerate(entries):
-        reason = _verify_entry(root, i, e, on_disk)
+        reason = _verify_entry(root, e, on_disk)
         if reason is not None:
             damaged.append(Damage(e["file"], reason, i, e["length"], e["nbytes"], e.get("return")))
     # Files after the index (a crash between writing an episode and indexing it): whole ones are indexed on
