@@ -118,6 +118,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_check(args: argparse.Namespace) -> int:
+    from diamond.jobs import check_episode_store
+
+    report = check_episode_store(args.dir)
+    print(f"episode store {report.root}: {report.episodes} episodes, {report.steps:,} agent steps")
+    for d in report.damaged:
+        where = f"episode {d.id}" if d.id is not None else "unindexed episode"
+        steps = f"{d.length:,} agent steps" if d.length is not None else "agent steps unknown"
+        print(f"damaged: {where} ({d.file}, {steps}): {d.reason}")
+    if report.unfinished_repair:
+        print(f"an earlier repair was interrupted; finish it with `diamond store repair {args.dir}`")
+    if report.damaged:
+        print(f"{len(report.damaged)} damaged episode file(s) holding {report.steps_damaged:,} agent steps; "
+              f"`diamond store repair {args.dir}` moves them aside and keeps the rest")
+    if report.clean:
+        print("every episode file is whole")
+    return 0 if report.clean else 1
+
+
+def cmd_store_repair(args: argparse.Namespace) -> int:
+    from diamond.jobs import repair_episode_store
+
+    result = repair_episode_store(args.dir)
+    if result.resumed:
+        print(f"finished the interrupted repair of {result.root}")
+    if not result.removed:
+        print(f"episode store {result.root}: every episode file is whole; nothing to repair")
+        return 0
+    for x in result.removed:
+        where = f"episode {x['id']}" if x["id"] is not None else "unindexed episode"
+        steps = f"{x['length']:,} agent steps" if x["length"] is not None else "agent steps unknown"
+        moved = f"moved to {result.root / x['moved_to']}" if x["moved_to"] else "its file was missing"
+        print(f"{where} ({x['file']}, {steps}) {moved}: {x['reason']}")
+    print(f"lost {len(result.removed)} episode(s) and {result.steps_lost:,} agent steps; the store now holds "
+          f"{result.episodes_after} episodes (was {result.episodes_before}); recorded in {result.root / 'repairs.json'}")
+    if result.count_change is not None:
+        where, before, after = result.count_change
+        print(f"{where}: resumes from {after} stored episodes (was {before}); its agent-step counters are unchanged")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from diamond.training.run import CHECKPOINT
 
@@ -231,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a changed configuration")
     sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("store", help="check an episode store for damaged files, or repair it")
+    actions = sp.add_subparsers(dest="store_action", required=True, metavar="ACTION")
+    dir_help = "an episode store, or a `diamond train` run folder (its store RUN/data/train)"
+    check = actions.add_parser("check", help="read every episode file; list the damaged ones (exit status 1 if any)")
+    check.add_argument("dir", metavar="DIR", help=dir_help)
+    check.set_defaults(func=cmd_store_check)
+    repair = actions.add_parser("repair", help="move damaged episodes to DIR/damaged/, reindex the rest, record it "
+                                "in DIR/repairs.json (and fix the run checkpoint's episode count)")
+    repair.add_argument("dir", metavar="DIR", help=dir_help)
+    repair.set_defaults(func=cmd_store_repair)
 
     sp = sub.add_parser("train-world-model", help="train the diffusion world model on an episode store")
     sp.add_argument("--data", required=True, help="training episode store")

@@ -236,3 +236,56 @@ def train_agent(out: str | None, resume: str | None, preset: str | None, config_
         run_dir = Path(out) if out else Path("runs") / f"{cfg.env.game}-{preset or 'paper'}-seed{cfg.seed}"
     return train(cfg, run_dir, resolve_device(device), resume=resume is not None,
                  allow_config_change=allow_config_change, log=log)
+
+
+def locate_store(path: str | Path) -> tuple[Path, Path | None]:
+    """(episode store, run folder or None) for DIR of `diamond store`: a store, or a `diamond train` run
+    folder (its replay store is RUN/data/train). A store at RUN/data/train belongs to RUN too."""
+    from diamond.data import StoreError
+
+    path = Path(path)
+    if (path / "metadata.json").is_file():
+        run = path.parent.parent if path.name == "train" and path.parent.name == "data" else None
+        return path, run if run is not None and (run / "config.json").is_file() else None
+    if (path / "data" / "train" / "metadata.json").is_file():
+        return path / "data" / "train", path
+    what = "does not exist" if not path.exists() else "holds neither metadata.json nor data/train/metadata.json"
+    raise StoreError(f"{path} {what}: expected an episode store or a `diamond train` run folder")
+
+
+class CheckpointEpisodeCount:
+    """The number of stored episodes that a `diamond train` checkpoint rolls the store back to on resume."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+
+    def read(self) -> int:
+        from diamond.checkpoints.project import load_checkpoint
+
+        return int(load_checkpoint(self.path)["num_episodes"])
+
+    def write(self, num_episodes: int) -> None:
+        from diamond.checkpoints.project import load_checkpoint, save_checkpoint
+
+        payload = load_checkpoint(self.path)
+        payload["num_episodes"] = num_episodes
+        states = {k: v for k, v in payload.items() if k not in ("format", "version", "config")}
+        save_checkpoint(self.path, payload["config"], **states)  # atomic: the old file or the new one
+
+
+def check_episode_store(path: str | Path):
+    """`diamond store check`: the store's CheckReport (see diamond.data.repair)."""
+    from diamond.data.repair import check_store
+
+    return check_store(locate_store(path)[0])
+
+
+def repair_episode_store(path: str | Path):
+    """`diamond store repair`: repair the store, and the episode count of the run's checkpoint with it."""
+    from diamond.data.repair import repair_store
+    from diamond.training.run import CHECKPOINT
+
+    store, run = locate_store(path)
+    count = CheckpointEpisodeCount(run / CHECKPOINT) if run is not None and (run / CHECKPOINT).is_file() else None
+    return repair_store(store, count)

@@ -6,13 +6,20 @@ A store is a directory::
     index.json          per-episode file name, length, return and size, in collection order
     000000000.ep ...    one self-checking file per episode (format and its rationale: episode_file.py)
     .writer.lock        advisory lock held by the single writer
+    repairs.json        only after `diamond store repair`: what it moved aside (see repair.py)
+    damaged/            only after a repair: the damaged episode files, byte for byte
+
+Episode ids are positions in the index (0..n-1, collection order). A file is named by its serial number,
+which equals the id until a repair takes damaged episodes out of the middle; later files keep their names
+and new ones continue after the highest serial ever used, so a serial is never reused.
 
 Every file appears whole or not at all: it is written to a temporary file in the same directory,
 fsync'd, renamed over its final name with ``os.replace`` (atomic on POSIX), and the directory is fsync'd
 so that the rename itself survives a power cut. An episode file is renamed into place before the index
 that lists it, so a crash leaves at worst one complete episode file that the index does not list yet;
-opening the store verifies it and indexes it. Nothing in the store is ever deleted or overwritten,
-except leftover temporary files, which by construction never held a saved episode.
+opening the store verifies it and indexes it. Nothing in the store is ever overwritten, and nothing is
+deleted except leftover temporary files (which by construction never held a saved episode) and the
+episodes that ``roll_back`` drops.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ STORE_FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".writer.lock"
+REPAIRS_FILE = "repairs.json"
+DAMAGED_DIR = "damaged"
 EPISODE_SUFFIX = ".ep"
 _EPISODE_NAME = re.compile(r"^(\d{9})\.ep$")
 
@@ -50,8 +59,104 @@ class StoreError(RuntimeError):
     """The store on disk is missing, locked, read-only or inconsistent; the message names the path."""
 
 
-def episode_file_name(episode_id: int) -> str:
-    return f"{episode_id:09d}{EPISODE_SUFFIX}"
+def episode_file_name(serial: int) -> str:
+    return f"{serial:09d}{EPISODE_SUFFIX}"
+
+
+def file_serial(name: str) -> int | None:
+    """The serial number in an episode file's name, or None for any other name."""
+    m = _EPISODE_NAME.match(name)
+    return int(m.group(1)) if m else None
+
+
+def repair_hint(root: Path) -> str:
+    return (f"to move damaged episodes aside and keep the rest, run `diamond store repair {root}` "
+            f"(`diamond store check {root}` lists them first)")
+
+
+def with_repair_hint(exc: CorruptEpisodeFile, root: Path) -> CorruptEpisodeFile:
+    """The same error, telling the user how to get past it (the message still starts with the file)."""
+    return CorruptEpisodeFile(f"{exc}\n{repair_hint(root)}")
+
+
+def read_store_metadata(root: Path) -> dict[str, Any]:
+    """The caller's metadata of the store in ``root``; StoreError if ``root`` is not a store of this format."""
+    meta_path = root / METADATA_FILE
+    if not meta_path.is_file():
+        what = "does not exist" if not root.exists() else f"has no {METADATA_FILE}"
+        raise StoreError(f"{root} is not an episode store: it {what}; make one with EpisodeStore.create")
+    try:
+        meta = json.loads(meta_path.read_text())
+        fmt, version, user_metadata = meta["format"], meta["format_version"], meta["metadata"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(f"{meta_path} is not a valid episode-store metadata file: {e}") from e
+    if fmt != STORE_FORMAT or version != STORE_FORMAT_VERSION:
+        raise StoreError(
+            f"{meta_path} describes format {fmt!r} version {version}; this code reads "
+            f"{STORE_FORMAT!r} version {STORE_FORMAT_VERSION}"
+        )
+    return user_metadata
+
+
+def _require_keys(items: list[Any], keys: tuple[str, ...]) -> None:
+    for item in items:
+        missing = [k for k in keys if k not in item]
+        if missing:
+            raise KeyError(f"an entry lacks {missing}: {item!r}"[:300])
+
+
+def read_index(root: Path) -> list[dict[str, Any]]:
+    """The index entries (empty when index.json is absent: a crash during creation); StoreError if unreadable."""
+    index_path = root / INDEX_FILE
+    if not index_path.exists():
+        return []
+    try:
+        entries = json.loads(index_path.read_text())["episodes"]
+        _require_keys(entries, ("file", "length", "nbytes"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(f"index {index_path} is unreadable ({e}); the episode files are untouched") from e
+    return entries
+
+
+def read_repairs(root: Path) -> list[dict[str, Any]]:
+    """The records of past repairs of the store, oldest first (see repair.py); [] if it was never repaired."""
+    path = root / REPAIRS_FILE
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text())["repairs"]
+        _require_keys(records, ("status", "removed"))
+        for r in records:
+            _require_keys(r["removed"], ("file", "moved_to"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise StoreError(f"{path} is unreadable ({e}); it records the repairs of {root}") from e
+    return records
+
+
+def unfinished_repair(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return records[-1] if records and records[-1]["status"] != "done" else None
+
+
+def check_index_order(root: Path, entries: list[dict[str, Any]]) -> int:
+    """StoreError unless the index lists episode files in increasing serial order; returns the last serial."""
+    last = -1
+    for i, e in enumerate(entries):
+        serial = file_serial(e["file"])
+        if serial is None or serial <= last:
+            after = f"after {episode_file_name(last)}" if last >= 0 else "first"
+            raise StoreError(
+                f"index {root / INDEX_FILE} lists {e['file']!r} as episode {i} ({after}); expected episode file "
+                "names in increasing order"
+            )
+        last = serial
+    return last
+
+
+def expected_extra_serials(last: int, extra: list[int], retired: set[int]) -> list[int]:
+    """The serials that unindexed files after the index must have: contiguous, skipping retired ones."""
+    if not extra:
+        return []
+    return [s for s in range(last + 1, max(extra) + 1) if s not in retired]
 
 
 def _json_normalised(obj: Any) -> Any:
@@ -130,6 +235,8 @@ class EpisodeStore:
         self.read_only = read_only
         self.cache_in_ram = cache_in_ram
         self._lock_fd = _lock_fd
+        self._unfinished_repair: dict[str, Any] | None = None
+        self._retired: set[int] = set()  # serials of files that repairs moved aside
         self._metadata: dict[str, Any] = {}
         self._entries: list[dict[str, Any]] = []
         self._cache: dict[int, Episode] = {}
@@ -190,19 +297,7 @@ class EpisodeStore:
         """
         root = Path(root)
         meta_path = root / METADATA_FILE
-        if not meta_path.is_file():
-            what = "does not exist" if not root.exists() else f"has no {METADATA_FILE}"
-            raise StoreError(f"{root} is not an episode store: it {what}; make one with EpisodeStore.create")
-        try:
-            meta = json.loads(meta_path.read_text())
-            fmt, version, user_metadata = meta["format"], meta["format_version"], meta["metadata"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise StoreError(f"{meta_path} is not a valid episode-store metadata file: {e}") from e
-        if fmt != STORE_FORMAT or version != STORE_FORMAT_VERSION:
-            raise StoreError(
-                f"{meta_path} describes format {fmt!r} version {version}; this code reads "
-                f"{STORE_FORMAT!r} version {STORE_FORMAT_VERSION}"
-            )
+        user_metadata = read_store_metadata(root)
         if expected_metadata is not None:
             expected = _json_normalised(dict(expected_metadata))
             diff = {k: (user_metadata[k], v) for k, v in expected.items() if k in user_metadata and user_metadata[k] != v}
@@ -221,7 +316,8 @@ class EpisodeStore:
         return store
 
     @staticmethod
-    def _acquire_lock(root: Path) -> int | None:
+    def _acquire_lock(root: Path, refusal: str | None = None) -> int | None:
+        """Take the writer lock; ``refusal`` replaces the message given when another writer holds it."""
         if fcntl is None:  # pragma: no cover
             warnings.warn("fcntl is unavailable: the episode store cannot stop a second writer", stacklevel=3)
             return None
@@ -237,7 +333,7 @@ class EpisodeStore:
         except BlockingIOError:
             os.close(fd)
             raise StoreError(
-                f"episode store {root} is already open for writing by another process or object "
+                refusal or f"episode store {root} is already open for writing by another process or object "
                 f"(lock {path} is held); open it with read_only=True to read, or close the other writer"
             ) from None
         return fd
@@ -249,13 +345,12 @@ class EpisodeStore:
 
     def _load_index_and_recover(self) -> None:
         index_path = self.root / INDEX_FILE
-        if index_path.exists():
-            try:
-                entries = json.loads(index_path.read_text())["episodes"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise StoreError(f"index {index_path} is unreadable ({e}); the episode files are untouched") from e
-        else:
-            entries = []  # crash during creation, after metadata.json: episodes (if any) are recovered below
+        entries = read_index(self.root)  # absent after a crash during creation: episodes are recovered below
+        repairs = read_repairs(self.root)
+        self._unfinished_repair = unfinished_repair(repairs)
+        # Files that repairs move aside: their serials are never reused.
+        set_aside = {x["file"] for r in repairs for x in r["removed"]}
+        self._retired = {file_serial(name) for name in set_aside} - {None}
 
         on_disk: dict[int, str] = {}
         for p in self.root.iterdir():
@@ -263,42 +358,55 @@ class EpisodeStore:
                 if not self.read_only:
                     p.unlink(missing_ok=True)  # an interrupted write; by construction never a saved episode
                 continue
-            m = _EPISODE_NAME.match(p.name)
-            if m:
-                on_disk[int(m.group(1))] = p.name
+            serial = file_serial(p.name)
+            if serial is not None:
+                on_disk[serial] = p.name
 
+        last = check_index_order(self.root, entries)
         for i, e in enumerate(entries):
             path = self.root / e["file"]
-            if e["file"] != episode_file_name(i):
-                raise StoreError(f"index {index_path} lists {e['file']!r} as episode {i}; expected {episode_file_name(i)!r}")
-            if i not in on_disk:
-                raise StoreError(f"episode {i} is listed in {index_path} but its file {path} is missing")
+            if file_serial(e["file"]) not in on_disk:
+                raise StoreError(f"episode {i} is listed in {index_path} but its file {path} is missing\n"
+                                 f"{repair_hint(self.root)}")
             size = path.stat().st_size
             if size != e["nbytes"]:
-                raise CorruptEpisodeFile(
+                raise with_repair_hint(CorruptEpisodeFile(
                     f"episode file {path} is {size} bytes but {index_path} recorded {e['nbytes']}: truncated or damaged"
-                )
+                ), self.root)
         self._entries = list(entries)
+        indexed = {file_serial(e["file"]) for e in entries}
+        if self._unfinished_repair:  # its damaged files, until it moves them, are not episodes of the store
+            on_disk = {s: name for s, name in on_disk.items() if s in indexed or name not in set_aside}
+        stray = sorted(s for s in on_disk if s < last and s not in indexed)
+        if stray:
+            raise StoreError(
+                f"episode files {[on_disk[s] for s in stray[:5]]} in {self.root} lie between indexed episodes but "
+                f"are not in {index_path}; refusing to guess where they belong"
+            )
 
         # Complete episode files that the index does not list yet: a crash between the two renames.
-        extra = sorted(i for i in on_disk if i >= len(entries))
-        if extra and extra != list(range(len(entries), len(entries) + len(extra))):
+        extra = sorted(s for s in on_disk if s > last)
+        if extra != expected_extra_serials(last, extra, self._retired):
             raise StoreError(
                 f"episode files in {self.root} are not contiguous after the {len(entries)} indexed ones "
-                f"(found ids {extra[:10]}); refusing to guess which are valid"
+                f"(found {[on_disk[s] for s in extra[:10]]}); refusing to guess which are valid"
             )
-        for i in extra:
-            path = self.root / on_disk[i]
-            episode = read_episode_file(path)  # verifies the checksum; raises naming the file
-            self._entries.append(self._entry(i, episode, path.stat().st_size))
+        for serial in extra:
+            path = self.root / on_disk[serial]
+            try:
+                episode = read_episode_file(path)  # verifies the checksum; raises naming the file
+            except CorruptEpisodeFile as e:
+                raise with_repair_hint(e, self.root) from None
+            i = len(self._entries)
+            self._entries.append(self._entry(serial, episode, path.stat().st_size))
             if self.cache_in_ram:
                 self._cache[i] = episode
         if extra and not self.read_only:
             self._write_index()
 
     @staticmethod
-    def _entry(episode_id: int, episode: Episode, nbytes: int) -> dict[str, Any]:
-        return {"file": episode_file_name(episode_id), "length": len(episode), "return": episode.return_, "nbytes": nbytes}
+    def _entry(serial: int, episode: Episode, nbytes: int) -> dict[str, Any]:
+        return {"file": episode_file_name(serial), "length": len(episode), "return": episode.return_, "nbytes": nbytes}
 
     def _write_index(self) -> None:
         write_json_atomically(self.root / INDEX_FILE, {"episodes": self._entries})
@@ -342,16 +450,18 @@ class EpisodeStore:
             raise StoreError(f"episode store {self.root} was opened read-only; open it with read_only=False to add episodes")
         if self._lock_fd is None and fcntl is not None:
             raise StoreError(f"episode store {self.root} is closed; reopen it to add episodes")
+        self._refuse_if_repair_unfinished("add episodes to it")
         episode_id = len(self._entries)
         episode = _canonical_episode(episode, self._metadata, where=f"episode {episode_id} added to {self.root}")
-        name = episode_file_name(episode_id)
+        serial = self._next_serial()
+        name = episode_file_name(serial)
         if (self.root / name).exists():
             raise StoreError(f"{self.root / name} already exists but is not indexed; refusing to overwrite it")
         try:
             nbytes = write_atomically(self.root / name, lambda f: write_episode_file(f, episode))
         except OSError as e:
             raise StoreError(f"cannot write episode {episode_id} to {self.root}: {e}") from e
-        self._entries.append(self._entry(episode_id, episode, nbytes))
+        self._entries.append(self._entry(serial, episode, nbytes))
         self._write_index()
         if self.cache_in_ram:
             self._cache[episode_id] = _read_only_copy(episode)
@@ -365,6 +475,7 @@ class EpisodeStore:
         """
         if self.read_only:
             raise StoreError(f"episode store {self.root} was opened read-only; cannot roll it back")
+        self._refuse_if_repair_unfinished("roll it back")
         n = len(self._entries)
         if not 0 <= num_episodes <= n:
             raise StoreError(f"cannot roll episode store {self.root} back to {num_episodes} episodes: it holds {n}")
@@ -376,6 +487,17 @@ class EpisodeStore:
             self._cache.pop(i, None)
         fsync_dir(self.root)
         return len(dropped)
+
+    def _next_serial(self) -> int:
+        used = [file_serial(self._entries[-1]["file"])] if self._entries else []
+        return max([*used, *self._retired], default=-1) + 1
+
+    def _refuse_if_repair_unfinished(self, action: str) -> None:
+        if self._unfinished_repair is not None:
+            raise StoreError(
+                f"a repair of episode store {self.root} was interrupted ({REPAIRS_FILE} records it as unfinished); "
+                f"finish it with `diamond store repair {self.root}` before you {action}"
+            )
 
     def get(self, episode_id: int) -> Episode:
         """Episode ``episode_id`` (negative ids count from the end). Arrays are read-only."""
@@ -401,11 +523,14 @@ class EpisodeStore:
     def _read(self, episode_id: int) -> Episode:
         entry = self._entries[episode_id]
         path = self.root / entry["file"]
-        episode = read_episode_file(path)
+        try:
+            episode = read_episode_file(path)
+        except CorruptEpisodeFile as e:
+            raise with_repair_hint(e, self.root) from None
         if len(episode) != entry["length"]:
-            raise CorruptEpisodeFile(
+            raise with_repair_hint(CorruptEpisodeFile(
                 f"episode file {path} holds {len(episode)} steps, the index {INDEX_FILE} recorded {entry['length']}"
-            )
+            ), self.root)
         return episode
 
     def close(self) -> None:
