@@ -53,6 +53,9 @@ class ReplayAndImagination:
                 "the world model has nothing to learn from; raise schedule.initial_steps (and initial_steps_max)")
         return plan, collected
 
+    def close(self) -> None:
+        pass  # the collector's env and the store belong to the run
+
     def finished(self, state) -> bool:
         return run_finished(state.epoch, state.agent_steps, state.epochs_without_collection, self.cfg.schedule)
 
@@ -70,6 +73,7 @@ class RealRollouts:
         self.cfg = cfg
         self.steps_per_update = im.batch_size * im.horizon  # real agent steps of one update's rollouts
         self.updates_in = agent.components["actor_critic"].updates_in
+        self.env = env
         runner = agent.rollout_runner(env)  # kept across epochs: its envs' episodes go on
         self.sources: Sources = {ROLLOUTS: lambda: runner}
 
@@ -80,6 +84,9 @@ class RealRollouts:
         """No collection: the budget pays for the updates' rollouts instead (as many updates as it affords)."""
         updates = self.affordable(plan.updates["actor_critic"], state.agent_steps)
         return replace(plan, updates={**plan.updates, "actor_critic": updates}), updates * self.steps_per_update
+
+    def close(self) -> None:
+        self.env.env.close()
 
     def finished(self, state) -> bool:
         """Done once no further update fits the budget."""

@@ -27,6 +27,7 @@ Run folder::
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,24 +80,35 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             return follower.follow(cfg, run_dir, device, info, resume, make_env)
     check_run_folder(run_dir, resume)
     run = open_run(cfg, run_dir, device, info, resume, allow_config_change, log)
-    start_epoch = run.state.epoch
-    while not run.state.training_done:
-        if stop_after_epochs is not None and run.state.epoch - start_epoch >= stop_after_epochs:
-            follower.broadcast(info, {"stop": True})
-            run.writer.close()
-            return {"stopped_after_epochs": stop_after_epochs, "epoch": run.state.epoch,
-                    "agent_steps": run.state.agent_steps}
-        run_epoch(run)
-    follower.broadcast(info, {"stop": True})
-    run.writer.close()
-    return final_report(run)
+    try:
+        start_epoch = run.state.epoch
+        while not run.state.training_done:
+            if stop_after_epochs is not None and run.state.epoch - start_epoch >= stop_after_epochs:
+                follower.broadcast(info, {"stop": True})
+                return {"stopped_after_epochs": stop_after_epochs, "epoch": run.state.epoch,
+                        "agent_steps": run.state.agent_steps}
+            run_epoch(run)
+        follower.broadcast(info, {"stop": True})
+        return final_report(run)
+    finally:
+        run.close()
 
 
 def open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distributed.DistInfo, resume: bool,
              allow_config_change: bool, log: Callable[[str], None]) -> Run:
     """The run's envs, replay store, networks and state: new, or as its last checkpoint left them."""
+    with ExitStack() as undo:  # on an error, close what is already open (a store keeps its writer lock)
+        run = _open_run(cfg, run_dir, device, info, resume, allow_config_change, log, undo)
+        undo.pop_all()  # the run holds them now
+    _continue_under_new_schedule(run)
+    return run
+
+
+def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distributed.DistInfo, resume: bool,
+              allow_config_change: bool, log: Callable[[str], None], undo: ExitStack) -> Run:
     ckpt = run_dir / CHECKPOINT
     train_env = make_env(cfg, "train", cfg.env.num_envs, cfg.seed)
+    undo.callback(train_env.close)
     cfg = fit_to_env(cfg, train_env.num_actions, int(train_env.observation_shape[0]))
     cfg.validate("config")
     config = to_dict(cfg)
@@ -106,6 +118,7 @@ def open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distri
 
     metadata = store_metadata(train_env.protocol())
     store = open_or_create_store(run_dir / "data" / "train", metadata)
+    undo.callback(store.close)
     agent = AgentTraining(cfg, device, info)
     policy = RecurrentPolicy(agent.actor_critic, train_env.num_envs, seed=cfg.seed + 3)
     collector = Collector(train_env, store, policy, epsilon=cfg.schedule.epsilon, seed=cfg.seed + 4)
@@ -130,15 +143,14 @@ def open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distri
 
     # scalars are logged against agent steps: drop those of the epochs after the checkpoint
     writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=state.agent_steps + 1 if state.epoch else None)
+    undo.callback(writer.close)
     if cfg.model_free:
         im = cfg.actor_critic_training.imagination
         env = RealTensorEnv(make_env(cfg, "train", im.batch_size, cfg.seed + MODEL_FREE_SEED_OFFSET), device)
         experience: Any = RealRollouts(cfg, agent, env)
     else:
         experience = ReplayAndImagination(cfg, agent, collector, store)
-    run = Run(cfg, run_dir, config, device, info, agent, policy, collector, store, state, experience, writer, make_env, log)
-    _continue_under_new_schedule(run)
-    return run
+    return Run(cfg, run_dir, config, device, info, agent, policy, collector, store, state, experience, writer, make_env, log)
 
 
 def _continue_under_new_schedule(run: Run) -> None:

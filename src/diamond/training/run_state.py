@@ -61,6 +61,13 @@ class Run:
     make_env: Callable[..., Any]  # make_env(cfg, kind, num_envs, seed): a real vector env
     log: Callable[[str], None]
 
+    def close(self) -> None:
+        """Release what the run holds open: TensorBoard's file, the store's writer lock, the envs."""
+        self.writer.close()
+        self.experience.close()
+        self.store.close()
+        self.collector.env.close()
+
 
 def check_run_folder(run_dir: Path, resume: bool) -> None:
     """A new run needs a writable folder without a run in it; a resumed one needs its checkpoint."""
