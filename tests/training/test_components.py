@@ -25,7 +25,9 @@ def second_denoiser(cfg, device, dist, seed):
 def test_one_more_entry_trains_checkpoints_resumes_and_logs(tmp_path, monkeypatch):
     monkeypatch.setattr(agent_module, "MODEL_BASED", (*agent_module.MODEL_BASED, second_denoiser))
     cfg, run = train_config("tiny", None, []), tmp_path / "run"
-    quiet = lambda message: None  # noqa: E731
+    def quiet(message):
+        pass
+
     assert train(cfg, run, torch.device("cpu"), log=quiet, stop_after_epochs=2)["epoch"] == 2
     saved = torch.load(run / "checkpoints" / "agent.pt", weights_only=False)["agent"]
     assert saved["updates"] == {"denoiser": 3 + 2, "rew_end": 3 + 2, "actor_critic": 3 + 2, "upsampler": 2 + 1}
@@ -48,5 +50,5 @@ def test_model_free_agent_has_no_world_model():
     agent = agent_module.AgentTraining(cfg, torch.device("cpu"))
     assert list(agent.components) == ["actor_critic"] and agent.actor_critic is agent.components["actor_critic"].module
     with pytest.raises(AttributeError, match="no denoiser"):
-        agent.denoiser
+        _ = agent.denoiser
     assert "denoiser" not in agent.state_dict() and "gen_denoiser" not in agent.rng_state()

@@ -98,7 +98,7 @@ def eta(run: Run, plan: EpochPlan, collected: int, times: dict[str, float]) -> f
 
 
 def _fmt_time(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
