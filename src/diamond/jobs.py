@@ -206,33 +206,20 @@ def train_flags(env: str | None, game: str | None, seed: int | None, model_free:
 def train_agent(out: str | None, resume: str | None, preset: str | None, config_file: str | None, overrides: list[str],
                 env: str | None, game: str | None, model_free: bool, seed: int | None, device: str,
                 allow_config_change: bool = False, log=print) -> dict[str, Any]:
-    """``diamond train``: resolve the configuration, then run or resume (see ``diamond.training.run``)."""
-    import json
+    """``diamond train``: resolve the configuration, then run or resume (see ``diamond.training.run``).
 
+    A resumed run starts from its saved config.json; ``--config``, the flags and ``--set`` apply on top of it.
+    """
     from diamond.configs.presets import train_config
-    from diamond.configs.schema import ConfigError, TrainConfig, from_dict
     from diamond.devices import resolve_device
     from diamond.training.run import train
 
-    flags = train_flags(env, game, seed, model_free, overrides)
+    changes = [*train_flags(env, game, seed, model_free, overrides), *overrides]
     if resume is not None:
-        if out is not None and Path(out) != Path(resume):
-            raise ConfigError(f"--out {out} and --resume {resume} name different run folders; give only --resume")
         run_dir = Path(resume)
-        saved = run_dir / "config.json"
-        if not run_dir.is_dir():
-            raise ConfigError(f"--resume {run_dir}: the run folder does not exist; nothing to resume")
-        if preset is None and config_file is None and not overrides and not flags:
-            if not saved.exists():
-                raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")
-            try:
-                cfg = from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"--resume {run_dir}: {saved} is not valid JSON ({exc})") from exc
-        else:
-            cfg = train_config(preset or "paper", config_file, [*flags, *overrides])
+        cfg = resumed_config(run_dir, out, preset, config_file, changes)
     else:
-        cfg = train_config(preset or "paper", config_file, [*flags, *overrides])
+        cfg = train_config(preset or "paper", config_file, changes)
         run_dir = Path(out) if out else Path("runs") / f"{cfg.env.game}-{preset or 'paper'}-seed{cfg.seed}"
     return train(cfg, run_dir, resolve_device(device), resume=resume is not None,
                  allow_config_change=allow_config_change, log=log)
@@ -289,3 +276,31 @@ def repair_episode_store(path: str | Path):
     store, run = locate_store(path)
     count = CheckpointEpisodeCount(run / CHECKPOINT) if run is not None and (run / CHECKPOINT).is_file() else None
     return repair_store(store, count)
+
+
+def resumed_config(run_dir: Path, out: str | None, preset: str | None, config_file: str | None, changes: list[str]):
+    """The run's saved configuration with ``--config`` and the flags / ``--set`` items applied on top.
+
+    ``--preset`` is refused: the saved configuration already is a resolved preset, and a preset given
+    again would set every one of its fields back, not just the ones the user means to change.
+    """
+    import json
+
+    from diamond.configs.presets import update_config
+    from diamond.configs.schema import ConfigError, TrainConfig, from_dict
+
+    if out is not None and Path(out) != run_dir:
+        raise ConfigError(f"--out {out} and --resume {run_dir} name different run folders; give only --resume")
+    if preset is not None:
+        raise ConfigError(f"--preset {preset} with --resume {run_dir}: a resumed run starts from its saved "
+                          f"configuration ({run_dir / 'config.json'}); change values with --set KEY=VALUE or --config FILE")
+    saved = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise ConfigError(f"--resume {run_dir}: the run folder does not exist; nothing to resume")
+    if not saved.exists():
+        raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")
+    try:
+        cfg = from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--resume {run_dir}: {saved} is not valid JSON ({exc})") from exc
+    return update_config(cfg, config_file, changes)

@@ -12,7 +12,7 @@ from diamond.rl.losses import actor_critic_loss
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
 from diamond.training.run import make_env
-from diamond.training.test_episodes import EpisodeList
+from diamond.training.evaluation_episodes import EpisodeList
 
 pytest.importorskip("minatar")
 

@@ -6,7 +6,7 @@ import pytest
 from diamond.checkpoints.trees import from_tensor_tree, to_tensor_tree
 from diamond.envs import AtariConfig, make_atari_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.test_episodes import EpisodeList
+from diamond.training.evaluation_episodes import EpisodeList
 
 
 def _make(family: str, backend: str):

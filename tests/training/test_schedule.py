@@ -5,7 +5,7 @@ import pytest
 
 from diamond.configs.schema import ScheduleConfig
 from diamond.training.schedule import (initial_collection_done, plan_epoch, rare_reward_count, regular_epoch_seconds,
-                                       run_finished)
+                                       run_finished, scheduled_updates)
 
 PAPER = ScheduleConfig()
 
@@ -29,14 +29,20 @@ def test_initial_collection_rule():
 
 def test_epoch_plans_follow_the_paper():
     first = plan_epoch(1, 0, PAPER)
-    assert (first.collect_steps, first.denoiser_updates, first.rew_end_updates, first.actor_critic_updates) == (
-        0, 10_000, 10_000, 5_000)
+    assert first.collect_steps == 0 and first.updates == {"denoiser": 10_000, "rew_end": 10_000, "actor_critic": 5_000}
+    assert list(first.updates) == ["denoiser", "rew_end", "actor_critic"]  # the update order
     second = plan_epoch(2, 5_000, PAPER)
-    assert (second.collect_steps, second.denoiser_updates, second.rew_end_updates, second.actor_critic_updates) == (
-        100, 400, 400, 400)
+    assert second.collect_steps == 100 and second.updates == {"denoiser": 400, "rew_end": 400, "actor_critic": 400}
     assert plan_epoch(3, 99_950, PAPER).collect_steps == 50  # never beyond the budget
     assert plan_epoch(4, 100_000, PAPER).collect_steps == 0
     assert [e for e in range(1, 31) if plan_epoch(e, 0, PAPER).evaluate] == [10, 20, 30]
+
+
+def test_a_declared_count_joins_the_plan():
+    counts = {"denoiser": scheduled_updates(PAPER, "denoiser"), "upsampler": lambda epoch: 7 * epoch}
+    assert plan_epoch(3, 5_000, PAPER, counts).updates == {"denoiser": 400, "upsampler": 21}
+    with pytest.raises(ValueError, match="upsampler"):
+        scheduled_updates(PAPER, "upsampler")
 
 
 def test_run_finishes_after_budget_and_extra_epochs():
@@ -48,8 +54,8 @@ def test_run_finishes_after_budget_and_extra_epochs():
 def test_eta_after_the_first_epoch_scales_its_per_update_times():
     cfg = ScheduleConfig(steps_per_epoch=200, denoiser_updates_first=300, rew_end_updates_first=300,
                          actor_critic_updates_first=30, denoiser_updates=25, rew_end_updates=25, actor_critic_updates=25)
-    first = plan_epoch(1, 0, cfg)
+    first, regular = plan_epoch(1, 0, cfg), plan_epoch(2, 2000, cfg)
     times = {"collect": 10.0, "denoiser": 30.0, "rew_end": 60.0, "actor_critic": 30.0, "evaluation": 0.0}
     # 10 s / 2000 steps × 200 + 30 / 300 × 25 + 60 / 300 × 25 + 30 / 30 × 25
-    assert regular_epoch_seconds(times, first, 2000, cfg) == pytest.approx(1.0 + 2.5 + 5.0 + 25.0)
-    assert regular_epoch_seconds(times, first, 0, cfg) == pytest.approx(32.5)  # nothing collected (model-free): no collect time
+    assert regular_epoch_seconds(times, first, regular, 2000, 200) == pytest.approx(1.0 + 2.5 + 5.0 + 25.0)
+    assert regular_epoch_seconds(times, first, regular, 0, 200) == pytest.approx(32.5)  # nothing collected (model-free): no collect time

@@ -22,10 +22,35 @@ TINY = ["--preset", "tiny", "--device", "cpu", "--set", "schedule.total_steps=45
         "--set", "schedule.rew_end_updates=6", "--set", "schedule.actor_critic_updates=6"]
 
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+# `diamond train` whose second end-of-epoch checkpoint kills the process first: after epoch 2's metrics
+# line, before its checkpoint
+KILL_AT_SECOND_CHECKPOINT = """
+import os, signal, sys
+from diamond.cli import main
+from diamond.training import run_state
+
+saves = 0
+save_state = run_state.save_state
+
+
+def save_or_die(*args, **kwargs):
+    global saves
+    saves += 1
+    if saves == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    save_state(*args, **kwargs)
+
+
+run_state.save_state = save_or_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def _cli(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     return subprocess.Popen([sys.executable, "-m", "diamond.cli", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+                            stderr=subprocess.STDOUT, text=True, env=ENV)
 
 
 def _episodes(run: Path) -> list:
@@ -36,6 +61,10 @@ def _episodes(run: Path) -> list:
 def _epochs(run: Path) -> int:
     path = run / "metrics.jsonl"
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _metric_epochs(run: Path) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
@@ -71,7 +100,49 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
             assert np.array_equal(getattr(x, field), getattr(y, field)), field
     assert ra["final"]["returns"] == rb["final"]["returns"]
     metrics = [json.loads(line)["epoch"] for line in (b / "metrics.jsonl").read_text().splitlines()]
-    assert sorted(set(metrics)) == list(range(1, rb["epochs"] + 1))
+    assert metrics == list(range(1, rb["epochs"] + 1))  # one line per epoch: none repeated, none lost
+
+
+def test_kill_between_metrics_line_and_checkpoint_neither_repeats_nor_loses_a_line(tmp_path):
+    driver, run = tmp_path / "driver.py", tmp_path / "run"
+    driver.write_text(KILL_AT_SECOND_CHECKPOINT)
+    killed = subprocess.run([sys.executable, str(driver), "train", "--preset", "tiny", "--device", "cpu", "--out", str(run)],
+                            capture_output=True, text=True, env=ENV, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert _metric_epochs(run) == [1, 2]  # epoch 2's line is written...
+    assert torch.load(run / "checkpoints" / "agent.pt", weights_only=True)["run"]["epoch"] == 1  # ...its checkpoint not
+
+    proc = _cli("--resume", str(run), "--device", "cpu")
+    out = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, out
+    assert f"resumed {run} after epoch 1" in out
+    results = json.loads((run / "results.json").read_text())
+    assert results["epochs"] == 5 and _metric_epochs(run) == [1, 2, 3, 4, 5]
+
+
+def test_finished_run_given_a_larger_budget_trains_on(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--device", "cpu", "--out", str(run)]) == 0
+    first = json.loads((run / "results.json").read_text())
+    assert (first["agent_steps"], first["epochs"]) == (300, 5)
+    capsys.readouterr()
+
+    bigger = tmp_path / "bigger.json"
+    bigger.write_text(json.dumps({"schedule": {"total_steps": 400}}))  # applied on top of the saved configuration
+    assert main(["train", "--resume", str(run), "--device", "cpu", "--config", str(bigger)]) == 2
+    err = capsys.readouterr().err
+    assert "schedule.total_steps: checkpoint=300, current=400" in err and "--allow-config-change" in err
+    assert err.count("checkpoint=") == 1  # the only difference from the saved configuration
+
+    assert main(["train", "--resume", str(run), "--device", "cpu", "--allow-config-change",
+                 "--set", "schedule.total_steps=400"]) == 0
+    assert "trains on to the schedule's 400" in capsys.readouterr().out
+    results = json.loads((run / "results.json").read_text())
+    # two more epochs collect 50 steps each, then the extra epoch (spec §1) without collection
+    assert (results["agent_steps"], results["epochs"]) == (400, 8)
+    assert _metric_epochs(run) == list(range(1, 9))
+    assert [json.loads(line)["agent_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()][5:] == [
+        350, 400, 400]
 
 
 def test_run_folder_contents(tmp_path):
@@ -120,9 +191,13 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
     before = ckpt.read_bytes()
     assert main(["train", *TINY, "--out", str(run)]) == 2  # a new run over an existing one
     assert "--resume" in capsys.readouterr().err
-    assert main(["train", *TINY, "--resume", str(run), "--set", "actor_critic_training.optimizer.lr=0.01"]) == 2
+    assert main(["train", *TINY, "--resume", str(run)]) == 2  # a preset would reset the saved configuration
+    assert "--preset tiny with --resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--set", "schedule.total_steps=450",
+                 "--set", "actor_critic_training.optimizer.lr=0.01"]) == 2
     err = capsys.readouterr().err
     assert "actor_critic_training.optimizer.lr" in err and "schedule.total_steps" in err  # every difference listed
+    assert err.count("checkpoint=") == 2
     assert ckpt.read_bytes() == before
 
     ckpt.write_bytes(before[: len(before) // 2])  # a truncated checkpoint

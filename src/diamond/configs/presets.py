@@ -149,6 +149,12 @@ def resolve_config(cls: type, presets: dict[str, dict[str, Any]], preset: str, c
     for key, value in presets[preset].items():
         cfg = replace_path(cfg, key, value, f"preset {preset!r}, {key}")
     cfg.validate(f"preset {preset!r}")
+    return update_config(cfg, config_file, overrides)
+
+
+def update_config(cfg: Any, config_file: str | Path | None, overrides: list[str] | None) -> Any:
+    """``cfg`` → config file → ``key=value`` overrides (values parsed as JSON, else kept as text)."""
+    cls = type(cfg)
     if config_file is not None:
         path = Path(config_file)
         try:

@@ -371,7 +371,7 @@ class EnvConfig:
 
 
 @dataclass(frozen=True)
-class SequenceTrainingConfig:
+class RewEndTrainingConfig:
     """Batches of segments for the reward/termination model (spec §5: length 19 = horizon 15 + 4)."""
 
     batch_size: int = 32
@@ -448,7 +448,7 @@ class TrainConfig:
     denoiser_training: DenoiserTrainingConfig = field(default_factory=DenoiserTrainingConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     rew_end: RewEndConfig = field(default_factory=RewEndConfig)
-    rew_end_training: SequenceTrainingConfig = field(default_factory=SequenceTrainingConfig)
+    rew_end_training: RewEndTrainingConfig = field(default_factory=RewEndTrainingConfig)
     actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     actor_critic_training: ActorCriticTrainingConfig = field(default_factory=ActorCriticTrainingConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

@@ -8,7 +8,6 @@ critic predicts 0. The network sees one frame per step; its memory is the LSTM s
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diamond.configs.schema import ActorCriticConfig

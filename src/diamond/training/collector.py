@@ -20,6 +20,7 @@ import numpy as np
 
 from diamond.data.episode import Episode, EpisodeBuffer
 from diamond.envs.base import VectorEnv
+from diamond.spaces import ActionSpace
 
 
 class EpisodeSink(Protocol):

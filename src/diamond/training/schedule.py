@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -25,28 +27,34 @@ def initial_collection_done(steps: int, rewards: np.ndarray, cfg: ScheduleConfig
     return steps >= cfg.initial_steps_max or rare_reward_count(rewards) >= cfg.initial_min_rare_rewards
 
 
+SCHEDULED = ("denoiser", "rew_end", "actor_critic")  # the networks whose update counts ScheduleConfig holds
+
+
+def scheduled_updates(cfg: ScheduleConfig, name: str) -> Callable[[int], int]:
+    """Updates of network ``name`` in epoch e: ``<name>_updates_first`` in the first, ``<name>_updates`` after."""
+    if name not in SCHEDULED:
+        raise ValueError(f"the schedule holds no update counts for {name!r}; it has {SCHEDULED}")
+    first, later = getattr(cfg, f"{name}_updates_first"), getattr(cfg, f"{name}_updates")
+    return lambda epoch: first if epoch == 1 else later
+
+
 @dataclass(frozen=True)
 class EpochPlan:
     epoch: int
     collect_steps: int  # 0 for the initial epoch (the initial collection rule decides) and the extra epochs
-    denoiser_updates: int
-    rew_end_updates: int
-    actor_critic_updates: int
+    updates: dict[str, int]  # per trained network, in update order
     evaluate: bool
 
 
-def plan_epoch(epoch: int, agent_steps: int, cfg: ScheduleConfig) -> EpochPlan:
-    """What epoch ``epoch`` (1-based) does, given the agent steps already taken."""
+def plan_epoch(epoch: int, agent_steps: int, cfg: ScheduleConfig,
+               counts: Mapping[str, Callable[[int], int]] | None = None) -> EpochPlan:
+    """What epoch ``epoch`` (1-based) does, given the agent steps already taken. ``counts``: each network's
+    updates per epoch (default: the three of the schedule)."""
+    counts = counts if counts is not None else {name: scheduled_updates(cfg, name) for name in SCHEDULED}
     first = epoch == 1
     collect = 0 if first else min(cfg.steps_per_epoch, max(0, cfg.total_steps - agent_steps))
-    return EpochPlan(
-        epoch=epoch,
-        collect_steps=collect,
-        denoiser_updates=cfg.denoiser_updates_first if first else cfg.denoiser_updates,
-        rew_end_updates=cfg.rew_end_updates_first if first else cfg.rew_end_updates,
-        actor_critic_updates=cfg.actor_critic_updates_first if first else cfg.actor_critic_updates,
-        evaluate=epoch % cfg.eval_every == 0,
-    )
+    return EpochPlan(epoch=epoch, collect_steps=collect, updates={name: int(n(epoch)) for name, n in counts.items()},
+                     evaluate=epoch % cfg.eval_every == 0)
 
 
 def run_finished(epoch: int, agent_steps: int, epochs_without_collection: int, cfg: ScheduleConfig) -> bool:
@@ -54,13 +62,18 @@ def run_finished(epoch: int, agent_steps: int, epochs_without_collection: int, c
     return epoch >= 1 and agent_steps >= cfg.total_steps and epochs_without_collection >= cfg.extra_epochs
 
 
-def regular_epoch_seconds(times: dict[str, float], first: EpochPlan, collected: int, cfg: ScheduleConfig) -> float:
-    """Expected seconds of a later epoch, from the first epoch's time per collected step and per update
-    (the first epoch's counts differ, so its own duration would mislead an ETA)."""
+def remaining_epochs(agent_steps: int, epochs_without_collection: int, cfg: ScheduleConfig) -> int:
+    """An estimate of the epochs left (for the ETA)."""
+    collecting = max(0, cfg.total_steps - max(agent_steps, cfg.initial_steps))
+    return math.ceil(collecting / cfg.steps_per_epoch) + max(0, cfg.extra_epochs - epochs_without_collection)
+
+
+def regular_epoch_seconds(times: dict[str, float], first: EpochPlan, regular: EpochPlan, collected: int,
+                          steps_per_epoch: int) -> float:
+    """Expected seconds of a later epoch (``regular``), from the first epoch's time per collected step and
+    per update (the first epoch's counts differ, so its own duration would mislead an ETA)."""
     def scaled(phase: str, done: int, planned: int) -> float:
         return times.get(phase, 0.0) / done * planned if done else 0.0
 
-    return (scaled("collect", collected, cfg.steps_per_epoch)
-            + scaled("denoiser", first.denoiser_updates, cfg.denoiser_updates)
-            + scaled("rew_end", first.rew_end_updates, cfg.rew_end_updates)
-            + scaled("actor_critic", first.actor_critic_updates, cfg.actor_critic_updates))
+    return (scaled("collect", collected, steps_per_epoch)
+            + sum(scaled(name, n, regular.updates.get(name, 0)) for name, n in first.updates.items()))

@@ -17,20 +17,21 @@ from diamond.checkpoints.project import (check_project_payload, is_project_check
                                          require_same_config, save_checkpoint)
 from diamond.checkpoints.reference import infer_denoiser_config, is_reference_layout, split_reference
 from diamond.configs.schema import ConfigError, WorldModelRunConfig, from_dict, to_dict
-from diamond.data.sampler import Batch, SegmentSampler
+from diamond.data.sampler import SegmentSampler
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
 from diamond.fileio import dumps, write_json_atomically
-from diamond.imaging import to_model_range
 from diamond.progress import Progress
 from diamond.data.store import action_space_of
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
-from diamond.training.optim import make_optimizer, optimizer_step
+from diamond.training.components import component_stats
+from diamond.training.distributed import DistInfo
+from diamond.training.networks import denoiser_component
 
 CHECKPOINT = "checkpoints/world_model.pt"
 
 
 def fit_to_data(cfg: WorldModelRunConfig, metadata: dict[str, Any], where: str) -> WorldModelRunConfig:
-    """Set the action space and image channels from the dataset, refusing data the model cannot read."""
+    """Set the action count and image channels from the dataset, refusing data the model cannot read."""
     shape = metadata.get("obs_shape")
     if not shape or len(shape) != 3:
         raise ConfigError(f"{where}: the dataset's obs_shape is {shape!r}; expected [channels, height, width]")
@@ -50,39 +51,32 @@ def require_compatible(train_meta: dict[str, Any], test_meta: dict[str, Any], tr
                               f"{key} {train[key]}; they must come from the same environment")
 
 
-def to_model_batch(batch: Batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    batch = batch.to(device, non_blocking=True)
-    return to_model_range(batch.obs), batch.act, batch.mask_padding
-
-
 class WorldModelTraining:
-    """The denoiser, its optimiser and schedule, and the counters: everything a checkpoint holds."""
+    """The denoiser as a component (the same update as in ``diamond train``), its RNGs: what a checkpoint holds."""
 
     def __init__(self, cfg: WorldModelRunConfig, device: torch.device) -> None:
         self.cfg = cfg
         self.device = device
         torch.manual_seed(cfg.seed)
-        self.denoiser = make_denoiser(cfg.denoiser).to(device)
-        self.optimizer, self.scheduler = make_optimizer(self.denoiser, cfg.training.optimizer)
-        self.step = 0
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        # one "epoch" of num_updates updates: this run has no collection between them
+        self.component = denoiser_component(cfg.denoiser, cfg.training, lambda epoch: cfg.num_updates, device,
+                                            DistInfo(), self.generator, where="training")
 
-    def train_step(self, sampler: SegmentSampler) -> dict[str, float]:
-        t = self.cfg.training
-        seq_length = self.cfg.denoiser.net.num_steps_conditioning + t.num_targets
-        obs, act, mask = to_model_batch(sampler.sample(t.batch_size, seq_length, "end", final_obs=t.final_obs_targets), self.device)
-        self.denoiser.train()
-        loss = self.denoiser.loss(obs, act, mask, generator=self.generator)
-        grad_norm = optimizer_step(self.denoiser, self.optimizer, self.scheduler, loss, t.optimizer.max_grad_norm)
-        self.step += 1
-        return {"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": self.scheduler.get_last_lr()[0]}
+    @property
+    def denoiser(self) -> NextFrameDenoiser:
+        return self.component.module
 
-    def state_dict(self) -> dict[str, Any]:
+    @property
+    def step(self) -> int:
+        return self.component.updates
+
+    def state_dict(self) -> dict[str, Any]:  # the layout of world_model.pt files (load_denoiser reads "denoiser")
         return {
             "denoiser": self.denoiser.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.component.optimizer.state_dict(),
+            "scheduler": self.component.scheduler.state_dict(),
             "step": self.step,
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
             "torch_rng": self.generator.get_state(),
@@ -90,9 +84,9 @@ class WorldModelTraining:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.denoiser.load_state_dict(state["denoiser"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.step = int(state["step"])
+        self.component.optimizer.load_state_dict(state["optimizer"])
+        self.component.scheduler.load_state_dict(state["scheduler"])
+        self.component.updates = int(state["step"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.generator.set_state(state["torch_rng"])
 
@@ -194,10 +188,11 @@ def train_world_model(
     losses: list[float] = []
     stopped_early = False
     while training.step < cfg.num_updates:
-        stats = training.train_step(sampler)
+        stats = training.component.update(sampler)
         losses.append(stats["loss"])
-        for key, value in stats.items():
-            writer.add_scalar(f"train/{key}", value, training.step)
+        logged = {**component_stats(training.component.name, [stats]), "train/denoiser_lr": training.component.lr}
+        for key, value in logged.items():
+            writer.add_scalar(key, value, training.step)
         bar.update(1, loss=f"{np.mean(losses[-50:]):.4f}")
         if training.step % cfg.eval_every == 0 or training.step == cfg.num_updates:
             last_eval = evaluate()

@@ -1,4 +1,4 @@
-"""Running whole test episodes with a policy (spec §1: 4 every 10 epochs, 100 at the end)."""
+"""Running whole evaluation episodes with a policy (spec §1: 4 every 10 epochs, 100 at the end)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class EpisodeList:
 
 
 @dataclass
-class TestResult:
+class EpisodeReturns:
+    """The returns and lengths of whole episodes, and the episodes themselves (if kept)."""
+
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     episodes: EpisodeList = field(default_factory=EpisodeList)
@@ -45,8 +47,8 @@ class TestResult:
         return float(np.mean(self.returns))
 
 
-def run_test_episodes(env: VectorEnv, policy: Policy, num_episodes: int, seed: int, epsilon: float = 0.0,
-                      keep_episodes: bool = True, max_steps: int = 0) -> TestResult:
+def run_evaluation_episodes(env: VectorEnv, policy: Policy, num_episodes: int, seed: int, epsilon: float = 0.0,
+                      keep_episodes: bool = True, max_steps: int = 0) -> EpisodeReturns:
     """Exactly ``num_episodes`` complete episodes, each env running a fixed quota of them.
 
     Fixed quotas, not "the first N to finish", so short episodes are not over-represented. ``max_steps``
@@ -54,10 +56,10 @@ def run_test_episodes(env: VectorEnv, policy: Policy, num_episodes: int, seed: i
     policies that never end an episode; such an episode is recorded as truncated).
     """
     if num_episodes < 1:
-        raise ValueError(f"run_test_episodes: num_episodes must be >= 1, got {num_episodes}")
+        raise ValueError(f"run_evaluation_episodes: num_episodes must be >= 1, got {num_episodes}")
     n = env.num_envs
     quotas = [num_episodes // n + (1 if i < num_episodes % n else 0) for i in range(n)]
-    result = TestResult()
+    result = EpisodeReturns()
     sink = result.episodes if keep_episodes else EpisodeList()
     done_per_env = [0] * n
 

@@ -1,0 +1,110 @@
+"""A trained network as one declaration: its module, optimiser, batches, loss and updates per epoch.
+
+The agent's training (``diamond train``) and the world model's alone (``diamond train-world-model``)
+update their networks with the same ``Component.update``; the run loop, checkpoints, DDP, timings and
+logs iterate over a list of components, so a further network is one more entry in that list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from diamond.configs.schema import OptimizerConfig
+from diamond.training.distributed import DistInfo, Objective, data_parallel
+from diamond.training.optim import make_optimizer, optimizer_step
+
+# loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show
+Loss = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class Component:
+    """One trained network.
+
+    ``source`` names where its batches come from (a key of the sources the loop hands to
+    ``update_components``); ``sample(source, batch_size)`` draws one batch as the loss's positional
+    arguments; ``updates_in(epoch)`` is its number of updates in that epoch (spec §1).
+    """
+
+    name: str
+    module: nn.Module
+    optimizer_cfg: OptimizerConfig
+    source: str
+    sample: Callable[[Any, int], tuple]
+    loss: Loss  # on one batch, in this process alone (training and held-out evaluation)
+    objective: nn.Module  # the training loss over this process's shard (DDP-wrapped with several processes)
+    batch_size: int  # the global batch (held-out evaluation uses it whole)
+    shard_size: int  # this process's share of it (training)
+    updates_in: Callable[[int], int]
+    generator: torch.Generator | None = None  # its own noise stream, checkpointed as ``gen_<name>``
+    held_out: bool = False  # also report its loss on the test episodes of each evaluation
+    logged_stats: tuple[str, ...] | None = None  # the stats of the epoch's metrics line (None: all)
+    frames_per_update: tuple[str, int] | None = None  # a throughput stat: (its name, frames per update)
+    optimizer: torch.optim.Optimizer = field(init=False)
+    scheduler: torch.optim.lr_scheduler.LRScheduler = field(init=False)
+    updates: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.optimizer, self.scheduler = make_optimizer(self.module, self.optimizer_cfg)
+
+    def update(self, source: Any) -> dict[str, float]:
+        """One optimiser step on one batch from ``source``; returns the loss's stats and the gradient norm."""
+        batch = self.sample(source, self.shard_size)
+        self.module.train()
+        loss, stats = self.objective(*batch)
+        stats["grad_norm"] = optimizer_step(self.module, self.optimizer, self.scheduler, loss,
+                                            self.optimizer_cfg.max_grad_norm)
+        self.updates += 1
+        return stats
+
+    @property
+    def lr(self) -> float:
+        return float(self.scheduler.get_last_lr()[0])
+
+    # -- checkpoint entries: ``<name>``, ``<name>_optimizer``, ``<name>_scheduler`` --------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {self.name: self.module.state_dict(), f"{self.name}_optimizer": self.optimizer.state_dict(),
+                f"{self.name}_scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.module.load_state_dict(state[self.name])
+        self.optimizer.load_state_dict(state[f"{self.name}_optimizer"])
+        self.scheduler.load_state_dict(state[f"{self.name}_scheduler"])
+
+
+def make_objective(module: nn.Module, loss: Loss, dist: DistInfo, device: torch.device, **training: Any) -> nn.Module:
+    """The loss as a (DDP-wrapped) module, with training-only keyword arguments (generator, normaliser)."""
+    return data_parallel(Objective(module, lambda m, *batch: loss(m, *batch, **training)), dist, device)
+
+
+def component_stats(name: str, stats: Iterable[dict[str, float]], keys: Iterable[str] | None = None) -> dict[str, float]:
+    """``train/<name>_<stat>``: each stat's mean over the given updates (nothing if there were none)."""
+    stats = list(stats)
+    if not stats:
+        return {}
+    return {f"train/{name}_{k}": float(np.mean([s[k] for s in stats])) for k in (keys or stats[0])}
+
+
+def update_components(components: Iterable[Component], updates: Mapping[str, int],
+                      sources: Mapping[str, Callable[[], Any]], clock: Callable[[], float]
+                      ) -> tuple[dict[str, float], dict[str, float]]:
+    """One epoch's updates of every component, in order (spec §1 steps 2-3); every process of a
+    data-parallel run calls this with the same counts. Returns (seconds per component, logged stats)."""
+    times: dict[str, float] = {}
+    logged: dict[str, float] = {}
+    for c in components:
+        source = sources[c.source]()  # made afresh each epoch, after the components before it have trained
+        t = clock()
+        stats = [c.update(source) for _ in range(updates[c.name])]
+        times[c.name] = clock() - t
+        logged.update(component_stats(c.name, stats, c.logged_stats))
+        if stats and c.frames_per_update is not None:
+            key, frames = c.frames_per_update
+            logged[key] = len(stats) * frames / max(times[c.name], 1e-9)
+    return times, logged
