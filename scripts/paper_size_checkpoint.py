@@ -15,6 +15,7 @@ import torch
 
 from diamond.checkpoints.reference import join_reference
 from diamond.configs.schema import TrainConfig
+from diamond.spaces import ActionSpace
 from diamond.training.agent import AgentTraining, fit_to_env
 
 
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=4, help="the game's action count (Breakout: 4)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    cfg = fit_to_env(TrainConfig(seed=args.seed), args.actions, 3)
+    cfg = fit_to_env(TrainConfig(seed=args.seed), ActionSpace.discrete(args.actions), 3)
     agent = AgentTraining(cfg, torch.device("cpu"))
     torch.save(join_reference({"denoiser": agent.denoiser.state_dict(), "rew_end_model": agent.rew_end.state_dict(),
                                "actor_critic": agent.actor_critic.state_dict()}), args.out)
