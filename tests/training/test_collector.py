@@ -160,7 +160,7 @@ def test_epsilon_replaces_the_policy_action_with_a_uniform_one():
 
 
 def test_policy_reset_is_called_after_auto_resets():
-    policy = RecordingPolicy(4, seed=0)
+    policy = RecordingPolicy(ActionSpace.discrete(4), seed=0)
     collector, env, _ = _collector(policy=policy)
     collector.collect(300)
     assert policy.resets[0].all()  # the first reset of all envs

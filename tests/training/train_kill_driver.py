@@ -13,7 +13,7 @@ from pathlib import Path
 
 from diamond.cli import main
 from diamond.data import EpisodeStore
-from diamond.training import run
+from diamond.training import run_state as run
 
 checkpoints_to_write = int(sys.argv[1])
 written = 0

@@ -91,6 +91,45 @@ class WorldModelTraining:
         self.generator.set_state(state["torch_rng"])
 
 
+def _start_or_resume(training: WorldModelTraining, run_dir: Path, config: dict[str, Any], resume: bool,
+                     log: Callable[[str], None]) -> None:
+    """Load the checkpoint to resume (refusing another configuration), or refuse to overwrite one."""
+    ckpt_path = run_dir / CHECKPOINT
+    if ckpt_path.exists():
+        if not resume:
+            raise ConfigError(f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
+                              "or choose another --out (nothing was changed)")
+        payload = load_checkpoint(ckpt_path, map_location=training.device)
+        require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
+        training.load_state_dict(payload)
+        log(f"resumed from {ckpt_path} at step {training.step}")
+    elif resume:
+        raise ConfigError(f"--resume: {ckpt_path} does not exist; nothing to resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(run_dir / "config.json", config)
+    metrics_path = run_dir / "metrics.jsonl"
+    if metrics_path.exists():  # evaluations made after the checkpoint we resume from are repeated: drop them
+        kept = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["step"] <= training.step]
+        metrics_path.write_text("".join(line + "\n" for line in kept))
+
+
+def _evaluate(training: WorldModelTraining, held_out, writer, metrics_path: Path,
+              log: Callable[[str], None]) -> dict[str, float]:
+    """One-step prediction on the held-out contexts: TensorBoard, a metrics line and a line of output."""
+    cfg = training.cfg
+    training.denoiser.eval()
+    m = one_step_metrics(training.denoiser, cfg.sampler, held_out, batch_size=cfg.training.batch_size, seed=cfg.seed)
+    m["step"] = training.step
+    for key, value in m.items():
+        if key != "step" and math.isfinite(value):
+            writer.add_scalar(f"eval/{key}", value, training.step)
+    with open(metrics_path, "a") as f:
+        f.write(dumps(m) + "\n")
+    log(f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
+        f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})")
+    return m
+
+
 def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
     return denoiser_from_checkpoint(read_torch_file(path, map_location=device), path, device)
@@ -142,18 +181,7 @@ def train_world_model(
     ckpt_path = run_dir / CHECKPOINT
     config = to_dict(cfg)
     training = WorldModelTraining(cfg, device)
-    if ckpt_path.exists():
-        if not resume:
-            raise ConfigError(f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
-                              "or choose another --out (nothing was changed)")
-        payload = load_checkpoint(ckpt_path, map_location=device)
-        require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
-        training.load_state_dict(payload)
-        log(f"resumed from {ckpt_path} at step {training.step}")
-    elif resume:
-        raise ConfigError(f"--resume: {ckpt_path} does not exist; nothing to resume")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / "config.json", config)
+    _start_or_resume(training, run_dir, config, resume, log)
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -161,22 +189,7 @@ def train_world_model(
     sampler = SegmentSampler(train_store, training.rng)
     held_out = held_out_contexts(test_store, cfg.eval_contexts, cfg.denoiser.net.num_steps_conditioning, seed=cfg.seed)
     metrics_path = run_dir / "metrics.jsonl"
-    if metrics_path.exists():  # evaluations made after the checkpoint we resume from are repeated: drop them
-        kept = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["step"] <= training.step]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
-
-    def evaluate() -> dict[str, float]:
-        training.denoiser.eval()
-        m = one_step_metrics(training.denoiser, cfg.sampler, held_out, batch_size=cfg.training.batch_size, seed=cfg.seed)
-        m["step"] = training.step
-        for key, value in m.items():
-            if key != "step" and math.isfinite(value):
-                writer.add_scalar(f"eval/{key}", value, training.step)
-        with open(metrics_path, "a") as f:
-            f.write(dumps(m) + "\n")
-        log(f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
-            f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})")
-        return m
+    evaluate = lambda: _evaluate(training, held_out, writer, metrics_path, log)  # noqa: E731
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, config, **training.state_dict())
