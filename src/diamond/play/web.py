@@ -15,9 +15,10 @@ import asyncio
 import ipaddress
 import json
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,7 @@ Under torchrun, rank 0 runs this loop and tells the other processes each epoch's
 same updates on their shards of each batch (``_follow``) and hand their random state back for the
 checkpoint.
 
-Run folder::
+Run folder (named in ``diamond.layout.AgentRun``)::
 
     config.json  protocol.json        resolved configuration; the environment protocol
     data/train/                       the replay data (episode store)
@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,34 +38,28 @@ from diamond.checkpoints.project import load_checkpoint, require_same_config, sa
 from diamond.checkpoints.trees import from_tensor_tree, to_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig, to_dict
 from diamond.data.sampler import SegmentSampler
+from diamond.envs.families import make_run_env as make_env
 from diamond.fileio import dumps, write_json_atomically
 from diamond.imaging import to_model_range
+from diamond.layout import AgentRun
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training import distributed
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.schedule import (EpochPlan, initial_collection_done, plan_epoch, regular_epoch_seconds,
-                                        run_finished)
+from diamond.training.schedule import (
+    EpochPlan,
+    initial_collection_done,
+    plan_epoch,
+    regular_epoch_seconds,
+    run_finished,
+)
 from diamond.training.test_episodes import TestResult, mean_ci95, run_test_episodes
 
-CHECKPOINT = "checkpoints/agent.pt"
+CHECKPOINT = AgentRun.CHECKPOINT
 TEST_SEED_OFFSET = 10_000
 MODEL_FREE_SEED_OFFSET = 20_000
 PHASES = ("collect", "denoiser", "rew_end", "actor_critic", "evaluation")
-
-
-def make_env(cfg: TrainConfig, kind: str, num_envs: int, seed: int):
-    """A real vector env for ``cfg.env``: the Atari 100k protocol (spec §2) or MinAtar."""
-    e = cfg.env
-    if e.family == "atari":
-        from diamond.envs import AtariConfig, make_atari_env
-
-        return make_atari_env(AtariConfig(game=e.game), kind=kind, num_envs=num_envs, seed=seed, backend=e.backend)
-    from diamond.envs import MinAtarConfig, make_minatar_env
-
-    mc = MinAtarConfig(game=e.game, size=e.size, max_episode_steps=e.max_episode_steps or None)
-    return make_minatar_env(mc, num_envs=num_envs, seed=seed, backend=e.backend)
 
 
 @dataclass
@@ -135,10 +130,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
     config = to_dict(cfg)
     payload = _load_state(ckpt, config, allow_config_change, device, log) if resume else None
 
-    from diamond.jobs import open_or_create_store, store_metadata
+    from diamond.data.datasets import open_or_create_store, store_metadata
 
     metadata = store_metadata(train_env.protocol())
-    store = open_or_create_store(run_dir / "data" / "train", metadata)
+    store = open_or_create_store(run_dir / AgentRun.TRAIN_DATA, metadata)
     agent = AgentTraining(cfg, device, info)
     policy = RecurrentPolicy(agent.actor_critic, train_env.num_envs, seed=cfg.seed + 3)
     collector = Collector(train_env, store, policy, epsilon=sched.epsilon, seed=cfg.seed + 4)
@@ -155,12 +150,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
     elif len(store) > 0:
         raise ConfigError(f"{store.root} already holds {len(store)} episodes but there is no checkpoint to resume; "
                           "choose another --out (nothing was changed)")
-    write_json_atomically(run_dir / "config.json", config)
-    write_json_atomically(run_dir / "protocol.json", metadata)
+    write_json_atomically(run_dir / AgentRun.CONFIG, config)
+    write_json_atomically(run_dir / AgentRun.PROTOCOL, metadata)
 
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=state.epoch + 1 if state.epoch else None)
+    writer = SummaryWriter(str(run_dir / AgentRun.TENSORBOARD), purge_step=state.epoch + 1 if state.epoch else None)
     sampler = SegmentSampler(store, agent.rng)
     model_free_env = None
     runner = None
@@ -269,7 +264,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
             stats.update(test_losses(result))
             stats["test/return"] = result.mean
             state.test_history.append({"epoch": state.epoch, "agent_steps": state.agent_steps, "returns": result.returns})
-            save_checkpoint(run_dir / "agents" / f"epoch_{state.epoch:05d}.pt", config,
+            save_checkpoint(run_dir / AgentRun.snapshot(state.epoch), config,
                             actor_critic=agent.actor_critic.state_dict(), epoch=state.epoch, agent_steps=state.agent_steps)
             times["evaluation"] = time.monotonic() - t
 
@@ -278,7 +273,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
         stats.update({f"time/{k}": v for k, v in times.items()})
         for key, value in stats.items():
             writer.add_scalar(key, value, state.agent_steps)
-        with open(run_dir / "metrics.jsonl", "a") as f:
+        with open(run_dir / AgentRun.METRICS, "a") as f:
             f.write(dumps({"epoch": state.epoch, "agent_steps": state.agent_steps, **stats}) + "\n")
         if cfg.model_free:
             state.training_done = state.agent_steps >= sched.total_steps or ac_updates == 0
@@ -343,7 +338,7 @@ def _follow(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distrib
     while not (message := _broadcast(info, None))["stop"]:
         plan = EpochPlan(**message["plan"])
         if store is None:
-            store = EpisodeStore.open(run_dir / "data" / "train", read_only=True)
+            store = EpisodeStore.open(run_dir / AgentRun.TRAIN_DATA, read_only=True)
             sampler = SegmentSampler(store, agent.rng, static=False)
         store.refresh()
         for _ in range(plan.denoiser_updates):
@@ -410,13 +405,13 @@ def finish(cfg: TrainConfig, run_dir: Path, agent: AgentTraining, state: RunStat
         results["beats_random"] = bool(low > r_high)
         log(f"uniformly random policy: mean return {r_mean:.2f} (95% CI {r_low:.2f} to {r_high:.2f}); "
             f"the agent {'beats' if low > r_high else 'does not beat'} it with non-overlapping intervals")
-    results["learning_curve"] = str(plot_learning_curve(results, run_dir / "learning_curve.png"))
-    results["videos"] = {"real_game": str(real_game_video(final.episodes, run_dir / "videos" / "real_game.mp4"))}
+    results["learning_curve"] = str(plot_learning_curve(results, run_dir / AgentRun.LEARNING_CURVE))
+    results["videos"] = {"real_game": str(real_game_video(final.episodes, run_dir / AgentRun.REAL_GAME_VIDEO))}
     if not cfg.model_free:
         sampler = SegmentSampler(store, np.random.default_rng(cfg.seed))
-        results["videos"]["imagination"] = str(imagination_video(agent, sampler, run_dir / "videos" / "imagination.mp4"))
+        results["videos"]["imagination"] = str(imagination_video(agent, sampler, run_dir / AgentRun.IMAGINATION_VIDEO))
     results["final_seconds"] = time.monotonic() - t
-    write_json_atomically(run_dir / "results.json", results)
-    log(f"wrote {run_dir / 'results.json'}, {results['learning_curve']} and {', '.join(results['videos'].values())}")
+    write_json_atomically(run_dir / AgentRun.RESULTS, results)
+    log(f"wrote {run_dir / AgentRun.RESULTS}, {results['learning_curve']} and {', '.join(results['videos'].values())}")
     return results
 

@@ -23,14 +23,14 @@ import resource
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
-
-from diamond.devices import resolve_device
 from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
+from diamond.devices import resolve_device
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
@@ -186,7 +186,7 @@ def run_benchmark(
         memory.start()
         context, context_act = frames(batch, net.num_steps_conditioning)
 
-        def sample_iteration() -> None:
+        def sample_iteration(context=context, context_act=context_act) -> None:  # this iteration's batch
             with torch.inference_mode():
                 denoiser.sample_next_obs(context, context_act, sampler, generator=generator)
 
@@ -328,7 +328,7 @@ def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, s
 
 
 def _phase(batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float,
-           memory: "_PeakMemory") -> dict[str, Any]:
+           memory: _PeakMemory) -> dict[str, Any]:
     median = statistics.median(times)
     gflops = flops / median / 1e9
     return {
