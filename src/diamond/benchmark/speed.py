@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
 from diamond.devices import resolve_device
+from diamond.errors import InvalidValue
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
@@ -92,7 +93,7 @@ def run_benchmark(
                              ("imagine_batch", imagine_batch, 1), ("num_steps_denoising", num_steps_denoising, 1),
                              ("image_size", image_size, 1), ("num_targets", num_targets, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
+            raise InvalidValue(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
     dev = resolve_device(device, where="run_benchmark: device")
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
@@ -101,7 +102,7 @@ def run_benchmark(
     opt_cfg = OptimizerConfig()
     n_mm = matmul_size if matmul_size is not None else (8192 if dev.type == "cuda" else 2048)
     if n_mm < 1:
-        raise ValueError(f"run_benchmark: matmul_size={matmul_size!r} is invalid; expected an integer >= 1")
+        raise InvalidValue(f"run_benchmark: matmul_size={matmul_size!r} is invalid; expected an integer >= 1")
 
     result: dict[str, Any] = {
         "device": str(dev),
