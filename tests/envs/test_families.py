@@ -97,3 +97,14 @@ def test_sweeps_read_the_registry():
     assert parse_games("CartPole-v1", "gym") == ["CartPole-v1"]
     with pytest.raises(ConfigError, match="--env gym has no fixed list of games"):
         parse_games("all", "gym")
+
+
+def test_train_refuses_a_family_whose_envs_cannot_be_snapshotted(tmp_path, capsys):
+    from diamond import cli
+
+    out = tmp_path / "run"
+    code = cli.main(["train", "--preset", "tiny", "--env", "gym", "--game", "CartPole-v1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "env.family=gym: `diamond train` needs envs that can save their exact state" in err
+    assert not out.exists()

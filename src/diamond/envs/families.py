@@ -32,6 +32,8 @@ class EnvFamily:
     games: Callable[[], tuple[str, ...]]  # the games `diamond games` lists (empty: any valid id)
     games_note: str = ""  # what `diamond games` prints when the family lists no games
     reported: bool = False  # `diamond report` knows its published scores (the Atari 100k benchmark)
+    # its envs save and restore their exact state, which `diamond train` needs to resume a killed run exactly
+    snapshots: bool = True
 
     def validate_game(self, game: str, where: str) -> str:
         return self.game_validator(game, where)
@@ -102,7 +104,9 @@ def _gym_game(game: str, where: str) -> str:
 FAMILIES: dict[str, EnvFamily] = {f.name: f for f in (
     EnvFamily("atari", "Atari 100k (spec §2)", 64, _make_atari, _atari_game, _atari_games, reported=True),
     EnvFamily("minatar", "MinAtar (optional extra)", None, _make_minatar, _minatar_game, _minatar_games),
-    EnvFamily("gym", "Gymnasium pixels (--env gym)", None, _make_gym, _gym_game, lambda: (),
+    # A Gymnasium env in general cannot save its state (renderers, external simulators), so `diamond train`
+    # refuses it; collecting, world-model training, imagination and play work.
+    EnvFamily("gym", "Gymnasium pixels (--env gym)", None, _make_gym, _gym_game, lambda: (), snapshots=False,
               games_note="any registered Gymnasium id with discrete actions, e.g. CartPole-v1 or ALE/Pong-v5; "
                          "drawn with render_mode='rgb_array' unless the observation is an image, area-resized"),
 )}

@@ -96,13 +96,13 @@ def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: 
                  extra_hydra: list[str] | None = None, report: bool = True, report_reps: int = 50_000,
                  dry_run: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     from diamond.configs.presets import train_config
-    from diamond.training.command import train_flags
+    from diamond.training.command import check_trainable, train_flags
 
     if launcher not in LAUNCHERS:
         raise ConfigError(f"--launcher {launcher!r}: expected one of {sorted(LAUNCHERS)}")
     games, seeds = parse_games(games_text, env), parse_seeds(seeds_text)
     for game in games:  # the whole training configuration of every job, before anything starts
-        train_config(preset, None, [*train_flags(env, game, None, False, overrides), *overrides])
+        check_trainable(train_config(preset, None, [*train_flags(env, game, None, False, overrides), *overrides]))
     root = Path(root)
     manifest = {"preset": preset, "env": env, "overrides": list(overrides), "games": games, "seeds": seeds}
     check_manifest(root, manifest)

@@ -23,6 +23,14 @@ def train_flags(env: str | None, game: str | None, seed: int | None, model_free:
     return flags
 
 
+def check_trainable(cfg: TrainConfig) -> None:
+    """Refuse an env family whose envs cannot be snapshotted: a killed run must resume exactly (spec §1)."""
+    if not FAMILIES[cfg.env.family].snapshots:
+        raise ConfigError(f"env.family={cfg.env.family}: `diamond train` needs envs that can save their exact state to "
+                          f"resume a killed run, and {cfg.env.family} envs cannot; use it with `diamond collect`, "
+                          "`train-world-model`, `imagine` and `play`")
+
+
 def train_agent(out: str | None, resume: str | None, preset: str | None, config_file: str | None, overrides: list[str],
                 env: str | None, game: str | None, model_free: bool, seed: int | None, device: str,
                 allow_config_change: bool = False, log=print) -> dict[str, Any]:
@@ -50,5 +58,6 @@ def train_agent(out: str | None, resume: str | None, preset: str | None, config_
     else:
         cfg = train_config(preset or "paper", config_file, [*flags, *overrides])
         run_dir = Path(out) if out else Path("runs") / f"{cfg.env.game}-{preset or 'paper'}-seed{cfg.seed}"
+    check_trainable(cfg)
     return train(cfg, run_dir, resolve_device(device), resume=resume is not None,
                  allow_config_change=allow_config_change, log=log)
