@@ -2,7 +2,7 @@
 """Set up a virtual environment for this project and run a job in it. Needs only Python 3.10+.
 
     python3 bootstrap.py demo          # collect Breakout, train a CPU-sized world model, imagine
-    python3 bootstrap.py test          # the test suite
+    python3 bootstrap.py test          # the import-layer contracts, ruff, then the test suite
     python3 bootstrap.py -- ARGS...    # any `diamond` command, e.g. -- bench --json bench.json
 
 The environment lives in .venv (or $DIAMOND_VENV). PyTorch: if the Python running this script can
@@ -61,6 +61,15 @@ def ensure_environment() -> Path:
     return python
 
 
+def checks(python: Path) -> list[tuple[str, list[str]]]:
+    """The static checks of `test`: the layer contracts (pyproject.toml [tool.importlinter]) and ruff."""
+    lint_imports = python.parent / ("lint-imports.exe" if os.name == "nt" else "lint-imports")
+    return [
+        ("import layers", [str(lint_imports), "--config", str(ROOT / "pyproject.toml")]),
+        ("ruff", [str(python), "-m", "ruff", "check", "src", "tests", "scripts"]),
+    ]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -68,7 +77,13 @@ def main(argv: list[str]) -> int:
     python = ensure_environment()
     job, rest = argv[0], argv[1:]
     if job == "test":
+        for name, check in checks(python):  # the shape of the code first: seconds, before minutes of tests
+            say(f"{name}: {' '.join(check)}")
+            if subprocess.run(check, cwd=ROOT).returncode != 0:
+                say(f"{name} failed (see above); fix it before the tests run")
+                return 1
         cmd = [str(python), "-m", "pytest", *(rest or ["-q"])]
+        say(" ".join(cmd))
     elif job == "demo":
         cmd = [str(python), "-m", "diamond.cli", "demo", *rest]
     elif job == "--":

@@ -12,9 +12,9 @@ import argparse
 
 import numpy as np
 
+from diamond.checkpoints.denoiser import load_denoiser
 from diamond.data import EpisodeStore
 from diamond.evaluation.imagination import rollouts_from_store
-from diamond.training.world_model import load_denoiser
 
 PADDLE_ROWS = slice(56, 61)  # the paddle's rows in a 64×64 Breakout frame
 PLAY_COLUMNS = slice(4, 60)  # inside the side walls

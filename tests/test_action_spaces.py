@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from diamond.configs.schema import (ActorCriticConfig, ConfigError, DenoiserConfig, DenoiserNetConfig, RewEndConfig,
-                                    from_dict, to_dict)
+from diamond.configs.schema import (
+    DIFFUSION_FORMULATIONS,
+    ActorCriticConfig,
+    ConfigError,
+    DenoiserConfig,
+    DenoiserNetConfig,
+    RewEndConfig,
+    SamplerConfig,
+    from_dict,
+    to_dict,
+)
 from diamond.data import Episode, EpisodeStore, SegmentSampler
 from diamond.models.action_distribution import ActionDistribution, policy_outputs
 from diamond.models.action_encoder import ActionEncoder
@@ -18,7 +27,6 @@ from diamond.models.diffusion.formulations import FORMULATIONS, NextFrameDenoise
 from diamond.models.rew_end import RewEndModel
 from diamond.rl.rollouts import RolloutRunner
 from diamond.rl.world_model_env import WorldModelEnv
-from diamond.configs.schema import DIFFUSION_FORMULATIONS, SamplerConfig
 from diamond.spaces import ActionError, ActionSpace, from_json, to_json
 
 KEYS = ("w", "a", "s", "d", "space", "ctrl", "shift", "1", "2", "3", "r", "lmb", "rmb")
@@ -205,9 +213,9 @@ def test_the_formulation_is_chosen_by_name():
 
 
 def test_a_checkpoint_written_before_action_spaces_still_loads_and_resumes(tmp_path):
+    from diamond.checkpoints.denoiser import load_denoiser
     from diamond.checkpoints.project import require_same_config, save_checkpoint
     from diamond.configs.schema import WorldModelRunConfig
-    from diamond.training.world_model import load_denoiser
 
     cfg = WorldModelRunConfig(denoiser=tiny_denoiser_cfg(ActionSpace.discrete(4)))
     old = to_dict(cfg)

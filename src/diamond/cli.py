@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
 
 DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}
@@ -16,10 +17,10 @@ DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000,
 
 
 def cmd_games(args: argparse.Namespace) -> int:
-    from diamond.envs import ATARI_100K_GAMES, MINATAR_GAMES
+    from diamond.envs.families import FAMILIES
 
-    print("Atari 100k (spec §2):", ", ".join(ATARI_100K_GAMES))
-    print("MinAtar (optional extra):", ", ".join(MINATAR_GAMES))
+    for family in FAMILIES.values():
+        print(f"{family.title}:", ", ".join(family.games()) or family.games_note)
     return 0
 
 
@@ -32,8 +33,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     from diamond.configs.presets import world_model_config
+    from diamond.data.datasets import open_dataset
     from diamond.devices import resolve_device
-    from diamond.jobs import open_dataset
     from diamond.training.world_model import fit_to_data, require_compatible, train_world_model
 
     cfg = world_model_config(args.preset, args.config, args.set)
@@ -56,7 +57,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from diamond.evaluation.bench import format_report, run_benchmark
+    from diamond.benchmark.speed import format_report, run_benchmark
     from diamond.fileio import write_json_atomically
 
     result = run_benchmark(device=args.device, repeats=args.repeats, progress=lambda m: print(m, file=sys.stderr))
@@ -102,7 +103,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from diamond.jobs import train_agent
+    from diamond.training.command import train_agent
 
     results = train_agent(out=args.out, resume=args.resume, preset=args.preset, config_file=args.config,
                           overrides=list(args.set or []), env=args.env, game=args.game, model_free=args.model_free,
@@ -160,10 +161,10 @@ def cmd_store_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from diamond.training.run import CHECKPOINT
+    from diamond.layout import AgentRun
 
     out = Path(args.out)
-    if (out / CHECKPOINT).exists():
+    if (out / AgentRun.CHECKPOINT).exists():
         args = argparse.Namespace(out=None, resume=str(out), preset=None, config=None, set=None, env=None, game=None,
                                   model_free=False, seed=None, device=args.device, allow_config_change=False)
     else:
@@ -232,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def env_args(sp: argparse.ArgumentParser, game_default: str = "Breakout") -> None:
-        sp.add_argument("--env", choices=["atari", "minatar"], default="atari", help="environment family (default atari)")
-        sp.add_argument("--game", default=game_default, help="Atari 100k game (see `diamond games`) or MinAtar game")
+        sp.add_argument("--env", choices=FAMILY_NAMES, default="atari", help="environment family (default atari)")
+        sp.add_argument("--game", default=game_default,
+                        help="Atari 100k game, MinAtar game or Gymnasium id (see `diamond games`)")
         sp.add_argument("--num-envs", type=int, default=1, help="environments stepped together (default 1)")
 
     def model_args(sp: argparse.ArgumentParser, preset_default: str) -> None:
@@ -258,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="train DIAMOND end to end: collect, world model, RL in imagination, evaluate")
     sp.add_argument("--preset", help="paper (Atari 100k, default) | cpu (MinAtar, two CPU cores) | tiny (tests)")
-    sp.add_argument("--env", choices=["atari", "minatar"], help="environment family (default: the preset's)")
+    sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family (default: the preset's)")
     sp.add_argument("--game", help="game (default: the preset's; see `diamond games`)")
     sp.add_argument("--seed", type=int, help="run seed (default 0)")
     sp.add_argument("--model-free", action="store_true",
@@ -328,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--games", required=True, help="comma-separated game names, or 'all' (the 26 Atari 100k games)")
     sp.add_argument("--seeds", default="0-4", help="seeds: 0,1,2 or a range 0-4 (default 0-4, as in the paper)")
     sp.add_argument("--preset", default="paper", choices=["paper", "cpu", "tiny"])
-    sp.add_argument("--env", default="atari", choices=["atari", "minatar"])
+    sp.add_argument("--env", default="atari", choices=FAMILY_NAMES)
     sp.add_argument("--root", default="sweeps/atari100k", help="sweep folder; each run is ROOT/GAME/seedS")
     sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="a `diamond train` configuration override for every run (repeatable)")
@@ -362,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         which.add_argument("--from-hub", metavar="GAME",
                            help="the authors' pretrained Atari 100k model of GAME, fetched with huggingface_hub")
         sp.add_argument("--game", help="the game, for checkpoints that do not record it (reference layout, world model)")
-        sp.add_argument("--env", choices=["atari", "minatar"], help="environment family of --game (default atari)")
+        sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family of --game (default atari)")
         sp.add_argument("--source", default="world model", choices=["world model", "test env", "train env"],
                         help="where play starts (default: the world model)")
         sp.add_argument("--controller", default="human", choices=["human", "policy"], help="who plays at the start")
@@ -417,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from diamond.errors import USER_ERRORS
+    from diamond.errors import is_user_error
     from diamond.runtime import keep_freed_memory
 
     args = build_parser().parse_args(argv)
@@ -425,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     try:
         return args.func(args)
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise  # a bug: the traceback is what its reader needs
         print(f"diamond {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

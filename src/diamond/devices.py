@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from diamond.errors import InvalidValue
+
 DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
 
 
@@ -14,10 +16,10 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"{where} {device!r} is invalid; expected {DEVICES}") from None
+        raise InvalidValue(f"{where} {device!r} is invalid; expected {DEVICES}") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"{where} {device!r} is not supported; expected {DEVICES}")
+        raise InvalidValue(f"{where} {device!r} is not supported; expected {DEVICES}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; "
+        raise InvalidValue(f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; "
                          "use 'cpu' or 'auto'")
     return dev

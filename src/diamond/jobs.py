@@ -1,6 +1,7 @@
-"""The jobs behind the command line, as functions: collect episodes, open datasets, imagine.
+"""The jobs behind the command line, as functions: collect episodes, imagine, convert, the world-model demo.
 
-The CLI parses arguments and calls these; tests and notebooks can call them directly.
+The CLI parses arguments and calls these; tests and notebooks can call them directly. ``diamond train``'s
+job is ``diamond.training.command.train_agent`` (the sweeps run it too).
 """
 
 from __future__ import annotations
@@ -9,55 +10,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def make_env(env: str, game: str, kind: str, num_envs: int, seed: int, backend: str):
-    """A vector env from the command line's --env/--game (Atari 100k protocol by default, spec §2)."""
-    if env == "atari":
-        from diamond.envs import AtariConfig, make_atari_env
-
-        return make_atari_env(AtariConfig(game=game), kind=kind, num_envs=num_envs, seed=seed, backend=backend)
-    if env == "minatar":
-        from diamond.envs import MinAtarConfig, make_minatar_env
-
-        return make_minatar_env(MinAtarConfig(game=game), num_envs=num_envs, seed=seed, backend=backend)
-    raise ValueError(f"--env {env!r} is unknown; choose 'atari' or 'minatar'")
-
-
-def store_metadata(protocol: dict[str, Any]) -> dict[str, Any]:
-    """What a store records about the data it holds: the env protocol minus what varies between runs."""
-    per_run = {"num_envs", "env_seeds", "seed"}
-    return {
-        "obs_shape": list(protocol["observation_shape"]),
-        "num_actions": int(protocol["num_actions"]),  # kept beside action_space for readers of older stores
-        "action_space": protocol["action_space"],
-        "protocol": {k: v for k, v in protocol.items() if k not in per_run | {"action_space"}},
-    }
-
-
-def open_or_create_store(path: Path, metadata: dict[str, Any]):
-    from diamond.data import EpisodeStore
-
-    if (path / "metadata.json").exists():
-        return EpisodeStore.open(path, expected_metadata=metadata)
-    return EpisodeStore.create(path, metadata)
-
-
-def open_dataset(path: str | Path, flag: str):
-    from diamond.data import EpisodeStore
-
-    path = Path(path)
-    if not (path / "metadata.json").exists():
-        raise ValueError(f"{flag} {path}: not an episode store (no metadata.json); create one with `diamond collect`")
-    store = EpisodeStore.open(path, read_only=True)
-    if len(store) == 0:
-        raise ValueError(f"{flag} {path}: the store holds no episodes")
-    return store
+from diamond.data.datasets import open_dataset, open_or_create_store, store_metadata, stored_steps
+from diamond.data.store import action_space_of
+from diamond.envs.families import get_family, make_env
+from diamond.errors import InvalidValue
+from diamond.layout import AgentRun, ImaginationOutput, WorldModelDemo, WorldModelRun
 
 
 def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str,
             log=print) -> dict[str, Any]:
     from diamond.training.collector import Collector, RandomPolicy
 
+    get_family(env_family).validate_game(game, "--game")
     env = make_env(env_family, game, kind, num_envs, seed, backend)
     try:
         store = open_or_create_store(out, store_metadata(env.protocol()))
@@ -82,27 +46,17 @@ def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_en
     return result
 
 
-def stored_steps(path: Path) -> int:
-    if not (path / "metadata.json").exists():
-        return 0
-    from diamond.data import EpisodeStore
-
-    with EpisodeStore.open(path, read_only=True) as store:
-        return store.num_steps
-
-
 def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, rollouts: int, seed: int,
             denoising_steps: int | None, device: str, fps: int = 15, log=print) -> dict[str, Any]:
     from dataclasses import replace
 
+    from diamond.checkpoints.denoiser import load_denoiser
+    from diamond.devices import resolve_device
     from diamond.evaluation.imagination import plot_psnr, rollouts_from_store, side_by_side_frames, write_video
     from diamond.fileio import write_json_atomically
-    from diamond.data.store import action_space_of
-    from diamond.devices import resolve_device
-    from diamond.training.world_model import load_denoiser
 
     if horizon < 1 or rollouts < 1:
-        raise ValueError(f"--horizon {horizon} and --rollouts {rollouts} must both be >= 1")
+        raise InvalidValue(f"--horizon {horizon} and --rollouts {rollouts} must both be >= 1")
     dev = resolve_device(device)
     denoiser, cfg = load_denoiser(checkpoint, dev)
     store = open_dataset(data, "--data")
@@ -110,15 +64,15 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
     net = cfg.denoiser.net
     space = action_space_of(meta, f"--data {data}")
     if space != net.action_space or meta.get("obs_shape", [None])[0] != net.img_channels:
-        raise ValueError(f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
+        raise InvalidValue(f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
                          f"{checkpoint} was trained for {net.img_channels} channels and a {net.action_space}")
     sampler = cfg.sampler if denoising_steps is None else replace(cfg.sampler, num_steps_denoising=denoising_steps)
     sampler.validate("--denoising-steps")
     t0 = time.monotonic()
     rolls = rollouts_from_store(denoiser, sampler, store, rollouts, horizon, seed)
     seconds = time.monotonic() - t0
-    video = write_video(side_by_side_frames(rolls, space=space), out / "imagination.mp4", fps=fps)
-    plot = plot_psnr(rolls, out / "imagination_psnr.png")
+    video = write_video(side_by_side_frames(rolls, space=space), out / ImaginationOutput.VIDEO, fps=fps)
+    plot = plot_psnr(rolls, out / ImaginationOutput.PSNR_PLOT)
     per_step = rolls.psnr_per_step()
     result = {
         "video": str(video), "psnr_plot": str(plot), "rollouts": rollouts, "horizon": horizon,
@@ -127,7 +81,7 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
         "psnr_copy_context_last_step": float(rolls.psnr_copy_context_per_step()[-1]),
         "psnr_per_step": [float(x) for x in per_step],
     }
-    write_json_atomically(out / "imagination.json", result)
+    write_json_atomically(out / ImaginationOutput.RESULTS, result)
     log(f"wrote {video} and {plot}")
     return result
 
@@ -136,14 +90,14 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
     """Denoiser: project checkpoint → reference layout, or reference layout → project checkpoint."""
     import torch
 
+    from diamond.checkpoints.denoiser import load_denoiser
     from diamond.checkpoints.project import save_checkpoint
     from diamond.checkpoints.reference import join_reference, load_reference_file, split_reference
     from diamond.configs.schema import to_dict
     from diamond.fileio import write_atomically
-    from diamond.training.world_model import load_denoiser
 
     if dst.exists() and not force:
-        raise ValueError(f"{dst} already exists; pass --force to overwrite it")
+        raise InvalidValue(f"{dst} already exists; pass --force to overwrite it")
     if to_reference:
         denoiser, _ = load_denoiser(src)
         flat = join_reference({"denoiser": denoiser.state_dict()})
@@ -163,10 +117,10 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
     from diamond.configs.presets import world_model_config
     from diamond.devices import resolve_device
     from diamond.fileio import write_json_atomically
-    from diamond.training.world_model import CHECKPOINT, fit_to_data, train_world_model
+    from diamond.training.world_model import fit_to_data, train_world_model
 
     t0 = time.monotonic()
-    train_dir, test_dir = out / "data" / "train", out / "data" / "test"
+    train_dir, test_dir = out / WorldModelDemo.TRAIN_DATA, out / WorldModelDemo.TEST_DATA
     for kind, path, steps, kind_seed in (("train", train_dir, train_steps, seed), ("test", test_dir, test_steps, seed + 10_000)):
         have = stored_steps(path)
         if have >= steps:
@@ -175,10 +129,10 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
         collect(env, game, kind, steps - have, path, num_envs, kind_seed, "sync", log=log)
     train, test = open_dataset(train_dir, "--data"), open_dataset(test_dir, "--test-data")
     cfg = fit_to_data(world_model_config(preset, None, overrides), train.metadata, str(train_dir))
-    run = out / "world_model"
-    results = train_world_model(cfg, train, test, run, resolve_device(device), resume=(run / CHECKPOINT).exists(),
+    run = out / WorldModelDemo.WORLD_MODEL
+    results = train_world_model(cfg, train, test, run, resolve_device(device), resume=(run / WorldModelRun.CHECKPOINT).exists(),
                                 max_minutes=minutes, progress=progress, log=log)
-    imag = imagine(run / CHECKPOINT, test_dir, out / "imagination", horizon, rollouts, seed, None, device, log=log)
+    imag = imagine(run / WorldModelRun.CHECKPOINT, test_dir, out / WorldModelDemo.IMAGINATION, horizon, rollouts, seed, None, device, log=log)
     first, final = results["history"][0], results["final"]
     summary = {
         "game": game, "train_steps_stored": train.num_steps, "test_steps_stored": test.num_steps,
@@ -190,39 +144,8 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
         "imagination": {k: imag[k] for k in ("video", "psnr_plot", "horizon", "psnr_first_step", "psnr_last_step",
                                              "psnr_copy_context_last_step")},
     }
-    write_json_atomically(out / "summary.json", summary)
+    write_json_atomically(out / WorldModelDemo.SUMMARY, summary)
     return summary
-
-
-def train_flags(env: str | None, game: str | None, seed: int | None, model_free: bool, overrides: list[str]) -> list[str]:
-    """`diamond train`'s flags as configuration overrides (applied before the user's ``--set`` items)."""
-    flags = [f"{k}={v}" for k, v in (("env.family", env), ("env.game", game), ("seed", seed)) if v is not None]
-    flags += ["model_free=true"] if model_free else []
-    if env == "atari" and not any(o.strip().startswith("env.size=") for o in overrides):
-        flags.append("env.size=64")  # the Atari 100k protocol has one frame size (spec §2)
-    return flags
-
-
-def train_agent(out: str | None, resume: str | None, preset: str | None, config_file: str | None, overrides: list[str],
-                env: str | None, game: str | None, model_free: bool, seed: int | None, device: str,
-                allow_config_change: bool = False, log=print) -> dict[str, Any]:
-    """``diamond train``: resolve the configuration, then run or resume (see ``diamond.training.run``).
-
-    A resumed run starts from its saved config.json; ``--config``, the flags and ``--set`` apply on top of it.
-    """
-    from diamond.configs.presets import train_config
-    from diamond.devices import resolve_device
-    from diamond.training.run import train
-
-    changes = [*train_flags(env, game, seed, model_free, overrides), *overrides]
-    if resume is not None:
-        run_dir = Path(resume)
-        cfg = resumed_config(run_dir, out, preset, config_file, changes)
-    else:
-        cfg = train_config(preset or "paper", config_file, changes)
-        run_dir = Path(out) if out else Path("runs") / f"{cfg.env.game}-{preset or 'paper'}-seed{cfg.seed}"
-    return train(cfg, run_dir, resolve_device(device), resume=resume is not None,
-                 allow_config_change=allow_config_change, log=log)
 
 
 def locate_store(path: str | Path) -> tuple[Path, Path | None]:
@@ -233,9 +156,9 @@ def locate_store(path: str | Path) -> tuple[Path, Path | None]:
     path = Path(path)
     if (path / "metadata.json").is_file():
         run = path.parent.parent if path.name == "train" and path.parent.name == "data" else None
-        return path, run if run is not None and (run / "config.json").is_file() else None
-    if (path / "data" / "train" / "metadata.json").is_file():
-        return path / "data" / "train", path
+        return path, run if run is not None and (run / AgentRun.CONFIG).is_file() else None
+    if (path / AgentRun.TRAIN_DATA / "metadata.json").is_file():
+        return path / AgentRun.TRAIN_DATA, path
     what = "does not exist" if not path.exists() else "holds neither metadata.json nor data/train/metadata.json"
     raise StoreError(f"{path} {what}: expected an episode store or a `diamond train` run folder")
 
@@ -271,36 +194,9 @@ def check_episode_store(path: str | Path):
 def repair_episode_store(path: str | Path):
     """`diamond store repair`: repair the store, and the episode count of the run's checkpoint with it."""
     from diamond.data.repair import repair_store
-    from diamond.training.run import CHECKPOINT
 
     store, run = locate_store(path)
-    count = CheckpointEpisodeCount(run / CHECKPOINT) if run is not None and (run / CHECKPOINT).is_file() else None
+    ckpt = None if run is None else run / AgentRun.CHECKPOINT
+    count = CheckpointEpisodeCount(ckpt) if ckpt is not None and ckpt.is_file() else None
     return repair_store(store, count)
 
-
-def resumed_config(run_dir: Path, out: str | None, preset: str | None, config_file: str | None, changes: list[str]):
-    """The run's saved configuration with ``--config`` and the flags / ``--set`` items applied on top.
-
-    ``--preset`` is refused: the saved configuration already is a resolved preset, and a preset given
-    again would set every one of its fields back, not just the ones the user means to change.
-    """
-    import json
-
-    from diamond.configs.presets import update_config
-    from diamond.configs.schema import ConfigError, TrainConfig, from_dict
-
-    if out is not None and Path(out) != run_dir:
-        raise ConfigError(f"--out {out} and --resume {run_dir} name different run folders; give only --resume")
-    if preset is not None:
-        raise ConfigError(f"--preset {preset} with --resume {run_dir}: a resumed run starts from its saved "
-                          f"configuration ({run_dir / 'config.json'}); change values with --set KEY=VALUE or --config FILE")
-    saved = run_dir / "config.json"
-    if not run_dir.is_dir():
-        raise ConfigError(f"--resume {run_dir}: the run folder does not exist; nothing to resume")
-    if not saved.exists():
-        raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")
-    try:
-        cfg = from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--resume {run_dir}: {saved} is not valid JSON ({exc})") from exc
-    return update_config(cfg, config_file, changes)

@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from diamond.errors import InvalidValue
+
 KINDS = ("discrete", "multi_hot", "continuous")
 
 
-class ActionError(ValueError):
+class ActionError(InvalidValue):
     """An action that the space does not contain; the message names the entry and the space."""
 
 

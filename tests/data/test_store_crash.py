@@ -45,7 +45,7 @@ def test_sigkill_during_writes_loses_nothing_completed(tmp_path):
     rng = np.random.default_rng(2024)
     completed: list[int] = []
     states = []
-    for kill in range(4):
+    for _kill in range(4):
         printed = run_writer_and_kill(root, completed_before_kill=2, delay_s=float(rng.uniform(0.0, 0.12)))
         assert printed == list(range(len(completed), len(completed) + len(printed))), "ids follow collection order"
         completed += printed

@@ -15,10 +15,10 @@ from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.rl.losses import actor_critic_loss
 from diamond.rl.rollouts import replay
+from diamond.spaces import ActionSpace
 from diamond.training.agent import fit_to_env
 from diamond.training.distributed import Objective, count_normaliser, data_parallel, env_info, init
 from diamond.training.optim import make_optimizer, optimizer_step
-from diamond.spaces import ActionSpace
 
 B, SIZE, ACTIONS = 4, 12, 3
 

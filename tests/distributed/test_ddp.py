@@ -12,8 +12,8 @@ import torch
 from diamond.configs.presets import train_config
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.denoiser import Denoiser
-from diamond.training.agent import fit_to_env
 from diamond.spaces import ActionSpace
+from diamond.training.agent import fit_to_env
 
 SCRIPT = Path(__file__).with_name("ddp_step.py")
 

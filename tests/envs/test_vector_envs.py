@@ -85,7 +85,7 @@ def test_worker_errors_are_re_raised_with_the_worker_traceback():
     with pytest.raises(EnvWorkerError) as err:
         SubprocVectorEnv([functools.partial(AtariEnv, AtariConfig(), "eval", 0)])
     message = str(err.value)
-    assert "env worker 0 raised ValueError" in message
+    assert "env worker 0 raised InvalidValue" in message
     assert "worker traceback" in message and "life_loss_is_terminal" in message
 
     vec = SubprocVectorEnv([functools.partial(AtariEnv, AtariConfig(), "train", 0)])

@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from diamond.checkpoints.reference import (
-    infer_actor_critic_config, infer_rew_end_config, join_reference, load_reference_file, split_reference,
+    infer_actor_critic_config,
+    infer_rew_end_config,
+    join_reference,
+    load_reference_file,
+    split_reference,
 )
 from diamond.configs.schema import ActorCriticConfig, RewEndConfig
 from diamond.models.actor_critic import ActorCritic

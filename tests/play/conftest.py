@@ -13,8 +13,8 @@ def play_checkpoints(tmp_path_factory) -> dict[str, Path]:
     from diamond.configs.presets import train_config, world_model_config
     from diamond.configs.schema import to_dict
     from diamond.models.diffusion.denoiser import Denoiser
-    from diamond.training.agent import AgentTraining, fit_to_env
     from diamond.spaces import ActionSpace
+    from diamond.training.agent import AgentTraining, fit_to_env
 
     root = tmp_path_factory.mktemp("play_checkpoints")
     cfg = fit_to_env(train_config("tiny", None, ["env.family=atari", "env.game=Breakout", "env.size=64"]), ActionSpace.discrete(4), 3)

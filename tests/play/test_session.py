@@ -191,3 +191,24 @@ def test_dataset_browser_moves(breakout_stores, tmp_path):
         assert browser.view().dataset_index == 0
     finally:
         browser.close()
+
+
+def test_a_gymnasium_world_model_plays_with_env_gym(tmp_path):
+    from diamond.checkpoints.project import save_checkpoint
+    from diamond.configs.presets import world_model_config
+    from diamond.configs.schema import to_dict
+    from diamond.models.diffusion.denoiser import Denoiser
+
+    wm_cfg = world_model_config("tiny", None, ["denoiser.net.num_actions=2"])  # CartPole: push left or right
+    path = tmp_path / "cartpole_world_model.pt"
+    save_checkpoint(path, to_dict(wm_cfg), denoiser=Denoiser(wm_cfg.denoiser).state_dict(), step=0)
+    models = load_play_models(path, game="CartPole-v1", env="gym")
+    assert (models.cfg.env.family, models.cfg.env.game) == ("gym", "CartPole-v1")
+    session = PlaySession(models, horizon=3)
+    try:
+        frames = [session.step((), action=1) for _ in range(3)]
+        assert [f.timestep for f in frames] == [1, 2, 0] and frames[0].obs.shape == (3, 64, 64)
+        real = session.next_source()  # the real CartPole, drawn from its rgb_array render
+        assert real.obs.shape == (3, 64, 64) and real.obs.max() > 0
+    finally:
+        session.close()

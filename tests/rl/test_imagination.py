@@ -7,11 +7,11 @@ import torch
 from diamond.configs.presets import train_config
 from diamond.configs.schema import ImaginationConfig
 from diamond.data.sampler import SegmentSampler
+from diamond.envs.families import make_run_env
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.losses import actor_critic_loss
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.run import make_env
 from diamond.training.evaluation_episodes import EpisodeList
 
 pytest.importorskip("minatar")
@@ -20,7 +20,7 @@ pytest.importorskip("minatar")
 @pytest.fixture(scope="module")
 def setup():
     cfg = train_config("tiny")
-    env = make_env(cfg, "train", 1, 0)
+    env = make_run_env(cfg, "train", 1, 0)
     cfg = fit_to_env(cfg, env.action_space, 3)
     episodes = EpisodeList()
     Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(300)
@@ -74,7 +74,7 @@ def test_sampled_terminations_reset_only_those_envs(setup):
 def test_rollouts_run_unchanged_in_a_real_env_and_in_imagination(setup):
     cfg, agent, sampler = setup
     horizon = 4
-    real = RealTensorEnv(make_env(cfg, "train", 3, 5))
+    real = RealTensorEnv(make_run_env(cfg, "train", 3, 5))
     for env in (real, agent.world_model_env(sampler, num_envs=3)):
         runner = agent.rollout_runner(env, keep_obs=True)
         for _ in range(2):

@@ -9,8 +9,8 @@ import pytest
 
 from diamond.data.episode import Episode
 from diamond.envs import AtariConfig, make_atari_env
-from diamond.training.collector import Collector, RandomPolicy
 from diamond.spaces import ActionSpace
+from diamond.training.collector import Collector, RandomPolicy
 
 SHORT = AtariConfig(game="Breakout", max_episode_frames=600)  # short games: many episodes in few steps
 

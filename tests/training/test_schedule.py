@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from diamond.configs.schema import ScheduleConfig
-from diamond.training.schedule import (initial_collection_done, plan_epoch, rare_reward_count, regular_epoch_seconds,
-                                       run_finished, scheduled_updates)
+from diamond.training.schedule import (
+    initial_collection_done,
+    plan_epoch,
+    rare_reward_count,
+    regular_epoch_seconds,
+    run_finished,
+    scheduled_updates,
+)
 
 PAPER = ScheduleConfig()
 

@@ -174,7 +174,7 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
 
     assert main(["train", "--preset", "paper", "--set", "env.size=32", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "size=32" in err and "64 for Atari" in err
+    assert "size=32" in err and "64 for atari" in err
 
     assert main(["train", "--preset", "paper", "--game", "Pacman", "--out", str(tmp_path / "y")]) == 2
     assert "Pacman" in capsys.readouterr().err

@@ -5,11 +5,12 @@ import json
 import pytest
 import torch
 
+from diamond.checkpoints.denoiser import load_denoiser
 from diamond.checkpoints.files import CheckpointError
 from diamond.configs.presets import world_model_config
 from diamond.configs.schema import ConfigError
 from diamond.data import EpisodeStore
-from diamond.training.world_model import CHECKPOINT, fit_to_data, load_denoiser, train_world_model
+from diamond.training.world_model import CHECKPOINT, fit_to_data, train_world_model
 
 
 def _setup(stores, **overrides):
@@ -77,10 +78,10 @@ def test_training_lowers_the_loss(breakout_stores, tmp_path):
     # 60 updates of a tiny model on real frames: the EDM loss must fall well below its starting value.
     cfg, train, test = _setup(breakout_stores, num_updates=60, eval_every=60, checkpoint_every=60,
                               **{"training.optimizer.lr": 1e-3})
+    import numpy as np
+
     from diamond.data.sampler import SegmentSampler
     from diamond.training.world_model import WorldModelTraining
-
-    import numpy as np
 
     run = WorldModelTraining(cfg, torch.device("cpu"))
     sampler = SegmentSampler(train, np.random.default_rng(0))

@@ -10,17 +10,25 @@ from __future__ import annotations
 import base64
 import html
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from diamond.benchmark import plots
 from diamond.benchmark.references import PAPER_METHODS, Table1, load_paper_per_seed, load_table1
 from diamond.benchmark.runs import ReportError, RunResult, ScoreTable, read_run, score_table
-from diamond.benchmark.statistics import (METRIC_NAMES, METRICS, Interval, aggregate_intervals, performance_profiles,
-                                          probability_of_improvement, superhuman_count)
+from diamond.benchmark.statistics import (
+    METRIC_NAMES,
+    METRICS,
+    Interval,
+    aggregate_intervals,
+    performance_profiles,
+    probability_of_improvement,
+    superhuman_count,
+)
 from diamond.fileio import write_json_atomically
 
 OURS = "ours"

@@ -14,11 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from diamond.errors import UserError
+from diamond.layout import AgentRun
+
 # Protocol entries that differ between games by nature; everything else must agree across runs.
 GAME_SPECIFIC_KEYS = frozenset({"game", "env_id", "num_actions", "action_meanings", "action_set", "action_space"})
 
 
-class ReportError(ValueError):
+class ReportError(UserError, ValueError):
     """Run folders that cannot be reported together (named, with the reason)."""
 
 
@@ -52,8 +55,8 @@ def read_run(path: str | Path) -> RunResult:
     run = Path(path)
     if not run.is_dir():
         raise ReportError(f"{run}: not a run folder (no such directory)")
-    results = _read_json(run / "results.json", "the run has not finished (or this is not a `diamond train` folder)")
-    protocol = _read_json(run / "protocol.json", "not a `diamond train` folder").get("protocol", {})
+    results = _read_json(run / AgentRun.RESULTS, "the run has not finished (or this is not a `diamond train` folder)")
+    protocol = _read_json(run / AgentRun.PROTOCOL, "not a `diamond train` folder").get("protocol", {})
     try:
         final = results["final"]
         return RunResult(
@@ -64,7 +67,7 @@ def read_run(path: str | Path) -> RunResult:
             test_history=list(results.get("test_history", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{run / 'results.json'}: missing or malformed entry {exc}") from None
+        raise ReportError(f"{run / AgentRun.RESULTS}: missing or malformed entry {exc}") from None
 
 
 def protocol_differences(runs: list[RunResult]) -> list[str]:

@@ -7,8 +7,10 @@ from typing import Any
 
 import torch
 
+from diamond.errors import UserError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(UserError, ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model it is loaded into."""
 
 

@@ -14,10 +14,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from diamond.errors import UserError
 from diamond.spaces import ActionSpace
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
@@ -351,19 +352,24 @@ class WorldModelRunConfig:
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """Where real experience comes from. Atari follows the spec §2 protocol; MinAtar is for small machines."""
+    """Where real experience comes from (``diamond.envs.families``). Atari follows the spec §2 protocol;
+    MinAtar is for small machines; ``gym`` is any Gymnasium env with discrete actions, seen through its pixels."""
 
-    family: str = "atari"  # "atari" or "minatar"
+    family: str = "atari"  # a name in diamond.envs.families.FAMILIES
     game: str = "Breakout"
     size: int = 64  # frame side; fixed at 64 for Atari (spec §2)
     num_envs: int = 1  # training envs collecting in parallel
     backend: str = "sync"  # "sync" or "subproc"
-    max_episode_steps: int = 0  # MinAtar only: truncate episodes after this many steps (0: no limit)
+    max_episode_steps: int = 0  # MinAtar and gym: truncate episodes after this many steps (0: no limit)
 
     def validate(self, where: str = "env") -> None:
-        check(self.family in ("atari", "minatar"), where, "family", self.family, "'atari' or 'minatar'")
+        from diamond.envs.families import FAMILIES
+
+        check(self.family in FAMILIES, where, "family", self.family, " or ".join(repr(f) for f in FAMILIES))
         check(isinstance(self.game, str) and len(self.game) > 0, where, "game", self.game, "a game name")
-        check(self.family != "atari" or self.size == 64, where, "size", self.size, "64 for Atari (the spec §2 protocol)")
+        fixed = FAMILIES[self.family].fixed_size
+        check(fixed is None or self.size == fixed, where, "size", self.size,
+              f"{fixed} for {self.family} (its protocol's frame size, spec §2)")
         check(10 <= self.size <= 1024, where, "size", self.size, "10 <= size <= 1024")
         check(self.num_envs >= 1, where, "num_envs", self.num_envs, ">= 1")
         check(self.backend in ("sync", "subproc"), where, "backend", self.backend, "'sync' or 'subproc'")

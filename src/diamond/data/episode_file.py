@@ -31,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 
 from diamond.data.episode import Episode
+from diamond.errors import UserError
 
 MAGIC = b"DMNDEP01"
 END_MAGIC = b"DMNDEND1"
@@ -40,7 +41,7 @@ _ALIGN = 64  # every array starts on a 64-byte boundary so float views are align
 ARRAY_FIELDS = ("obs", "act", "rew", "end", "trunc", "final_obs")
 
 
-class CorruptEpisodeFile(ValueError):
+class CorruptEpisodeFile(UserError, ValueError):
     """An episode file on disk is truncated or damaged; the message names the file."""
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from diamond.data.episode import Episode
+from diamond.errors import InvalidValue
 
 RECENCY_WEIGHTS = (0.1, 0.1, 0.1, 0.7)  # spec §3: 4 groups in collection order, most recent last
 PLACEMENTS = ("end", "free")
@@ -94,7 +95,7 @@ class Batch:
     start: torch.Tensor  # (B,) int64, first step of the segment (negative: padding before the episode)
     stop: torch.Tensor  # (B,) int64, one past the last step (> T: padding after the episode)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         moved = {
             f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device, non_blocking=non_blocking)
             for f in fields(self)
@@ -235,7 +236,7 @@ def uniform_complete_segments(lengths: Sequence[int] | np.ndarray, count: int, l
     windows = np.maximum(lengths - length + 1, 0)
     if windows.sum() == 0:
         longest = int(lengths.max()) if len(lengths) else 0
-        raise ValueError(f"no episode has {length} steps (the longest has {longest}); "
+        raise InvalidValue(f"no episode has {length} steps (the longest has {longest}); "
                          "ask for shorter segments or collect longer episodes")
     ids = rng.choice(len(lengths), size=count, p=windows / windows.sum())
     return [(int(i), int(rng.integers(0, windows[i]))) for i in ids]

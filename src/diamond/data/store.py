@@ -36,6 +36,7 @@ import numpy as np
 
 from diamond.data.episode import Episode
 from diamond.data.episode_file import CorruptEpisodeFile, read_episode_file, write_episode_file
+from diamond.errors import InvalidValue, UserError
 from diamond.fileio import TMP_PREFIX, fsync_dir, write_atomically, write_json_atomically
 from diamond.spaces import ActionSpace, from_json
 
@@ -55,7 +56,7 @@ EPISODE_SUFFIX = ".ep"
 _EPISODE_NAME = re.compile(r"^(\d{9})\.ep$")
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store on disk is missing, locked, read-only or inconsistent; the message names the path."""
 
 
@@ -244,7 +245,7 @@ class EpisodeStore:
     # ----------------------------------------------------------------------------------------- opening
 
     @classmethod
-    def create(cls, root: str | os.PathLike, metadata: Mapping[str, Any], cache_in_ram: bool = True) -> "EpisodeStore":
+    def create(cls, root: str | os.PathLike, metadata: Mapping[str, Any], cache_in_ram: bool = True) -> EpisodeStore:
         """Make a new store in ``root`` (absent or empty) and open it for writing.
 
         ``metadata`` must be JSON-serialisable and contain ``obs_shape`` (C, H, W); ``num_actions``, when
@@ -289,7 +290,7 @@ class EpisodeStore:
         read_only: bool = False,
         cache_in_ram: bool = True,
         expected_metadata: Mapping[str, Any] | None = None,
-    ) -> "EpisodeStore":
+    ) -> EpisodeStore:
         """Open an existing store, recovering from an interrupted write (see the module docstring).
 
         ``expected_metadata``: every key it shares with the stored metadata must have the same value,
@@ -303,7 +304,7 @@ class EpisodeStore:
             diff = {k: (user_metadata[k], v) for k, v in expected.items() if k in user_metadata and user_metadata[k] != v}
             if diff:
                 lines = "; ".join(f"{k}: store has {a!r}, expected {b!r}" for k, (a, b) in sorted(diff.items()))
-                raise ValueError(f"episode store {root} does not match the expected metadata ({lines}) [{meta_path}]")
+                raise InvalidValue(f"episode store {root} does not match the expected metadata ({lines}) [{meta_path}]")
 
         lock_fd = None if read_only else cls._acquire_lock(root)
         try:
@@ -538,7 +539,7 @@ class EpisodeStore:
         self._release_lock(self._lock_fd)
         self._lock_fd = None
 
-    def __enter__(self) -> "EpisodeStore":
+    def __enter__(self) -> EpisodeStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,35 +1,33 @@
 """Real environments behind one small interface (spec §2): the Atari 100k protocol, MinAtar, Gymnasium pixels.
 
-MinAtar is optional and imported only when a MinAtar env is built, so this import never needs it.
+``diamond.envs.families`` describes each family once (name, games, size rule, factory) and holds the one
+``make_env``. The names below load their module on first use, so that importing this package (as the CLI
+does to read the family names) costs nothing and never needs an optional dependency such as MinAtar.
 """
 
-from diamond.envs.atari import ENV_KINDS, AtariConfig, AtariEnv, life_loss_is_terminal, make_atari_env
-from diamond.envs.base import Env, VectorEnv
-from diamond.envs.games import ATARI_100K_GAMES, MINATAR_GAMES, atari_env_id, validate_atari_game
-from diamond.envs.gym_pixels import GymPixelConfig, GymPixelEnv, make_gym_pixel_env
-from diamond.envs.minatar import MinAtarConfig, MinAtarEnv, make_minatar_env
-from diamond.envs.vector import EnvWorkerError, SubprocVectorEnv, SyncVectorEnv, make_vector_env
+from __future__ import annotations
 
-__all__ = [
-    "ATARI_100K_GAMES",
-    "ENV_KINDS",
-    "MINATAR_GAMES",
-    "AtariConfig",
-    "AtariEnv",
-    "Env",
-    "EnvWorkerError",
-    "GymPixelConfig",
-    "GymPixelEnv",
-    "MinAtarConfig",
-    "MinAtarEnv",
-    "SubprocVectorEnv",
-    "SyncVectorEnv",
-    "VectorEnv",
-    "atari_env_id",
-    "life_loss_is_terminal",
-    "make_atari_env",
-    "make_gym_pixel_env",
-    "make_minatar_env",
-    "make_vector_env",
-    "validate_atari_game",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "diamond.envs.atari": ("ENV_KINDS", "AtariConfig", "AtariEnv", "life_loss_is_terminal", "make_atari_env"),
+    "diamond.envs.base": ("Env", "VectorEnv"),
+    "diamond.envs.families": ("FAMILIES", "FAMILY_NAMES", "EnvFamily", "get_family", "make_env",
+                              "make_run_env"),
+    "diamond.envs.games": ("ATARI_100K_GAMES", "MINATAR_GAMES", "atari_env_id", "validate_atari_game"),
+    "diamond.envs.gym_pixels": ("GymPixelConfig", "GymPixelEnv", "make_gym_pixel_env", "validate_gym_id"),
+    "diamond.envs.minatar": ("MinAtarConfig", "MinAtarEnv", "make_minatar_env"),
+    "diamond.envs.vector": ("EnvWorkerError", "SubprocVectorEnv", "SyncVectorEnv", "make_vector_env"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'diamond.envs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value

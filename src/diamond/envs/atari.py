@@ -22,6 +22,7 @@ import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import atari_env_id, validate_atari_game
+from diamond.errors import InvalidValue
 from diamond.spaces import ActionSpace, to_json
 
 EnvKind = Literal["train", "test"]
@@ -53,7 +54,7 @@ class AtariConfig:
         check_int(where, "max_episode_frames", self.max_episode_frames, self.noop_max + 1)
         for name in ("max_pool_last_two", "full_action_space", "only_atari100k"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{where}.{name} must be True or False, got {getattr(self, name)!r}")
+                raise InvalidValue(f"{where}.{name} must be True or False, got {getattr(self, name)!r}")
 
     @property
     def env_id(self) -> str:
@@ -63,7 +64,7 @@ class AtariConfig:
 def life_loss_is_terminal(kind: str) -> bool:
     """Lost lives end episodes in the training env only (spec §2)."""
     if kind not in ENV_KINDS:
-        raise ValueError(f"Atari env kind must be one of {ENV_KINDS}, got {kind!r}")
+        raise InvalidValue(f"Atari env kind must be one of {ENV_KINDS}, got {kind!r}")
     return kind == "train"
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from diamond.errors import InvalidValue
 from diamond.spaces import ActionSpace
 
 OBS_DTYPE = np.uint8
@@ -82,7 +83,7 @@ def check_action(action: Any, num_actions: int, where: str) -> int:
 def check_range(
     where: str, name: str, value: Any, low: float | None = None, high: float | None = None, what: str = "a number"
 ) -> None:
-    """Raise a ValueError naming ``where.name``, its value and the allowed closed range [low, high]."""
+    """Raise an InvalidValue naming ``where.name``, its value and the allowed closed range [low, high]."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if ok and low is not None and value < low:
         ok = False
@@ -91,7 +92,7 @@ def check_range(
     if not ok:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
-        raise ValueError(f"{where}.{name} must be {what} in [{lo}, {hi}], got {value!r}")
+        raise InvalidValue(f"{where}.{name} must be {what} in [{lo}, {hi}], got {value!r}")
 
 
 def check_int(where: str, name: str, value: Any, low: int, high: int | None = None) -> None:
@@ -99,7 +100,7 @@ def check_int(where: str, name: str, value: Any, low: int, high: int | None = No
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         value = repr(value) + f" of type {type(value).__name__}"
         hi = "inf" if high is None else high
-        raise ValueError(f"{where}.{name} must be an integer in [{low}, {hi}], got {value}")
+        raise InvalidValue(f"{where}.{name} must be an integer in [{low}, {hi}], got {value}")
     check_range(where, name, value, low, high, what="an integer")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from diamond.errors import InvalidValue
+
 # spec §2: the 26 games, spelled as in the Gymnasium ids `<Game>NoFrameskip-v4`.
 ATARI_100K_GAMES: tuple[str, ...] = (
     "Alien",
@@ -52,15 +54,15 @@ def all_ale_games() -> tuple[str, ...]:
     return tuple(sorted(k[: -len(suffix)] for k in gymnasium.registry if k.endswith(suffix) and "/" not in k))
 
 
-def unknown_name_error(kind: str, name: object, valid: tuple[str, ...], where: str, note: str = "") -> ValueError:
-    """A ValueError naming the bad name, a close match if there is one, and every valid name."""
+def unknown_name_error(kind: str, name: object, valid: tuple[str, ...], where: str, note: str = "") -> InvalidValue:
+    """An InvalidValue naming the bad name, a close match if there is one, and every valid name."""
     matches = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
     if not matches:  # also try ignoring case, so that "breakout" suggests "Breakout"
         lowered = {v.lower(): v for v in valid}
         close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
         matches = [lowered[c] for c in close]
     hint = f" Did you mean {matches[0]!r}?" if matches else ""
-    return ValueError(f"{where}: unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}{note}")
+    return InvalidValue(f"{where}: unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid)}{note}")
 
 
 def validate_atari_game(game: str, only_atari100k: bool = True, where: str = "AtariConfig.game") -> str:

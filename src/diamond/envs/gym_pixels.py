@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_seed
+from diamond.errors import InvalidValue
 from diamond.spaces import ActionSpace, to_json
 
 PIXEL_SOURCES: tuple[str, ...] = ("auto", "observation", "render")
@@ -32,15 +33,42 @@ class GymPixelConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not self.env_id:
-            raise ValueError(f"GymPixelConfig.env_id must be a Gymnasium id such as 'ALE/Pong-v5', got {self.env_id!r}")
+            raise InvalidValue(f"GymPixelConfig.env_id must be a Gymnasium id such as 'ALE/Pong-v5', got {self.env_id!r}")
         check_int("GymPixelConfig", "size", self.size, 8, 1024)
         if self.pixels_from not in PIXEL_SOURCES:
-            raise ValueError(f"GymPixelConfig.pixels_from must be one of {PIXEL_SOURCES}, got {self.pixels_from!r}")
+            raise InvalidValue(f"GymPixelConfig.pixels_from must be one of {PIXEL_SOURCES}, got {self.pixels_from!r}")
         render_mode = self.make_kwargs.get("render_mode", "rgb_array")
         if self.pixels_from == "render" and render_mode != "rgb_array":
-            raise ValueError(
+            raise InvalidValue(
                 f"GymPixelConfig: pixels_from='render' needs render_mode='rgb_array', got make_kwargs render_mode={render_mode!r}"
             )
+
+
+def _register_ale() -> None:
+    """Make the ALE ids (ALE/Pong-v5, ...) known to Gymnasium too; harmless when ale-py is absent."""
+    import gymnasium
+
+    try:
+        import ale_py
+
+        gymnasium.register_envs(ale_py)
+    except ImportError:
+        pass
+
+
+def validate_gym_id(env_id: str, where: str = "GymPixelConfig.env_id") -> str:
+    """Return ``env_id`` if Gymnasium has it registered, else an InvalidValue with the closest ids."""
+    import difflib
+
+    import gymnasium
+
+    _register_ale()
+    if isinstance(env_id, str) and env_id in gymnasium.registry:
+        return env_id
+    close = difflib.get_close_matches(str(env_id), list(gymnasium.registry), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise InvalidValue(f"{where}: {env_id!r} is not a registered Gymnasium id.{hint} "
+                       "List them with: python -c 'import gymnasium; gymnasium.pprint_registry()'")
 
 
 def _is_image_space(space: Any) -> bool:
@@ -80,13 +108,7 @@ class GymPixelEnv:
         import gymnasium
         from gymnasium import spaces
 
-        try:  # make the ALE ids available too; harmless when ale-py is absent
-            import ale_py
-
-            gymnasium.register_envs(ale_py)
-        except ImportError:
-            pass
-
+        _register_ale()
         self.config = config
         self._gymnasium_version = gymnasium.__version__
         kwargs = dict(config.make_kwargs)
@@ -96,7 +118,7 @@ class GymPixelEnv:
         env = gymnasium.make(config.env_id, **kwargs)
         if not isinstance(env.action_space, spaces.Discrete):
             env.close()
-            raise ValueError(
+            raise InvalidValue(
                 f"{config.env_id}: only Discrete action spaces are supported, got {env.action_space} "
                 "(the world model and actor-critic of spec §4-6 take categorical actions)"
             )
@@ -108,7 +130,7 @@ class GymPixelEnv:
                 env = gymnasium.make(config.env_id, **kwargs)
         elif source == "observation" and not _is_image_space(env.observation_space):
             env.close()
-            raise ValueError(
+            raise InvalidValue(
                 f"{config.env_id}: pixels_from='observation' needs an image observation space, "
                 f"got {env.observation_space}; use pixels_from='render' or 'auto'"
             )

@@ -23,6 +23,7 @@ import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, VectorEnv, check_action, check_int, check_range, check_seed
 from diamond.envs.games import validate_minatar_game
+from diamond.errors import InvalidValue
 from diamond.spaces import ActionSpace, to_json
 
 # One colour per channel (the "tab10" colours), enough for the 10 channels of seaquest; index 0 is the background.
@@ -67,7 +68,7 @@ class MinAtarConfig:
         check_int("MinAtarConfig", "size", self.size, 10, 1024)
         check_range("MinAtarConfig", "sticky_action_prob", self.sticky_action_prob, 0.0, 1.0)
         if not isinstance(self.difficulty_ramping, bool):
-            raise ValueError(f"MinAtarConfig.difficulty_ramping must be True or False, got {self.difficulty_ramping!r}")
+            raise InvalidValue(f"MinAtarConfig.difficulty_ramping must be True or False, got {self.difficulty_ramping!r}")
         if self.max_episode_steps is not None:
             check_int("MinAtarConfig", "max_episode_steps", self.max_episode_steps, 1)
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from diamond.envs.base import OBS_DTYPE, Env, VectorEnv
+from diamond.errors import InvalidValue, UserError
 from diamond.spaces import ActionSpace
 
 EnvFactory = Callable[[], Env]
@@ -155,7 +156,7 @@ class SyncVectorEnv(_VectorBase):
                 env.close()
 
 
-class EnvWorkerError(RuntimeError):
+class EnvWorkerError(UserError, RuntimeError):
     """An exception raised inside an env worker process; the message carries the worker's traceback."""
 
 
@@ -216,7 +217,7 @@ class SubprocVectorEnv(_VectorBase):
         if len(env_fns) == 0:
             raise ValueError("SubprocVectorEnv needs at least one env factory, got none")
         if start_method not in START_METHODS:
-            raise ValueError(f"start_method must be one of {START_METHODS} (fork is unsafe with torch/CUDA), got {start_method!r}")
+            raise InvalidValue(f"start_method must be one of {START_METHODS} (fork is unsafe with torch/CUDA), got {start_method!r}")
         ctx = mp.get_context(start_method)
         self._closed = False
         self._conns: list[Any] = []
@@ -326,4 +327,4 @@ def make_vector_env(env_fns: Sequence[EnvFactory], backend: str = "sync", start_
         return SyncVectorEnv(env_fns)
     if backend == "subproc":
         return SubprocVectorEnv(env_fns, start_method=start_method)
-    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    raise InvalidValue(f"backend must be one of {BACKENDS}, got {backend!r}")

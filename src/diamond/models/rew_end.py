@@ -7,7 +7,7 @@ transitions; a head gives 3 reward logits (−1, 0, +1 after sign clipping) and 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from diamond.data.store import action_space_of
+from diamond.errors import InvalidValue
 
 JUMP = 10
 
@@ -42,17 +43,17 @@ class DatasetBrowser:
         from diamond.data import EpisodeStore
 
         if not paths:
-            raise ValueError("give at least one dataset folder to browse")
+            raise InvalidValue("give at least one dataset folder to browse")
         self.stores = []
         for path in map(Path, paths):
             if not path.exists():
-                raise ValueError(f"dataset folder {path} does not exist")
+                raise InvalidValue(f"dataset folder {path} does not exist")
             if not (path / "metadata.json").exists():
-                raise ValueError(f"dataset folder {path} is not an episode store (no metadata.json); "
+                raise InvalidValue(f"dataset folder {path} is not an episode store (no metadata.json); "
                                  "make one with `diamond collect` or `diamond play --record`")
             store = EpisodeStore.open(path, read_only=True)
             if len(store) == 0:
-                raise ValueError(f"dataset folder {path} holds no episodes")
+                raise InvalidValue(f"dataset folder {path} holds no episodes")
             self.stores.append(store)
         self.paths = [Path(p) for p in paths]
         self.d = self.e = self.t = 0

@@ -12,8 +12,9 @@ commands below; everything else here is pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import combinations
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from diamond.envs.minatar import MEANINGS as MINATAR_MEANINGS
 

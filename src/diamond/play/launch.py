@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from diamond.configs.schema import ConfigError
 from diamond.play.models import PlayModels, download_from_hub, load_play_models

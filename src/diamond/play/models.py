@@ -21,20 +21,24 @@ from typing import Any
 
 import torch
 
+from diamond.checkpoints.denoiser import denoiser_from_checkpoint
 from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
-from diamond.checkpoints.reference import (infer_actor_critic_config, infer_rew_end_config, is_reference_layout,
-                                           split_reference)
+from diamond.checkpoints.reference import (
+    infer_actor_critic_config,
+    infer_rew_end_config,
+    is_reference_layout,
+    split_reference,
+)
 from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, from_dict
+from diamond.layout import AgentRun
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 from diamond.models.rew_end import RewEndModel
 from diamond.spaces import ActionSpace
-from diamond.training.world_model import denoiser_from_checkpoint
 
 HUB_REPO = "eloialonso/diamond"  # the authors' pretrained models on the Hugging Face Hub
 HUB_FILE = "atari_100k/models/{game}.pt"
-RUN_CHECKPOINT = "checkpoints/agent.pt"
 
 
 @dataclass
@@ -52,7 +56,7 @@ class PlayModels:
     def action_space(self) -> ActionSpace:
         return self.cfg.denoiser.net.action_space
 
-    def with_denoising_steps(self, steps: int | None) -> "PlayModels":
+    def with_denoising_steps(self, steps: int | None) -> PlayModels:
         if steps is None:
             return self
         sampler = replace(self.cfg.sampler, num_steps_denoising=steps)
@@ -71,12 +75,12 @@ def _load(module: torch.nn.Module, state: dict[str, Any], path: Path, what: str)
 def _env_for(game: str | None, env: str | None, where: str) -> EnvConfig:
     if game is None:
         raise ConfigError(f"{where} does not record its game; pass --game (e.g. --game Breakout)")
-    from diamond.envs.games import validate_atari_game, validate_minatar_game
+    from diamond.envs.families import get_family
 
-    family = env or "atari"
-    cfg = EnvConfig(family=family, game=game, size=64)
+    family = get_family(env or "atari")
+    cfg = EnvConfig(family=family.name, game=game, size=64)
     cfg.validate("--game/--env")
-    (validate_atari_game if family == "atari" else validate_minatar_game)(game, where="--game")
+    family.validate_game(game, "--game")
     return cfg
 
 
@@ -85,10 +89,10 @@ def load_play_models(path: str | Path, device: torch.device | str = "cpu", game:
     """Read ``path`` (a file or a ``diamond train`` run folder) into models on ``device``."""
     path = Path(path)
     if path.is_dir():
-        if not (path / RUN_CHECKPOINT).is_file():
-            raise CheckpointError(f"--checkpoint {path} is a folder without {RUN_CHECKPOINT}; give a checkpoint file "
+        if not (path / AgentRun.CHECKPOINT).is_file():
+            raise CheckpointError(f"--checkpoint {path} is a folder without {AgentRun.CHECKPOINT}; give a checkpoint file "
                                   "or a `diamond train` run folder")
-        path = path / RUN_CHECKPOINT
+        path = path / AgentRun.CHECKPOINT
     raw = read_torch_file(path, map_location=device)
     reference = is_reference_layout(raw) and not is_project_checkpoint(raw)
     payload = raw if reference else check_project_payload(path, raw)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from diamond.errors import InvalidValue
 from diamond.play.dataset_browser import JUMP, DatasetBrowser
 from diamond.play.session import Frame, PlaySession
 
@@ -30,7 +31,7 @@ def _pygame():
     try:
         import pygame
     except ImportError as exc:
-        raise ValueError("the desktop player needs pygame; install it with: pip install 'diamond-wm[play]'") from exc
+        raise InvalidValue("the desktop player needs pygame; install it with: pip install 'diamond-wm[play]'") from exc
     return pygame
 
 
@@ -62,7 +63,7 @@ class _Window:
         if scale is None:  # about 512 pixels wide, whatever the frame size (64×64 Atari, 10×10 MinAtar)
             scale = max(1, WINDOW_WIDTH // w)
         if scale < 1:
-            raise ValueError(f"--scale {scale} must be >= 1 (screen pixels per frame pixel)")
+            raise InvalidValue(f"--scale {scale} must be >= 1 (screen pixels per frame pixel)")
         self.pg = pg = _pygame()
         self.size = (w * scale, h * scale)
         try:
@@ -70,7 +71,7 @@ class _Window:
             pg.font.init()
             self.screen = pg.display.set_mode((self.size[0], self.size[1] + HEADER_HEIGHT))
         except pg.error as exc:
-            raise ValueError(f"cannot open a window ({exc}); on a machine without a display use `diamond play-web`, "
+            raise InvalidValue(f"cannot open a window ({exc}); on a machine without a display use `diamond play-web`, "
                              "or set SDL_VIDEODRIVER=dummy to run headless") from exc
         pg.display.set_caption(title)
         self.font = pg.font.Font(None, 20)
@@ -106,7 +107,7 @@ class PlayerApp:
     def __init__(self, session: PlaySession, fps: float = 15.0, scale: int | None = None, screenshot_dir: str | Path = ".",
                  threaded: bool = True, log: Callable[[str], None] = print) -> None:
         if fps < 0:
-            raise ValueError(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
+            raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.session = session
         self.fps = fps
         self.log = log

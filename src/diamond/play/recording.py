@@ -19,7 +19,7 @@ class EpisodeRecorder:
     """
 
     def __init__(self, root: str | Path, metadata: dict[str, Any]) -> None:
-        from diamond.jobs import open_or_create_store
+        from diamond.data.datasets import open_or_create_store
 
         self.root = Path(root)
         self.store = open_or_create_store(self.root, metadata)

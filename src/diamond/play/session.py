@@ -21,9 +21,10 @@ import functools
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,8 +80,8 @@ class Frame:
 class PlaySession:
     def __init__(self, models: PlayModels, seed: int = 0, horizon: int = DEFAULT_HORIZON, source: str = "world model",
                  record: str | Path | None = None) -> None:
-        from diamond.jobs import store_metadata
-        from diamond.training.run import make_env
+        from diamond.data.datasets import store_metadata
+        from diamond.envs.families import make_run_env
 
         if source not in SOURCES:
             raise ConfigError(f"--source {source!r} is unknown; choose one of {', '.join(SOURCES)}")
@@ -91,7 +92,7 @@ class PlaySession:
         self.cfg = models.cfg
         self.device = next(models.denoiser.parameters()).device
         self.seed = seed
-        self._make_env = make_env
+        self._make_env = make_run_env
         self._envs: dict[str, Any] = {}
         space = models.action_space
         if not space.is_discrete:

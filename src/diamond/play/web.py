@@ -15,12 +15,14 @@ import asyncio
 import ipaddress
 import json
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from diamond.errors import InvalidValue
 from diamond.play.keymap import COMMANDS, reachable
 from diamond.play.session import SOURCES, Frame, PlaySession
 
@@ -156,7 +158,7 @@ class WebPlayer:
     def __init__(self, make_session: Callable[[int], PlaySession], host: str = "127.0.0.1", port: int = 8765,
                  fps: float = 15.0, log: Callable[[str], None] = print) -> None:
         if fps < 0:
-            raise ValueError(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
+            raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.make_session = make_session
         self.host, self.port, self.fps, self.log = host, port, fps, log
         self.clients = 0

@@ -14,7 +14,8 @@ the horizon: the frames are imagined as usual.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor

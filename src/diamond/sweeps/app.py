@@ -36,7 +36,7 @@ ConfigStore.instance().store(name="sweep_job", node=SweepJob)
 
 def run_job(job: SweepJob | Any, log=print) -> str:
     """Train, resume or skip the run of (game, seed); returns what happened."""
-    from diamond.jobs import train_agent
+    from diamond.training.command import train_agent
 
     run_dir = run_folder(job.root, job.game, job.seed)
     status = run_status(run_dir)

@@ -12,8 +12,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from diamond.configs.schema import ConfigError
 from diamond.sweeps.runs import FINISHED, NEW, STALE, UNFINISHED, run_folder, run_status
@@ -23,20 +24,21 @@ MANIFEST = "sweep.json"
 
 
 def parse_games(text: str, env: str) -> list[str]:
-    """'all' (the 26 Atari 100k games) or a comma-separated list; every name is checked."""
-    from diamond.envs.games import ATARI_100K_GAMES, validate_atari_game, validate_minatar_game
+    """'all' (every game the family lists: the 26 Atari 100k games for atari) or a comma-separated list;
+    every name is checked."""
+    from diamond.envs.families import FAMILIES, FAMILY_NAMES
 
-    if env not in ("atari", "minatar"):
-        raise ConfigError(f"--env {env!r}: expected atari or minatar")
+    if env not in FAMILIES:
+        raise ConfigError(f"--env {env!r}: expected one of {', '.join(FAMILY_NAMES)}")
+    family = FAMILIES[env]
     if text.strip() == "all":
-        if env != "atari":
-            raise ConfigError("--games all means the 26 Atari 100k games; list MinAtar games by name")
-        return list(ATARI_100K_GAMES)
+        if not family.games():
+            raise ConfigError(f"--games all: --env {env} has no fixed list of games; name them")
+        return list(family.games())
     names = [g.strip() for g in text.split(",") if g.strip()]
     if not names:
         raise ConfigError(f"--games {text!r}: no game given")
-    check = validate_atari_game if env == "atari" else validate_minatar_game
-    games = [check(g, where="--games") for g in names]
+    games = [family.validate_game(g, "--games") for g in names]
     if len(set(games)) != len(games):
         raise ConfigError(f"--games {text!r}: a game is listed twice")
     return games
@@ -94,13 +96,13 @@ def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: 
                  extra_hydra: list[str] | None = None, report: bool = True, report_reps: int = 50_000,
                  dry_run: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     from diamond.configs.presets import train_config
-    from diamond.jobs import train_flags
+    from diamond.training.command import check_trainable, train_flags
 
     if launcher not in LAUNCHERS:
         raise ConfigError(f"--launcher {launcher!r}: expected one of {sorted(LAUNCHERS)}")
     games, seeds = parse_games(games_text, env), parse_seeds(seeds_text)
     for game in games:  # the whole training configuration of every job, before anything starts
-        train_config(preset, None, [*train_flags(env, game, None, False, overrides), *overrides])
+        check_trainable(train_config(preset, None, [*train_flags(env, game, None, False, overrides), *overrides]))
     root = Path(root)
     manifest = {"preset": preset, "env": env, "overrides": list(overrides), "games": games, "seeds": seeds}
     check_manifest(root, manifest)
@@ -127,7 +129,9 @@ def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: 
                               "not_finished": not_done}
     if not_done:
         log(f"not finished: {', '.join(not_done)} (launch the same sweep again to complete them)")
-    if report and env == "atari":
+    from diamond.envs.families import FAMILIES
+
+    if report and FAMILIES[env].reported:
         from diamond.benchmark.report import build_report
 
         if result["finished"]:  # unfinished runs are passed too: the report lists them by name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from diamond.layout import AgentRun
+
 FINISHED, UNFINISHED, STALE, NEW = "finished", "unfinished", "stale", "new"
 
 
@@ -16,9 +18,9 @@ def run_folder(root: str | Path, game: str, seed: int) -> Path:
 def run_status(run_dir: Path) -> str:
     """finished: results.json written; unfinished: a checkpoint to resume from; stale: a folder killed
     before its first checkpoint (nothing to resume); new: no folder."""
-    if (run_dir / "results.json").exists():
+    if (run_dir / AgentRun.RESULTS).exists():
         return FINISHED
-    if (run_dir / "checkpoints" / "agent.pt").exists():
+    if (run_dir / AgentRun.CHECKPOINT).exists():
         return UNFINISHED
     return STALE if run_dir.exists() else NEW
 

@@ -10,9 +10,10 @@ positions is not (shards hold different numbers of them), hence ``count_normalis
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from diamond.checkpoints.project import save_checkpoint
+from diamond.layout import AgentRun
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training import follower, run_state
 from diamond.training.components import update_components
@@ -68,7 +69,7 @@ def evaluate(run: Run) -> dict[str, float]:
     stats = run.agent.held_out_stats(result.episodes, cfg.seed)
     stats["test/return"] = result.mean
     state.test_history.append({"epoch": state.epoch, "agent_steps": state.agent_steps, "returns": result.returns})
-    save_checkpoint(run.run_dir / "agents" / f"epoch_{state.epoch:05d}.pt", run.config,
+    save_checkpoint(run.run_dir / AgentRun.snapshot(state.epoch), run.config,
                     actor_critic=run.agent.actor_critic.state_dict(), epoch=state.epoch, agent_steps=state.agent_steps)
     return stats
 

@@ -5,14 +5,16 @@ state back for rank 0's checkpoint."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from diamond.checkpoints.project import load_checkpoint
 from diamond.configs.schema import TrainConfig
 from diamond.data.sampler import SegmentSampler
+from diamond.layout import AgentRun
 from diamond.training.agent import AgentTraining, fit_to_env
 from diamond.training.components import update_components
 from diamond.training.distributed import DistInfo
@@ -58,7 +60,7 @@ def follow(cfg: TrainConfig, run_dir: Path, device: torch.device, info: DistInfo
     while not (message := broadcast(info, None))["stop"]:
         plan = EpochPlan(**message["plan"])
         if store is None:  # rank 0 creates the store before its first message
-            store = EpisodeStore.open(run_dir / "data" / "train", read_only=True)
+            store = EpisodeStore.open(run_dir / AgentRun.TRAIN_DATA, read_only=True)
             sources = world_model_sources(agent, SegmentSampler(store, agent.rng, static=False))
         store.refresh()
         update_components(agent.components.values(), plan.updates, sources, time.monotonic)

@@ -6,7 +6,7 @@ sizes in the configuration are global: each process of a data-parallel run sampl
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

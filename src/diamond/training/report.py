@@ -10,6 +10,7 @@ import numpy as np
 
 from diamond.data.sampler import SegmentSampler
 from diamond.fileio import write_json_atomically
+from diamond.layout import AgentRun
 from diamond.training.collector import RandomPolicy
 from diamond.training.epoch import TEST_SEED_OFFSET, play
 from diamond.training.evaluation_episodes import mean_ci95, run_evaluation_episodes
@@ -35,11 +36,11 @@ def final_report(run: Run) -> dict[str, Any]:
     }
     if cfg.schedule.random_episodes:
         results.update(random_policy(run, agent_low=low))
-    results["learning_curve"] = str(plot_learning_curve(results, run.run_dir / "learning_curve.png"))
-    results["videos"] = {"real_game": str(real_game_video(final.episodes, run.run_dir / "videos" / "real_game.mp4"))}
+    results["learning_curve"] = str(plot_learning_curve(results, run.run_dir / AgentRun.LEARNING_CURVE))
+    results["videos"] = {"real_game": str(real_game_video(final.episodes, run.run_dir / AgentRun.REAL_GAME_VIDEO))}
     if run.experience.imagines:
         sampler = SegmentSampler(run.store, np.random.default_rng(cfg.seed))
-        video = imagination_video(run.agent, sampler, run.run_dir / "videos" / "imagination.mp4")
+        video = imagination_video(run.agent, sampler, run.run_dir / AgentRun.IMAGINATION_VIDEO)
         results["videos"]["imagination"] = str(video)
     results["final_seconds"] = time.monotonic() - t
     write_json_atomically(run.run_dir / RESULTS, results)

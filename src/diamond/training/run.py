@@ -27,15 +27,19 @@ Run folder::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from diamond.checkpoints.trees import from_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig, to_dict
+from diamond.data.datasets import open_or_create_store, store_metadata
+from diamond.envs.families import make_run_env as make_env
 from diamond.fileio import write_json_atomically
+from diamond.layout import AgentRun
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training import distributed, follower
@@ -44,24 +48,19 @@ from diamond.training.collector import Collector
 from diamond.training.epoch import run_epoch
 from diamond.training.experience import RealRollouts, ReplayAndImagination
 from diamond.training.report import final_report
-from diamond.training.run_state import (CHECKPOINT, RESULTS, Run, RunState, check_run_folder, check_world_size,
-                                        load_state, trim_metrics)
+from diamond.training.run_state import (
+    CHECKPOINT,
+    RESULTS,
+    Run,
+    RunState,
+    check_run_folder,
+    check_world_size,
+    load_state,
+    trim_metrics,
+)
 
 __all__ = ["CHECKPOINT", "make_env", "train"]
 MODEL_FREE_SEED_OFFSET = 20_000
-
-
-def make_env(cfg: TrainConfig, kind: str, num_envs: int, seed: int):
-    """A real vector env for ``cfg.env``: the Atari 100k protocol (spec §2) or MinAtar."""
-    e = cfg.env
-    if e.family == "atari":
-        from diamond.envs import AtariConfig, make_atari_env
-
-        return make_atari_env(AtariConfig(game=e.game), kind=kind, num_envs=num_envs, seed=seed, backend=e.backend)
-    from diamond.envs import MinAtarConfig, make_minatar_env
-
-    mc = MinAtarConfig(game=e.game, size=e.size, max_episode_steps=e.max_episode_steps or None)
-    return make_minatar_env(mc, num_envs=num_envs, seed=seed, backend=e.backend)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: bool = False,
@@ -114,10 +113,8 @@ def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distr
     config = to_dict(cfg)
     payload = load_state(ckpt, config, allow_config_change, device, log) if resume else None
 
-    from diamond.jobs import open_or_create_store, store_metadata
-
     metadata = store_metadata(train_env.protocol())
-    store = open_or_create_store(run_dir / "data" / "train", metadata)
+    store = open_or_create_store(run_dir / AgentRun.TRAIN_DATA, metadata)
     undo.callback(store.close)
     agent = AgentTraining(cfg, device, info)
     policy = RecurrentPolicy(agent.actor_critic, train_env.num_envs, seed=cfg.seed + 3)
@@ -136,13 +133,13 @@ def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distr
         raise ConfigError(f"{store.root} already holds {len(store)} episodes but there is no checkpoint to resume; "
                           "choose another --out (nothing was changed)")
     trim_metrics(run_dir, state.epoch)  # lines written after the checkpoint: their epochs run again
-    write_json_atomically(run_dir / "config.json", config)
-    write_json_atomically(run_dir / "protocol.json", metadata)
+    write_json_atomically(run_dir / AgentRun.CONFIG, config)
+    write_json_atomically(run_dir / AgentRun.PROTOCOL, metadata)
 
     from torch.utils.tensorboard import SummaryWriter
 
     # scalars are logged against agent steps: drop those of the epochs after the checkpoint
-    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=state.agent_steps + 1 if state.epoch else None)
+    writer = SummaryWriter(str(run_dir / AgentRun.TENSORBOARD), purge_step=state.agent_steps + 1 if state.epoch else None)
     undo.callback(writer.close)
     if cfg.model_free:
         im = cfg.actor_critic_training.imagination

@@ -9,9 +9,10 @@ file ends up with exactly one line per epoch whatever the moment of the kill.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -20,13 +21,14 @@ from diamond.checkpoints.project import load_checkpoint, require_same_config, sa
 from diamond.checkpoints.trees import to_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig
 from diamond.fileio import dumps, write_atomically
+from diamond.layout import AgentRun
 from diamond.training.agent import AgentTraining
 from diamond.training.collector import Collector
 from diamond.training.distributed import DistInfo
 
-CHECKPOINT = "checkpoints/agent.pt"
-METRICS = "metrics.jsonl"
-RESULTS = "results.json"
+CHECKPOINT = AgentRun.CHECKPOINT
+METRICS = AgentRun.METRICS
+RESULTS = AgentRun.RESULTS
 
 
 @dataclass

@@ -5,29 +5,32 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from diamond.checkpoints.files import CheckpointError, read_torch_file
-from diamond.checkpoints.project import (check_project_payload, is_project_checkpoint, load_checkpoint,
-                                         require_same_config, save_checkpoint)
-from diamond.checkpoints.reference import infer_denoiser_config, is_reference_layout, split_reference
-from diamond.configs.schema import ConfigError, WorldModelRunConfig, from_dict, to_dict
+from diamond.checkpoints.project import (
+    load_checkpoint,
+    require_same_config,
+    save_checkpoint,
+)
+from diamond.configs.schema import ConfigError, WorldModelRunConfig, to_dict
 from diamond.data.sampler import SegmentSampler
+from diamond.data.store import action_space_of
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
 from diamond.fileio import dumps, write_json_atomically
+from diamond.layout import WorldModelRun
+from diamond.models.diffusion.formulations import NextFrameDenoiser
 from diamond.progress import Progress
-from diamond.data.store import action_space_of
-from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 from diamond.training.components import component_stats
 from diamond.training.distributed import DistInfo
 from diamond.training.networks import denoiser_component
 
-CHECKPOINT = "checkpoints/world_model.pt"
+CHECKPOINT = WorldModelRun.CHECKPOINT
 
 
 def fit_to_data(cfg: WorldModelRunConfig, metadata: dict[str, Any], where: str) -> WorldModelRunConfig:
@@ -106,8 +109,8 @@ def _start_or_resume(training: WorldModelTraining, run_dir: Path, config: dict[s
     elif resume:
         raise ConfigError(f"--resume: {ckpt_path} does not exist; nothing to resume")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / "config.json", config)
-    metrics_path = run_dir / "metrics.jsonl"
+    write_json_atomically(run_dir / WorldModelRun.CONFIG, config)
+    metrics_path = run_dir / WorldModelRun.METRICS
     if metrics_path.exists():  # evaluations made after the checkpoint we resume from are repeated: drop them
         kept = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["step"] <= training.step]
         metrics_path.write_text("".join(line + "\n" for line in kept))
@@ -128,36 +131,6 @@ def _evaluate(training: WorldModelTraining, held_out, writer, metrics_path: Path
     log(f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
         f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})")
     return m
-
-
-def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
-    """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
-    return denoiser_from_checkpoint(read_torch_file(path, map_location=device), path, device)
-
-
-def denoiser_from_checkpoint(raw: Any, path: str | Path,
-                             device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
-    """The denoiser of a checkpoint already read from ``path``: a project world-model checkpoint or the reference layout.
-
-    A reference checkpoint carries no configuration: the network's is inferred from its tensor shapes and
-    everything else (EDM constants, sampler) takes the spec's defaults.
-    """
-    if is_reference_layout(raw) and not is_project_checkpoint(raw):
-        parts = split_reference(raw)
-        if "denoiser" not in parts:
-            raise CheckpointError(f"checkpoint {path} is in the reference layout but holds no denoiser.* tensors")
-        cfg = WorldModelRunConfig(denoiser=infer_denoiser_config(parts["denoiser"]))
-        state = parts["denoiser"]
-    else:
-        payload = check_project_payload(path, raw)
-        cfg = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
-        state = payload["denoiser"]
-    denoiser = make_denoiser(cfg.denoiser).to(device)
-    try:
-        denoiser.load_state_dict(state)
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint {path}: its weights do not fit its configuration ({exc})") from exc
-    return denoiser.eval(), cfg
 
 
 def train_world_model(
@@ -185,10 +158,10 @@ def train_world_model(
 
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=training.step if training.step else None)
+    writer = SummaryWriter(str(run_dir / WorldModelRun.TENSORBOARD), purge_step=training.step if training.step else None)
     sampler = SegmentSampler(train_store, training.rng)
     held_out = held_out_contexts(test_store, cfg.eval_contexts, cfg.denoiser.net.num_steps_conditioning, seed=cfg.seed)
-    metrics_path = run_dir / "metrics.jsonl"
+    metrics_path = run_dir / WorldModelRun.METRICS
     evaluate = lambda: _evaluate(training, held_out, writer, metrics_path, log)  # noqa: E731
 
     def checkpoint() -> None:
@@ -228,5 +201,5 @@ def train_world_model(
         "history": [json.loads(line) for line in metrics_path.read_text().splitlines()],
         "checkpoint": str(ckpt_path),
     }
-    write_json_atomically(run_dir / "world_model_results.json", results)
+    write_json_atomically(run_dir / WorldModelRun.RESULTS, results)
     return results

@@ -8,7 +8,8 @@ is one more module implementing the protocol and one more entry in ``FORMULATION
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn

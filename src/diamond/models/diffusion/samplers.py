@@ -6,7 +6,7 @@ Euler (order 1) is the paper's choice; Heun (order 2) and EDM's stochastic "chur
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

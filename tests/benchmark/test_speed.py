@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
+from diamond.benchmark.speed import REFERENCE_CPU, REPORT_ROWS, count_flops, format_report, run_benchmark
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
-from diamond.evaluation.bench import REFERENCE_CPU, REPORT_ROWS, count_flops, format_report, run_benchmark
 
 TINY = DenoiserConfig(net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1),
                                             attn_depths=(False, False)))

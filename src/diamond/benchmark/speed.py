@@ -23,15 +23,16 @@ import resource
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-
-from diamond.devices import resolve_device
 from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
+from diamond.devices import resolve_device
+from diamond.errors import InvalidValue
 from diamond.models.diffusion.formulations import make_denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
@@ -93,7 +94,7 @@ def run_benchmark(
                              ("imagine_batch", imagine_batch, 1), ("num_steps_denoising", num_steps_denoising, 1),
                              ("image_size", image_size, 1), ("num_targets", num_targets, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
+            raise InvalidValue(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
     dev = resolve_device(device, where="run_benchmark: device")
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
@@ -102,7 +103,7 @@ def run_benchmark(
     opt_cfg = OptimizerConfig()
     n_mm = matmul_size if matmul_size is not None else (8192 if dev.type == "cuda" else 2048)
     if n_mm < 1:
-        raise ValueError(f"run_benchmark: matmul_size={matmul_size!r} is invalid; expected an integer >= 1")
+        raise InvalidValue(f"run_benchmark: matmul_size={matmul_size!r} is invalid; expected an integer >= 1")
 
     result: dict[str, Any] = {
         "device": str(dev),
@@ -188,7 +189,7 @@ def run_benchmark(
         memory.start()
         context, context_act = frames(batch, net.num_steps_conditioning)
 
-        def sample_iteration() -> None:
+        def sample_iteration(context=context, context_act=context_act) -> None:  # this iteration's batch
             with torch.inference_mode():
                 denoiser.sample_next_obs(context, context_act, sampler, generator=generator)
 
@@ -330,7 +331,7 @@ def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, s
 
 
 def _phase(batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float,
-           memory: "_PeakMemory") -> dict[str, Any]:
+           memory: _PeakMemory) -> dict[str, Any]:
     median = statistics.median(times)
     gflops = flops / median / 1e9
     return {

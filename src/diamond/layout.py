@@ -1,0 +1,56 @@
+"""What a run folder holds, named once: every package that writes or reads a run folder uses these names.
+
+Paths are relative to the run folder (``run_dir / AgentRun.RESULTS``). This module imports nothing, so any
+layer may use it.
+"""
+
+from __future__ import annotations
+
+
+class AgentRun:
+    """A ``diamond train`` run folder (spec §1)."""
+
+    CONFIG = "config.json"  # the resolved configuration
+    PROTOCOL = "protocol.json"  # the environment protocol the data was collected under
+    TRAIN_DATA = "data/train"  # the replay data (episode store)
+    CHECKPOINT = "checkpoints/agent.pt"  # the full state, rewritten atomically each epoch
+    SNAPSHOTS = "agents"  # actor-critic snapshots at each evaluation
+    METRICS = "metrics.jsonl"  # one line per epoch
+    TENSORBOARD = "tensorboard"
+    RESULTS = "results.json"  # final test returns; written last, so its presence means "finished"
+    LEARNING_CURVE = "learning_curve.png"
+    REAL_GAME_VIDEO = "videos/real_game.mp4"
+    IMAGINATION_VIDEO = "videos/imagination.mp4"
+
+    @staticmethod
+    def snapshot(epoch: int) -> str:
+        """The actor-critic snapshot written at the evaluation of ``epoch``."""
+        return f"{AgentRun.SNAPSHOTS}/epoch_{epoch:05d}.pt"
+
+
+class WorldModelRun:
+    """A ``diamond train-world-model`` run folder."""
+
+    CONFIG = "config.json"
+    CHECKPOINT = "checkpoints/world_model.pt"  # rewritten atomically every checkpoint_every steps and at the end
+    METRICS = "metrics.jsonl"  # one line per evaluation
+    TENSORBOARD = "tensorboard"
+    RESULTS = "world_model_results.json"
+
+
+class WorldModelDemo:
+    """The folder of ``diamond world-model-demo``: data, a world-model run, imagination, a summary."""
+
+    TRAIN_DATA = "data/train"
+    TEST_DATA = "data/test"
+    WORLD_MODEL = "world_model"  # a WorldModelRun folder
+    IMAGINATION = "imagination"  # an ImaginationOutput folder
+    SUMMARY = "summary.json"
+
+
+class ImaginationOutput:
+    """The folder of ``diamond imagine``."""
+
+    VIDEO = "imagination.mp4"
+    PSNR_PLOT = "imagination_psnr.png"
+    RESULTS = "imagination.json"

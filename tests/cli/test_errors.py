@@ -1,0 +1,49 @@
+"""User errors are one line and exit 2; anything else is a bug and keeps its traceback."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from diamond import cli, jobs
+from diamond.configs.schema import ConfigError
+from diamond.data.store import StoreError
+from diamond.errors import InvalidValue, UserError, is_user_error
+
+
+def test_every_user_error_family_derives_from_user_error():
+    from diamond.benchmark.runs import ReportError
+    from diamond.checkpoints.files import CheckpointError
+    from diamond.data.episode_file import CorruptEpisodeFile
+    from diamond.envs.vector import EnvWorkerError
+
+    for family in (ConfigError, CheckpointError, CorruptEpisodeFile, StoreError, EnvWorkerError, ReportError,
+                   InvalidValue):
+        assert issubclass(family, UserError), family
+    assert issubclass(ConfigError, ValueError) and issubclass(StoreError, RuntimeError)  # callers' catches still work
+
+
+def test_os_errors_count_as_user_errors_only_with_a_file_name():
+    assert is_user_error(FileNotFoundError(errno.ENOENT, "No such file or directory", "runs/x/config.json"))
+    assert not is_user_error(OSError(errno.EPIPE, "Broken pipe"))
+    assert not is_user_error(ValueError("bug"))
+
+
+def test_a_bad_value_is_one_line_with_exit_2(tmp_path, capsys):
+    code = cli.main(["collect", "--game", "Breakoutt", "--steps", "10", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("diamond collect: error: --game: unknown Atari 100k game 'Breakoutt'")
+    assert "Did you mean 'Breakout'?" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bug", [ValueError("bug"), KeyError("missing"), OSError("no file name")])
+def test_an_internal_error_keeps_its_traceback(monkeypatch, tmp_path, bug):
+    def broken_collect(*args, **kwargs):
+        raise bug
+
+    monkeypatch.setattr(jobs, "collect", broken_collect)
+    with pytest.raises(type(bug)) as raised:
+        cli.main(["collect", "--game", "Breakout", "--steps", "10", "--out", str(tmp_path / "s")])
+    assert raised.value is bug  # propagated untouched: Python prints it with its traceback
