@@ -25,7 +25,6 @@ LONG_MODULES = {
     "envs/vector.py": "the sync and subprocess vector envs and the worker protocol between them",
     "play/pygame_app.py": "the desktop window: drawing, keys and the frame loop; to be split",
     "play/session.py": "the play session's state machine; to be split into sources and controllers",
-    "training/run.py": "Algorithm 1's loop, resume and DDP follower in one file; being split",
 }
 
 # "module:function" -> why it may be longer
@@ -33,8 +32,6 @@ LONG_FUNCTIONS = {
     "benchmark/report.py:build_report": "reads runs, computes every statistic and writes three formats; to be split",
     "benchmark/speed.py:run_benchmark": "one timed phase after another; to be split into a function per phase",
     "cli.py:build_parser": "declares every subcommand's flags; to be split per command group",
-    "training/run.py:train": "the epoch loop of Algorithm 1 with its nested helpers; being split",
-    "training/world_model.py:train_world_model": "the world-model loop with its evaluation and checkpoint helpers",
 }
 
 
