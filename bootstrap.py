@@ -62,11 +62,12 @@ def ensure_environment() -> Path:
 
 
 def checks(python: Path) -> list[tuple[str, list[str]]]:
-    """The static checks of `test`: the layer contracts (pyproject.toml [tool.importlinter]) and ruff."""
+    """The static checks of `test`: the layer contracts (pyproject.toml [tool.importlinter]), ruff lint and format."""
     lint_imports = python.parent / ("lint-imports.exe" if os.name == "nt" else "lint-imports")
     return [
         ("import layers", [str(lint_imports), "--config", str(ROOT / "pyproject.toml")]),
         ("ruff", [str(python), "-m", "ruff", "check", "src", "tests", "scripts"]),
+        ("ruff format", [str(python), "-m", "ruff", "format", "--check", "src", "tests", "scripts"]),
     ]
 
 

@@ -47,13 +47,17 @@ def main() -> None:
     frozen = np.repeat(paddle_x(r.real[:, n - 1])[:, None], real.shape[1], axis=1)
     seen = ~np.isnan(real) & ~np.isnan(imagined) & ~np.isnan(frozen)
     moved = seen & (np.abs(real - frozen) >= 2)
-    print(f"paddle found in {np.mean(~np.isnan(imagined)):.0%} of imagined frames ({np.mean(~np.isnan(real)):.0%} of real ones)")
+    print(
+        f"paddle found in {np.mean(~np.isnan(imagined)):.0%} of imagined frames ({np.mean(~np.isnan(real)):.0%} of real ones)"
+    )
     for k in sorted({1, 5, 10, args.horizon}):
         m = moved[:, :k]
         if m.any():
-            print(f"first {k:3d} imagined steps, {m.sum():4d} frames where the real paddle had moved >= 2 px: "
-                  f"|imagined - real| = {np.abs(imagined - real)[:, :k][m].mean():.2f} px, "
-                  f"|frozen - real| = {np.abs(frozen - real)[:, :k][m].mean():.2f} px")
+            print(
+                f"first {k:3d} imagined steps, {m.sum():4d} frames where the real paddle had moved >= 2 px: "
+                f"|imagined - real| = {np.abs(imagined - real)[:, :k][m].mean():.2f} px, "
+                f"|frozen - real| = {np.abs(frozen - real)[:, :k][m].mean():.2f} px"
+            )
 
 
 if __name__ == "__main__":

@@ -39,11 +39,18 @@ def differences(a: Any, b: Any, where: str) -> list[str]:
 
 
 def compare(run_a: Path, run_b: Path) -> list[str]:
-    results = [{k: v for k, v in json.loads((r / "results.json").read_text()).items() if k not in IGNORED_RESULTS}
-               for r in (run_a, run_b)]
+    results = [
+        {k: v for k, v in json.loads((r / "results.json").read_text()).items() if k not in IGNORED_RESULTS}
+        for r in (run_a, run_b)
+    ]
     out = differences(results[0], results[1], "results.json")
-    metrics = [[{k: v for k, v in json.loads(line).items() if not ignored_metric(k)}
-                for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (run_a, run_b)]
+    metrics = [
+        [
+            {k: v for k, v in json.loads(line).items() if not ignored_metric(k)}
+            for line in (r / "metrics.jsonl").read_text().splitlines()
+        ]
+        for r in (run_a, run_b)
+    ]
     return out + differences(metrics[0], metrics[1], "metrics.jsonl")
 
 

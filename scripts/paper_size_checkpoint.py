@@ -27,8 +27,16 @@ def main() -> None:
     args = parser.parse_args()
     cfg = fit_to_env(TrainConfig(seed=args.seed), ActionSpace.discrete(args.actions), 3)
     agent = AgentTraining(cfg, torch.device("cpu"))
-    torch.save(join_reference({"denoiser": agent.denoiser.state_dict(), "rew_end_model": agent.rew_end.state_dict(),
-                               "actor_critic": agent.actor_critic.state_dict()}), args.out)
+    torch.save(
+        join_reference(
+            {
+                "denoiser": agent.denoiser.state_dict(),
+                "rew_end_model": agent.rew_end.state_dict(),
+                "actor_critic": agent.actor_critic.state_dict(),
+            }
+        ),
+        args.out,
+    )
     print(f"wrote {args.out}")
 
 

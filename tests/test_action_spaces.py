@@ -50,17 +50,31 @@ SIZE, CONTEXT, TARGETS = 8, 2, 2
 
 
 def tiny_denoiser_cfg(space: ActionSpace) -> DenoiserConfig:
-    net = DenoiserNetConfig(img_channels=3, num_steps_conditioning=CONTEXT, cond_channels=8, depths=(1, 1),
-                            channels=(4, 4), attn_depths=(False, False), action_space=space)
+    net = DenoiserNetConfig(
+        img_channels=3,
+        num_steps_conditioning=CONTEXT,
+        cond_channels=8,
+        depths=(1, 1),
+        channels=(4, 4),
+        attn_depths=(False, False),
+        action_space=space,
+    )
     return DenoiserConfig(net=net)
 
 
 def episodes(space: ActionSpace, rng: np.random.Generator, lengths=(7, 12, 5)) -> list[Episode]:
     out = []
     for t in lengths:
-        out.append(Episode(obs=rng.integers(0, 256, (t, 3, SIZE, SIZE), dtype=np.uint8), act=space.sample(rng, t),
-                           rew=rng.integers(-1, 2, t).astype(np.float32), end=np.eye(1, t, t - 1, dtype=np.uint8)[0],
-                           trunc=np.zeros(t, np.uint8), final_obs=rng.integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8)))
+        out.append(
+            Episode(
+                obs=rng.integers(0, 256, (t, 3, SIZE, SIZE), dtype=np.uint8),
+                act=space.sample(rng, t),
+                rew=rng.integers(-1, 2, t).astype(np.float32),
+                end=np.eye(1, t, t - 1, dtype=np.uint8)[0],
+                trunc=np.zeros(t, np.uint8),
+                final_obs=rng.integers(0, 256, (3, SIZE, SIZE), dtype=np.uint8),
+            )
+        )
     return out
 
 
@@ -120,14 +134,32 @@ def test_an_action_space_end_to_end(kind, tmp_path):
     assert x1.shape == (2, 3, SIZE, SIZE) and not torch.equal(x1, x2)
 
     # The policy's distribution draws valid actions; a step of the world model takes them.
-    rew_end = RewEndModel(RewEndConfig(img_channels=3, cond_channels=8, depths=(1, 1), channels=(4, 4),
-                                       attn_depths=(False, False), lstm_dim=8, action_space=space), image_size=SIZE)
-    actor_critic = ActorCritic(ActorCriticConfig(img_channels=3, channels=(4,), lstm_dim=8, action_space=space),
-                               image_size=SIZE)
+    rew_end = RewEndModel(
+        RewEndConfig(
+            img_channels=3,
+            cond_channels=8,
+            depths=(1, 1),
+            channels=(4, 4),
+            attn_depths=(False, False),
+            lstm_dim=8,
+            action_space=space,
+        ),
+        image_size=SIZE,
+    )
+    actor_critic = ActorCritic(
+        ActorCriticConfig(img_channels=3, channels=(4,), lstm_dim=8, action_space=space), image_size=SIZE
+    )
     assert actor_critic.actor_linear.out_features == policy_outputs(space)
     sampler = SegmentSampler(store, np.random.default_rng(2))
-    env = WorldModelEnv(denoiser.eval(), rew_end.eval(), lambda n: sampler.sample(n, CONTEXT, "end"), num_envs=3,
-                        horizon=4, sampler=SamplerConfig(num_steps_denoising=1), generator=torch.Generator().manual_seed(0))
+    env = WorldModelEnv(
+        denoiser.eval(),
+        rew_end.eval(),
+        lambda n: sampler.sample(n, CONTEXT, "end"),
+        num_envs=3,
+        horizon=4,
+        sampler=SamplerConfig(num_steps_denoising=1),
+        generator=torch.Generator().manual_seed(0),
+    )
     assert env.action_space == space
     rollout = RolloutRunner(env, actor_critic, generator=torch.Generator().manual_seed(1)).rollout(3)
     assert tuple(rollout.act.shape) == (3, 3, *space.shape)
@@ -142,7 +174,9 @@ def test_invalid_actions_name_the_entry_at_fault(tmp_path):
     space = csgo_space()
     act = space.sample(np.random.default_rng(0), 6)
     act[4, space.groups[0][3]] = 1  # a second active bin in the horizontal mouse group
-    with pytest.raises(ActionError, match=r"action 4 has 2 active entries in the one-hot group mouse_x-1000\.\.mouse_x\+1000"):
+    with pytest.raises(
+        ActionError, match=r"action 4 has 2 active entries in the one-hot group mouse_x-1000\.\.mouse_x\+1000"
+    ):
         space.check(act, "test")
     act = space.sample(np.random.default_rng(0), 6)
     act[2, 0] = 0.5

@@ -17,4 +17,9 @@ def test_train_presets_resolve(name):
 
 def test_cpu_train_preset_is_minatar_at_one_pixel_per_cell():
     cfg = train_config("cpu")
-    assert (cfg.env.family, cfg.env.size, cfg.schedule.final_episodes, cfg.schedule.random_episodes) == ("minatar", 10, 50, 50)
+    assert (cfg.env.family, cfg.env.size, cfg.schedule.final_episodes, cfg.schedule.random_episodes) == (
+        "minatar",
+        10,
+        50,
+        50,
+    )

@@ -45,7 +45,11 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
             torch.ones(1 << 24).sum()  # 64 MiB of float32, as large activations are
         print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     """)
-    faults = {mode: int(subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True,
-                                       check=True).stdout) for mode in ("on", "off")}
+    faults = {
+        mode: int(
+            subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True).stdout
+        )
+        for mode in ("on", "off")
+    }
     assert faults["off"] > 5 * 10_000  # 16,384 fresh 4 KiB pages per allocation
     assert faults["on"] < faults["off"] / 10

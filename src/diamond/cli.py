@@ -41,8 +41,16 @@ def cmd_train_world_model(args: argparse.Namespace) -> int:
     train, test = open_dataset(args.data, "--data"), open_dataset(args.test_data, "--test-data")
     require_compatible(train.metadata, test.metadata, args.data, args.test_data)
     cfg = fit_to_data(cfg, train.metadata, f"--data {args.data}")
-    results = train_world_model(cfg, train, test, args.out, resolve_device(args.device), resume=args.resume,
-                                max_minutes=args.max_minutes, progress=not args.no_progress)
+    results = train_world_model(
+        cfg,
+        train,
+        test,
+        args.out,
+        resolve_device(args.device),
+        resume=args.resume,
+        max_minutes=args.max_minutes,
+        progress=not args.no_progress,
+    )
     print(dumps(results["final"], indent=1))
     return 0
 
@@ -50,8 +58,17 @@ def cmd_train_world_model(args: argparse.Namespace) -> int:
 def cmd_imagine(args: argparse.Namespace) -> int:
     from diamond.jobs import imagine
 
-    result = imagine(args.checkpoint, args.data, Path(args.out), args.horizon, args.rollouts, args.seed,
-                     args.denoising_steps, args.device, args.fps)
+    result = imagine(
+        args.checkpoint,
+        args.data,
+        Path(args.out),
+        args.horizon,
+        args.rollouts,
+        args.seed,
+        args.denoising_steps,
+        args.device,
+        args.fps,
+    )
     print(dumps({k: v for k, v in result.items() if k != "psnr_per_step"}, indent=1))
     return 0
 
@@ -71,11 +88,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from diamond.benchmark.report import build_report
 
-    report = build_report(args.runs, args.out, allow_mixed_protocols=args.allow_mixed_protocols, reps=args.reps,
-                          profile_reps=args.profile_reps, seed=args.seed,
-                          log=lambda m: print(m, file=sys.stderr, flush=True))
-    for title, items in (("missing", report.missing), ("games not run", report.games_not_run),
-                         ("left out", report.left_out)):
+    report = build_report(
+        args.runs,
+        args.out,
+        allow_mixed_protocols=args.allow_mixed_protocols,
+        reps=args.reps,
+        profile_reps=args.profile_reps,
+        seed=args.seed,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    for title, items in (
+        ("missing", report.missing),
+        ("games not run", report.games_not_run),
+        ("left out", report.left_out),
+    ):
         if items:
             print(f"{title}: " + "; ".join(items))
     for name, metrics in (report.aggregates or report.paper_aggregates).items():
@@ -86,11 +112,32 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from diamond.sweeps.launch import launch_sweep
 
-    slurm = {"partition": args.partition, "timeout_min": args.timeout_min, "gpus_per_node": args.gpus_per_node,
-             "cpus_per_task": args.cpus_per_task} if args.launcher == "slurm" else {}
-    result = launch_sweep(args.games, args.seeds, args.preset, args.env, args.root, args.overrides, args.device,
-                          args.launcher, slurm, args.hydra, report=not args.no_report, report_reps=args.report_reps,
-                          dry_run=args.dry_run, log=lambda m: print(m, file=sys.stderr, flush=True))
+    slurm = (
+        {
+            "partition": args.partition,
+            "timeout_min": args.timeout_min,
+            "gpus_per_node": args.gpus_per_node,
+            "cpus_per_task": args.cpus_per_task,
+        }
+        if args.launcher == "slurm"
+        else {}
+    )
+    result = launch_sweep(
+        args.games,
+        args.seeds,
+        args.preset,
+        args.env,
+        args.root,
+        args.overrides,
+        args.device,
+        args.launcher,
+        slurm,
+        args.hydra,
+        report=not args.no_report,
+        report_reps=args.report_reps,
+        dry_run=args.dry_run,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     print(dumps(result, indent=1))
     return 0 if args.dry_run or not result["not_finished"] else 1
 
@@ -105,13 +152,26 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from diamond.training.command import train_agent
 
-    results = train_agent(out=args.out, resume=args.resume, preset=args.preset, config_file=args.config,
-                          overrides=list(args.set or []), env=args.env, game=args.game, model_free=args.model_free,
-                          seed=args.seed, device=args.device, allow_config_change=args.allow_config_change)
+    results = train_agent(
+        out=args.out,
+        resume=args.resume,
+        preset=args.preset,
+        config_file=args.config,
+        overrides=list(args.set or []),
+        env=args.env,
+        game=args.game,
+        model_free=args.model_free,
+        seed=args.seed,
+        device=args.device,
+        allow_config_change=args.allow_config_change,
+    )
     if "final" not in results:  # a data-parallel process other than rank 0: rank 0 reports
         return 0
-    summary = {k: results[k] for k in ("game", "agent_steps", "final", "random", "beats_random", "learning_curve", "videos")
-               if k in results}
+    summary = {
+        k: results[k]
+        for k in ("game", "agent_steps", "final", "random", "beats_random", "learning_curve", "videos")
+        if k in results
+    }
     summary["final"] = {k: v for k, v in summary["final"].items() if k in ("mean_return", "ci95", "episodes")}
     if "random" in summary:
         summary["random"] = {k: v for k, v in summary["random"].items() if k in ("mean_return", "ci95", "episodes")}
@@ -131,8 +191,10 @@ def cmd_store_check(args: argparse.Namespace) -> int:
     if report.unfinished_repair:
         print(f"an earlier repair was interrupted; finish it with `diamond store repair {args.dir}`")
     if report.damaged:
-        print(f"{len(report.damaged)} damaged episode file(s) holding {report.steps_damaged:,} agent steps; "
-              f"`diamond store repair {args.dir}` moves them aside and keeps the rest")
+        print(
+            f"{len(report.damaged)} damaged episode file(s) holding {report.steps_damaged:,} agent steps; "
+            f"`diamond store repair {args.dir}` moves them aside and keeps the rest"
+        )
     if report.clean:
         print("every episode file is whole")
     return 0 if report.clean else 1
@@ -152,8 +214,10 @@ def cmd_store_repair(args: argparse.Namespace) -> int:
         steps = f"{x['length']:,} agent steps" if x["length"] is not None else "agent steps unknown"
         moved = f"moved to {result.root / x['moved_to']}" if x["moved_to"] else "its file was missing"
         print(f"{where} ({x['file']}, {steps}) {moved}: {x['reason']}")
-    print(f"lost {len(result.removed)} episode(s) and {result.steps_lost:,} agent steps; the store now holds "
-          f"{result.episodes_after} episodes (was {result.episodes_before}); recorded in {result.root / 'repairs.json'}")
+    print(
+        f"lost {len(result.removed)} episode(s) and {result.steps_lost:,} agent steps; the store now holds "
+        f"{result.episodes_after} episodes (was {result.episodes_before}); recorded in {result.root / 'repairs.json'}"
+    )
     if result.count_change is not None:
         where, before, after = result.count_change
         print(f"{where}: resumes from {after} stored episodes (was {before}); its agent-step counters are unchanged")
@@ -165,33 +229,74 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if (out / AgentRun.CHECKPOINT).exists():
-        args = argparse.Namespace(out=None, resume=str(out), preset=None, config=None, set=None, env=None, game=None,
-                                  model_free=False, seed=None, device=args.device, allow_config_change=False)
+        args = argparse.Namespace(
+            out=None,
+            resume=str(out),
+            preset=None,
+            config=None,
+            set=None,
+            env=None,
+            game=None,
+            model_free=False,
+            seed=None,
+            device=args.device,
+            allow_config_change=False,
+        )
     else:
-        args = argparse.Namespace(out=str(out), resume=None, preset="cpu", config=None, set=None, env=None, game=None,
-                                  model_free=False, seed=None, device=args.device, allow_config_change=False)
+        args = argparse.Namespace(
+            out=str(out),
+            resume=None,
+            preset="cpu",
+            config=None,
+            set=None,
+            env=None,
+            game=None,
+            model_free=False,
+            seed=None,
+            device=args.device,
+            allow_config_change=False,
+        )
     return cmd_train(args)
 
 
 def _play_models(args: argparse.Namespace):
     from diamond.play.launch import open_models
 
-    return open_models(args.checkpoint, args.from_hub, args.game, args.env, args.device, args.denoising_steps,
-                       log=lambda m: print(m, file=sys.stderr, flush=True))
+    return open_models(
+        args.checkpoint,
+        args.from_hub,
+        args.game,
+        args.env,
+        args.device,
+        args.denoising_steps,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
 
 
 def _session_args(args: argparse.Namespace) -> dict:
-    return {"seed": args.seed, "horizon": args.horizon, "source": args.source, "controller": args.controller,
-            "record": args.record}
+    return {
+        "seed": args.seed,
+        "horizon": args.horizon,
+        "source": args.source,
+        "controller": args.controller,
+        "record": args.record,
+    }
 
 
 def cmd_play(args: argparse.Namespace) -> int:
     from diamond.fileio import write_json_atomically
     from diamond.play.launch import play_desktop
 
-    result = play_desktop(_play_models(args), _session_args(args), fps=args.fps, scale=args.scale, frames=args.frames,
-                          screenshot=args.screenshot, screenshot_dir=args.screenshot_dir,
-                          log=lambda m: print(m, file=sys.stderr, flush=True))
+    result = play_desktop(
+        _play_models(args),
+        _session_args(args),
+        fps=args.fps,
+        scale=args.scale,
+        frames=args.frames,
+        screenshot=args.screenshot,
+        screenshot_dir=args.screenshot_dir,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     if args.json:
         write_json_atomically(args.json, result)
     print(dumps(result, indent=1))
@@ -201,26 +306,50 @@ def cmd_play(args: argparse.Namespace) -> int:
 def cmd_play_web(args: argparse.Namespace) -> int:
     from diamond.play.launch import play_web
 
-    play_web(_play_models(args), _session_args(args), host=args.host, port=args.port, fps=args.fps,
-             log=lambda m: print(m, file=sys.stderr, flush=True))
+    play_web(
+        _play_models(args),
+        _session_args(args),
+        host=args.host,
+        port=args.port,
+        fps=args.fps,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     return 0
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
     from diamond.play.launch import browse
 
-    browse(args.datasets, scale=args.scale, frames=args.frames, screenshot=args.screenshot,
-           screenshot_dir=args.screenshot_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
+    browse(
+        args.datasets,
+        scale=args.scale,
+        frames=args.frames,
+        screenshot=args.screenshot,
+        screenshot_dir=args.screenshot_dir,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     return 0
 
 
 def cmd_world_model_demo(args: argparse.Namespace) -> int:
     from diamond.jobs import run_demo
 
-    summary = run_demo(Path(args.out), env=args.env, game=args.game, num_envs=args.num_envs,
-                       train_steps=args.train_steps, test_steps=args.test_steps, preset=args.preset,
-                       overrides=list(args.set or []), minutes=args.minutes, device=args.device,
-                       horizon=args.horizon, rollouts=args.rollouts, seed=args.seed, progress=not args.no_progress)
+    summary = run_demo(
+        Path(args.out),
+        env=args.env,
+        game=args.game,
+        num_envs=args.num_envs,
+        train_steps=args.train_steps,
+        test_steps=args.test_steps,
+        preset=args.preset,
+        overrides=list(args.set or []),
+        minutes=args.minutes,
+        device=args.device,
+        horizon=args.horizon,
+        rollouts=args.rollouts,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     print(dumps(summary, indent=1))
     return 0
 
@@ -234,14 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     def env_args(sp: argparse.ArgumentParser, game_default: str = "Breakout") -> None:
         sp.add_argument("--env", choices=FAMILY_NAMES, default="atari", help="environment family (default atari)")
-        sp.add_argument("--game", default=game_default,
-                        help="Atari 100k game, MinAtar game or Gymnasium id (see `diamond games`)")
+        sp.add_argument(
+            "--game", default=game_default, help="Atari 100k game, MinAtar game or Gymnasium id (see `diamond games`)"
+        )
         sp.add_argument("--num-envs", type=int, default=1, help="environments stepped together (default 1)")
 
     def model_args(sp: argparse.ArgumentParser, preset_default: str) -> None:
         sp.add_argument("--preset", default=preset_default, help="paper | cpu | tiny (default %(default)s)")
-        sp.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set training.batch_size=16 (repeatable)")
+        sp.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. --set training.batch_size=16 (repeatable)",
+        )
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -250,12 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("collect", help="collect episodes with a uniformly random policy into an episode store")
     env_args(sp)
-    sp.add_argument("--kind", choices=["train", "test"], default="train",
-                    help="train: life loss ends an episode; test: lives ignored (spec §2)")
+    sp.add_argument(
+        "--kind",
+        choices=["train", "test"],
+        default="train",
+        help="train: life loss ends an episode; test: lives ignored (spec §2)",
+    )
     sp.add_argument("--steps", type=int, required=True, help="agent steps to collect")
     sp.add_argument("--out", required=True, help="store directory (created, or appended to if it exists)")
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--backend", choices=["sync", "subproc"], default="sync", help="run envs in-process or in subprocesses")
+    sp.add_argument(
+        "--backend", choices=["sync", "subproc"], default="sync", help="run envs in-process or in subprocesses"
+    )
     sp.set_defaults(func=cmd_collect)
 
     sp = sub.add_parser("train", help="train DIAMOND end to end: collect, world model, RL in imagination, evaluate")
@@ -263,14 +403,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family (default: the preset's)")
     sp.add_argument("--game", help="game (default: the preset's; see `diamond games`)")
     sp.add_argument("--seed", type=int, help="run seed (default 0)")
-    sp.add_argument("--model-free", action="store_true",
-                    help="baseline: train the same actor-critic on real rollouts instead of imagination")
+    sp.add_argument(
+        "--model-free",
+        action="store_true",
+        help="baseline: train the same actor-critic on real rollouts instead of imagination",
+    )
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
-    sp.add_argument("--set", action="append", metavar="KEY=VALUE",
-                    help="override a config value, e.g. --set schedule.total_steps=20000 (repeatable)")
+    sp.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set schedule.total_steps=20000 (repeatable)",
+    )
     sp.add_argument("--out", help="new run folder (default runs/<game>-<preset>-seed<seed>)")
-    sp.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR (with its saved configuration, "
-                    "unless configuration flags are given: then they must agree with it)")
+    sp.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR (with its saved configuration, "
+        "unless configuration flags are given: then they must agree with it)",
+    )
     sp.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a changed configuration")
     sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     sp.set_defaults(func=cmd_train)
@@ -281,8 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = actions.add_parser("check", help="read every episode file; list the damaged ones (exit status 1 if any)")
     check.add_argument("dir", metavar="DIR", help=dir_help)
     check.set_defaults(func=cmd_store_check)
-    repair = actions.add_parser("repair", help="move damaged episodes to DIR/damaged/, reindex the rest, record it "
-                                "in DIR/repairs.json (and fix the run checkpoint's episode count)")
+    repair = actions.add_parser(
+        "repair",
+        help="move damaged episodes to DIR/damaged/, reindex the rest, record it "
+        "in DIR/repairs.json (and fix the run checkpoint's episode count)",
+    )
     repair.add_argument("dir", metavar="DIR", help=dir_help)
     repair.set_defaults(func=cmd_store_repair)
 
@@ -297,8 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_train_world_model)
 
     sp = sub.add_parser("imagine", help="open-loop imagination from held-out contexts: video + PSNR plot")
-    sp.add_argument("--checkpoint", required=True,
-                    help="world-model checkpoint: the project's (RUN/checkpoints/world_model.pt) or one in the authors' layout")
+    sp.add_argument(
+        "--checkpoint",
+        required=True,
+        help="world-model checkpoint: the project's (RUN/checkpoints/world_model.pt) or one in the authors' layout",
+    )
     sp.add_argument("--data", required=True, help="held-out episode store")
     sp.add_argument("--out", required=True, help="output directory")
     sp.add_argument("--horizon", type=int, default=50, help="imagined steps per rollout (default 50)")
@@ -318,31 +475,55 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("report", help="Atari 100k report of run folders against the paper (rliable statistics)")
     sp.add_argument("runs", nargs="*", help="run folders of `diamond train` (none: the published results alone)")
     sp.add_argument("--out", default="report", help="output folder: report.md, report.html, report.json, plots/")
-    sp.add_argument("--allow-mixed-protocols", action="store_true",
-                    help="report runs whose environment protocols differ (refused by default)")
+    sp.add_argument(
+        "--allow-mixed-protocols",
+        action="store_true",
+        help="report runs whose environment protocols differ (refused by default)",
+    )
     sp.add_argument("--reps", type=int, default=50_000, help="bootstrap replications of the aggregate CIs")
-    sp.add_argument("--profile-reps", type=int, default=2_000,
-                    help="bootstrap replications of performance profiles and probabilities of improvement")
+    sp.add_argument(
+        "--profile-reps",
+        type=int,
+        default=2_000,
+        help="bootstrap replications of performance profiles and probabilities of improvement",
+    )
     sp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     sp.set_defaults(func=cmd_report)
 
-    sp = sub.add_parser("sweep", help="games × seeds of `diamond train` on Hydra multirun (local or SLURM), then the report")
+    sp = sub.add_parser(
+        "sweep", help="games × seeds of `diamond train` on Hydra multirun (local or SLURM), then the report"
+    )
     sp.add_argument("--games", required=True, help="comma-separated game names, or 'all' (the 26 Atari 100k games)")
     sp.add_argument("--seeds", default="0-4", help="seeds: 0,1,2 or a range 0-4 (default 0-4, as in the paper)")
     sp.add_argument("--preset", default="paper", choices=["paper", "cpu", "tiny"])
     sp.add_argument("--env", default="atari", choices=FAMILY_NAMES)
     sp.add_argument("--root", default="sweeps/atari100k", help="sweep folder; each run is ROOT/GAME/seedS")
-    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="a `diamond train` configuration override for every run (repeatable)")
+    sp.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a `diamond train` configuration override for every run (repeatable)",
+    )
     sp.add_argument("--device", default="auto")
-    sp.add_argument("--launcher", default="local", choices=["local", "slurm"],
-                    help="local: one run after another on this machine; slurm: one SLURM job per run (submitit)")
+    sp.add_argument(
+        "--launcher",
+        default="local",
+        choices=["local", "slurm"],
+        help="local: one run after another on this machine; slurm: one SLURM job per run (submitit)",
+    )
     sp.add_argument("--partition", help="SLURM partition")
     sp.add_argument("--timeout-min", type=int, help="SLURM time limit per run, minutes")
     sp.add_argument("--gpus-per-node", type=int, help="SLURM GPUs per run")
     sp.add_argument("--cpus-per-task", type=int, help="SLURM CPUs per run")
-    sp.add_argument("--hydra", action="append", default=[], metavar="OVERRIDE",
-                    help="any further Hydra override, e.g. hydra.launcher.mem_gb=64 (repeatable)")
+    sp.add_argument(
+        "--hydra",
+        action="append",
+        default=[],
+        metavar="OVERRIDE",
+        help="any further Hydra override, e.g. hydra.launcher.mem_gb=64 (repeatable)",
+    )
     sp.add_argument("--no-report", action="store_true", help="do not write ROOT/report at the end")
     sp.add_argument("--report-reps", type=int, default=50_000, help="bootstrap replications of the report")
     sp.add_argument("--dry-run", action="store_true", help="validate and print the Hydra command; launch nothing")
@@ -359,14 +540,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     def play_args(sp: argparse.ArgumentParser) -> None:
         which = sp.add_mutually_exclusive_group(required=True)
-        which.add_argument("--checkpoint", help="a `diamond train` run folder or checkpoint, a `train-world-model` "
-                           "checkpoint, or a checkpoint in the authors' layout (e.g. their pretrained Atari models)")
-        which.add_argument("--from-hub", metavar="GAME",
-                           help="the authors' pretrained Atari 100k model of GAME, fetched with huggingface_hub")
-        sp.add_argument("--game", help="the game, for checkpoints that do not record it (reference layout, world model)")
+        which.add_argument(
+            "--checkpoint",
+            help="a `diamond train` run folder or checkpoint, a `train-world-model` "
+            "checkpoint, or a checkpoint in the authors' layout (e.g. their pretrained Atari models)",
+        )
+        which.add_argument(
+            "--from-hub",
+            metavar="GAME",
+            help="the authors' pretrained Atari 100k model of GAME, fetched with huggingface_hub",
+        )
+        sp.add_argument(
+            "--game", help="the game, for checkpoints that do not record it (reference layout, world model)"
+        )
         sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family of --game (default atari)")
-        sp.add_argument("--source", default="world model", choices=["world model", "test env", "train env"],
-                        help="where play starts (default: the world model)")
+        sp.add_argument(
+            "--source",
+            default="world model",
+            choices=["world model", "test env", "train env"],
+            help="where play starts (default: the world model)",
+        )
         sp.add_argument("--controller", default="human", choices=["human", "policy"], help="who plays at the start")
         sp.add_argument("--horizon", type=int, default=1000, help="imagined episodes are cut after this many steps")
         sp.add_argument("--denoising-steps", type=int, help="override the sampler's number of denoising steps")
@@ -381,7 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--screenshot", metavar="PNG", help="save the window to this PNG when stopping")
         sp.add_argument("--screenshot-dir", default=".", help="where F12 saves screenshots (default .)")
 
-    sp = sub.add_parser("play", help="play inside the world model (or the real game) in a window; hand over to the policy")
+    sp = sub.add_parser(
+        "play", help="play inside the world model (or the real game) in a window; hand over to the policy"
+    )
     play_args(sp)
     window_args(sp)
     sp.add_argument("--json", help="also write the achieved frame rate and counts to this JSON file")
@@ -403,8 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", default="auto")
     sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser("world-model-demo",
-                        help="world model only: collect Breakout with a random policy, train a denoiser, imagine")
+    sp = sub.add_parser(
+        "world-model-demo", help="world model only: collect Breakout with a random policy, train a denoiser, imagine"
+    )
     env_args(sp, DEMO_DEFAULTS["game"])
     sp.add_argument("--out", default="runs/world-model-demo", help="output directory; re-running resumes")
     sp.add_argument("--train-steps", type=int, default=DEMO_DEFAULTS["train_steps"])

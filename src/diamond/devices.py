@@ -20,6 +20,7 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise InvalidValue(f"{where} {device!r} is not supported; expected {DEVICES}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidValue(f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; "
-                         "use 'cpu' or 'auto'")
+        raise InvalidValue(
+            f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; use 'cpu' or 'auto'"
+        )
     return dev

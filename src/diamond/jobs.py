@@ -17,8 +17,9 @@ from diamond.errors import InvalidValue
 from diamond.layout import AgentRun, ImaginationOutput, WorldModelDemo, WorldModelRun
 
 
-def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str,
-            log=print) -> dict[str, Any]:
+def collect(
+    env_family: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str, log=print
+) -> dict[str, Any]:
     from diamond.training.collector import Collector, RandomPolicy
 
     get_family(env_family).validate_game(game, "--game")
@@ -33,21 +34,38 @@ def collect(env_family: str, game: str, kind: str, steps: int, out: Path, num_en
             # Unfinished episodes are stored too, marked truncated on their last step: no step is lost.
             truncated = collector.end_partial_episodes()
             result = {
-                "store": str(out), "kind": kind, "steps_taken": stats.steps, "episodes_added": stats.episodes + truncated,
-                "steps_stored": store.num_steps - before, "truncated_episodes": truncated,
-                "total_episodes": len(store), "total_steps": store.num_steps,
+                "store": str(out),
+                "kind": kind,
+                "steps_taken": stats.steps,
+                "episodes_added": stats.episodes + truncated,
+                "steps_stored": store.num_steps - before,
+                "truncated_episodes": truncated,
+                "total_episodes": len(store),
+                "total_steps": store.num_steps,
                 "mean_return": float(sum(stats.returns) / len(stats.returns)) if stats.returns else None,
                 "seconds": time.monotonic() - t0,
             }
     finally:
         env.close()
-    log(f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes) into {out} "
-        f"in {result['seconds']:.0f}s; store now holds {result['total_episodes']} episodes, {result['total_steps']} steps")
+    log(
+        f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes) into {out} "
+        f"in {result['seconds']:.0f}s; store now holds {result['total_episodes']} episodes, {result['total_steps']} steps"
+    )
     return result
 
 
-def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, rollouts: int, seed: int,
-            denoising_steps: int | None, device: str, fps: int = 15, log=print) -> dict[str, Any]:
+def imagine(
+    checkpoint: str | Path,
+    data: str | Path,
+    out: Path,
+    horizon: int,
+    rollouts: int,
+    seed: int,
+    denoising_steps: int | None,
+    device: str,
+    fps: int = 15,
+    log=print,
+) -> dict[str, Any]:
     from dataclasses import replace
 
     from diamond.checkpoints.denoiser import load_denoiser
@@ -64,8 +82,10 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
     net = cfg.denoiser.net
     space = action_space_of(meta, f"--data {data}")
     if space != net.action_space or meta.get("obs_shape", [None])[0] != net.img_channels:
-        raise InvalidValue(f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
-                         f"{checkpoint} was trained for {net.img_channels} channels and a {net.action_space}")
+        raise InvalidValue(
+            f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
+            f"{checkpoint} was trained for {net.img_channels} channels and a {net.action_space}"
+        )
     sampler = cfg.sampler if denoising_steps is None else replace(cfg.sampler, num_steps_denoising=denoising_steps)
     sampler.validate("--denoising-steps")
     t0 = time.monotonic()
@@ -75,9 +95,14 @@ def imagine(checkpoint: str | Path, data: str | Path, out: Path, horizon: int, r
     plot = plot_psnr(rolls, out / ImaginationOutput.PSNR_PLOT)
     per_step = rolls.psnr_per_step()
     result = {
-        "video": str(video), "psnr_plot": str(plot), "rollouts": rollouts, "horizon": horizon,
-        "denoising_steps": sampler.num_steps_denoising, "imagined_frames_per_s": rollouts * horizon / seconds,
-        "psnr_first_step": float(per_step[0]), "psnr_last_step": float(per_step[-1]),
+        "video": str(video),
+        "psnr_plot": str(plot),
+        "rollouts": rollouts,
+        "horizon": horizon,
+        "denoising_steps": sampler.num_steps_denoising,
+        "imagined_frames_per_s": rollouts * horizon / seconds,
+        "psnr_first_step": float(per_step[0]),
+        "psnr_last_step": float(per_step[-1]),
         "psnr_copy_context_last_step": float(rolls.psnr_copy_context_per_step()[-1]),
         "psnr_per_step": [float(x) for x in per_step],
     }
@@ -105,14 +130,29 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
         return f"wrote {dst}: {len(flat)} tensors in the reference layout"
     others = sorted(k for k in split_reference(load_reference_file(src)) if k != "denoiser")
     denoiser, cfg = load_denoiser(src)
-    save_checkpoint(dst, to_dict(cfg), denoiser=denoiser.state_dict(), step=0, converted_from=str(src),
-                    other_networks=others)
+    save_checkpoint(
+        dst, to_dict(cfg), denoiser=denoiser.state_dict(), step=0, converted_from=str(src), other_networks=others
+    )
     return f"wrote {dst}: denoiser with inferred config {to_dict(cfg.denoiser.net)}"
 
 
-def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, test_steps: int, preset: str,
-             overrides: list[str], minutes: float | None, device: str, horizon: int, rollouts: int, seed: int,
-             progress: bool = True, log=print) -> dict[str, Any]:
+def run_demo(
+    out: Path,
+    env: str,
+    game: str,
+    num_envs: int,
+    train_steps: int,
+    test_steps: int,
+    preset: str,
+    overrides: list[str],
+    minutes: float | None,
+    device: str,
+    horizon: int,
+    rollouts: int,
+    seed: int,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
     """`diamond world-model-demo`: real game data → a diffusion world model → imagination. Re-running resumes."""
     from diamond.configs.presets import world_model_config
     from diamond.devices import resolve_device
@@ -121,7 +161,10 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
 
     t0 = time.monotonic()
     train_dir, test_dir = out / WorldModelDemo.TRAIN_DATA, out / WorldModelDemo.TEST_DATA
-    for kind, path, steps, kind_seed in (("train", train_dir, train_steps, seed), ("test", test_dir, test_steps, seed + 10_000)):
+    for kind, path, steps, kind_seed in (
+        ("train", train_dir, train_steps, seed),
+        ("test", test_dir, test_steps, seed + 10_000),
+    ):
         have = stored_steps(path)
         if have >= steps:
             log(f"{path} already holds {have} {kind} steps; skipping collection")
@@ -130,19 +173,56 @@ def run_demo(out: Path, env: str, game: str, num_envs: int, train_steps: int, te
     train, test = open_dataset(train_dir, "--data"), open_dataset(test_dir, "--test-data")
     cfg = fit_to_data(world_model_config(preset, None, overrides), train.metadata, str(train_dir))
     run = out / WorldModelDemo.WORLD_MODEL
-    results = train_world_model(cfg, train, test, run, resolve_device(device), resume=(run / WorldModelRun.CHECKPOINT).exists(),
-                                max_minutes=minutes, progress=progress, log=log)
-    imag = imagine(run / WorldModelRun.CHECKPOINT, test_dir, out / WorldModelDemo.IMAGINATION, horizon, rollouts, seed, None, device, log=log)
+    results = train_world_model(
+        cfg,
+        train,
+        test,
+        run,
+        resolve_device(device),
+        resume=(run / WorldModelRun.CHECKPOINT).exists(),
+        max_minutes=minutes,
+        progress=progress,
+        log=log,
+    )
+    imag = imagine(
+        run / WorldModelRun.CHECKPOINT,
+        test_dir,
+        out / WorldModelDemo.IMAGINATION,
+        horizon,
+        rollouts,
+        seed,
+        None,
+        device,
+        log=log,
+    )
     first, final = results["history"][0], results["final"]
     summary = {
-        "game": game, "train_steps_stored": train.num_steps, "test_steps_stored": test.num_steps,
-        "denoiser_updates": results["steps"], "wall_minutes": (time.monotonic() - t0) / 60,
-        "one_step_psnr_db": {"start": first["psnr_model"], "end": final["psnr_model"],
-                             "copy_last_frame": final["psnr_copy_last"]},
-        "one_step_psnr_on_changed_pixels_db": {"start": first["psnr_model_changed"], "end": final["psnr_model_changed"],
-                                               "copy_last_frame": final["psnr_copy_last_changed"]},
-        "imagination": {k: imag[k] for k in ("video", "psnr_plot", "horizon", "psnr_first_step", "psnr_last_step",
-                                             "psnr_copy_context_last_step")},
+        "game": game,
+        "train_steps_stored": train.num_steps,
+        "test_steps_stored": test.num_steps,
+        "denoiser_updates": results["steps"],
+        "wall_minutes": (time.monotonic() - t0) / 60,
+        "one_step_psnr_db": {
+            "start": first["psnr_model"],
+            "end": final["psnr_model"],
+            "copy_last_frame": final["psnr_copy_last"],
+        },
+        "one_step_psnr_on_changed_pixels_db": {
+            "start": first["psnr_model_changed"],
+            "end": final["psnr_model_changed"],
+            "copy_last_frame": final["psnr_copy_last_changed"],
+        },
+        "imagination": {
+            k: imag[k]
+            for k in (
+                "video",
+                "psnr_plot",
+                "horizon",
+                "psnr_first_step",
+                "psnr_last_step",
+                "psnr_copy_context_last_step",
+            )
+        },
     }
     write_json_atomically(out / WorldModelDemo.SUMMARY, summary)
     return summary
@@ -199,4 +279,3 @@ def repair_episode_store(path: str | Path):
     ckpt = None if run is None else run / AgentRun.CHECKPOINT
     count = CheckpointEpisodeCount(ckpt) if ckpt is not None and ckpt.is_file() else None
     return repair_store(store, count)
-

@@ -19,9 +19,17 @@ def format_duration(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, initial: int = 0, unit: str = "step", desc: str = "", enabled: bool = True,
-                 interval: float = 30.0, log: Callable[[str], None] | None = None,
-                 time_budget_s: float | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        initial: int = 0,
+        unit: str = "step",
+        desc: str = "",
+        enabled: bool = True,
+        interval: float = 30.0,
+        log: Callable[[str], None] | None = None,
+        time_budget_s: float | None = None,
+    ) -> None:
         self.total, self.n, self.unit, self.desc = total, initial, unit, desc
         self.enabled, self.interval = enabled, interval
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -63,8 +71,10 @@ class Progress:
         eta_text = format_duration(eta) if eta is not None else "?"
         if self._deadline is not None and eta is not None and eta >= self._deadline - time.monotonic() - 1:
             eta_text += " (time budget)"
-        return (f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
-                f"{rate:.2f} {self.unit}/s, elapsed {format_duration(elapsed)}, ETA {eta_text} {self._postfix}").rstrip()
+        return (
+            f"{self.desc}: {self.n}/{self.total} {self.unit}s ({100 * self.n / max(1, self.total):.0f}%), "
+            f"{rate:.2f} {self.unit}/s, elapsed {format_duration(elapsed)}, ETA {eta_text} {self._postfix}"
+        ).rstrip()
 
     def close(self) -> None:
         if self._bar is not None:

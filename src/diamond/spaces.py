@@ -47,16 +47,34 @@ class ActionSpace:
         return _checked(cls(kind="discrete", size=int(n), names=tuple(str(x) for x in names)))
 
     @classmethod
-    def multi_hot(cls, names: tuple[str, ...] | list[str],
-                  groups: tuple[tuple[int, ...], ...] | list[list[int]] = ()) -> ActionSpace:
-        return _checked(cls(kind="multi_hot", size=len(names), names=tuple(str(x) for x in names),
-                            groups=tuple(tuple(int(i) for i in g) for g in groups)))
+    def multi_hot(
+        cls, names: tuple[str, ...] | list[str], groups: tuple[tuple[int, ...], ...] | list[list[int]] = ()
+    ) -> ActionSpace:
+        return _checked(
+            cls(
+                kind="multi_hot",
+                size=len(names),
+                names=tuple(str(x) for x in names),
+                groups=tuple(tuple(int(i) for i in g) for g in groups),
+            )
+        )
 
     @classmethod
-    def continuous(cls, low: tuple[float, ...] | list[float], high: tuple[float, ...] | list[float],
-                   names: tuple[str, ...] | list[str] = ()) -> ActionSpace:
-        return _checked(cls(kind="continuous", size=len(low), names=tuple(str(x) for x in names),
-                            low=tuple(float(x) for x in low), high=tuple(float(x) for x in high)))
+    def continuous(
+        cls,
+        low: tuple[float, ...] | list[float],
+        high: tuple[float, ...] | list[float],
+        names: tuple[str, ...] | list[str] = (),
+    ) -> ActionSpace:
+        return _checked(
+            cls(
+                kind="continuous",
+                size=len(low),
+                names=tuple(str(x) for x in names),
+                low=tuple(float(x) for x in low),
+                high=tuple(float(x) for x in high),
+            )
+        )
 
     def validate(self, where: str = "action_space") -> None:
         def bad(name: str, value: Any, expected: str) -> None:
@@ -127,16 +145,18 @@ class ActionSpace:
         """``actions`` (any leading batch dimensions) as an array of this space's dtype, or ActionError
         naming the first bad action, the entry at fault and the space."""
         a = np.asarray(actions)
-        if a.shape[a.ndim - len(self.shape):] != self.shape or (self.kind != "discrete" and a.ndim == 0):
-            raise ActionError(f"{where}: actions of shape {a.shape} do not end in this space's action shape "
-                              f"{self.shape} ({self})")
+        if a.shape[a.ndim - len(self.shape) :] != self.shape or (self.kind != "discrete" and a.ndim == 0):
+            raise ActionError(
+                f"{where}: actions of shape {a.shape} do not end in this space's action shape {self.shape} ({self})"
+            )
         if self.kind == "discrete":
             ok = a.dtype.kind in "biu" or (a.dtype.kind == "f" and bool(np.all(a == np.round(a))))
             bad = ~((a >= 0) & (a < self.size)) if ok else np.ones(a.shape, dtype=bool)
             if bad.any():
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ActionError(f"{where}: action {a[idx].item()!r} at index {idx} is not an integer in 0..{self.size - 1} "
-                                  f"({self})")
+                raise ActionError(
+                    f"{where}: action {a[idx].item()!r} at index {idx} is not an integer in 0..{self.size - 1} ({self})"
+                )
             return a.astype(np.int64)
         flat = a.reshape(-1, self.size).astype(np.float64)
         if self.kind == "multi_hot":
@@ -146,24 +166,30 @@ class ActionSpace:
             bad = ~((flat >= low) & (flat <= high))
             if bad.any():
                 row, col = (int(x) for x in np.argwhere(bad)[0])
-                raise ActionError(f"{where}: action {row}, {self.name(col)} (dimension {col}) = {float(flat[row, col])!r} "
-                                  f"is outside its bounds [{self.low[col]}, {self.high[col]}]")
+                raise ActionError(
+                    f"{where}: action {row}, {self.name(col)} (dimension {col}) = {float(flat[row, col])!r} "
+                    f"is outside its bounds [{self.low[col]}, {self.high[col]}]"
+                )
         return a.astype(np.float32)
 
     def _check_multi_hot(self, flat: np.ndarray, where: str) -> None:
         bad = ~np.isin(flat, (0.0, 1.0))
         if bad.any():
             row, col = (int(x) for x in np.argwhere(bad)[0])
-            raise ActionError(f"{where}: action {row}, entry {self.name(col)} (index {col}) = {float(flat[row, col])!r}; "
-                              "multi-hot entries are 0 or 1")
+            raise ActionError(
+                f"{where}: action {row}, entry {self.name(col)} (index {col}) = {float(flat[row, col])!r}; "
+                "multi-hot entries are 0 or 1"
+            )
         for g in self.groups:
             counts = flat[:, list(g)].sum(axis=1)
             wrong = np.flatnonzero(counts != 1)
             if wrong.size:
                 row = int(wrong[0])
                 active = [self.name(i) for i in g if flat[row, i] == 1]
-                raise ActionError(f"{where}: action {row} has {int(counts[row])} active entries in the one-hot group "
-                                  f"{self.name(g[0])}..{self.name(g[-1])} ({active or 'none'}); exactly one must be 1")
+                raise ActionError(
+                    f"{where}: action {row} has {int(counts[row])} active entries in the one-hot group "
+                    f"{self.name(g[0])}..{self.name(g[-1])} ({active or 'none'}); exactly one must be 1"
+                )
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` uniformly random actions (the random policy and epsilon-greedy exploration): discrete
@@ -195,16 +221,27 @@ def _checked(space: ActionSpace) -> ActionSpace:
 
 def to_json(space: ActionSpace) -> dict[str, Any]:
     """The space as plain JSON data (store metadata, protocol records)."""
-    return {"kind": space.kind, "size": space.size, "names": list(space.names),
-            "groups": [list(g) for g in space.groups], "low": list(space.low), "high": list(space.high)}
+    return {
+        "kind": space.kind,
+        "size": space.size,
+        "names": list(space.names),
+        "groups": [list(g) for g in space.groups],
+        "low": list(space.low),
+        "high": list(space.high),
+    }
 
 
 def from_json(data: Any, where: str) -> ActionSpace:
     """The space that ``to_json`` wrote, checked; ``where`` names the file it came from."""
     try:
-        space = ActionSpace(kind=str(data["kind"]), size=int(data["size"]), names=tuple(str(n) for n in data["names"]),
-                            groups=tuple(tuple(int(i) for i in g) for g in data["groups"]),
-                            low=tuple(float(x) for x in data["low"]), high=tuple(float(x) for x in data["high"]))
+        space = ActionSpace(
+            kind=str(data["kind"]),
+            size=int(data["size"]),
+            names=tuple(str(n) for n in data["names"]),
+            groups=tuple(tuple(int(i) for i in g) for g in data["groups"]),
+            low=tuple(float(x) for x in data["low"]),
+            high=tuple(float(x) for x in data["high"]),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ActionError(f"{where}: {data!r} is not an action space ({type(exc).__name__}: {exc})") from None
     space.validate(where)

@@ -19,17 +19,29 @@ PROTOCOL = {"env": "atari", "noop_max": 30, "frame_skip": 4, "ale_py_version": "
 FAST = {"reps": 300, "profile_reps": 50, "log": lambda m: None}
 
 
-def write_run(root: Path, game: str, seed: int, score: float, protocol: dict | None = None,
-              history: list | None = None) -> Path:
+def write_run(
+    root: Path, game: str, seed: int, score: float, protocol: dict | None = None, history: list | None = None
+) -> Path:
     """A finished run folder as `diamond train` leaves it (the files the report reads)."""
     run = root / f"{game}-seed{seed}"
     run.mkdir(parents=True)
-    (run / "protocol.json").write_text(json.dumps({"protocol": {**(protocol or PROTOCOL), "game": game,
-                                                                "env_id": f"{game}NoFrameskip-v4"}}))
-    (run / "results.json").write_text(json.dumps({
-        "game": game, "env": "atari", "seed": seed, "model_free": False, "agent_steps": 100_000,
-        "final": {"mean_return": score, "episodes": 100, "ci95": [score, score], "returns": [score] * 100},
-        "test_history": history or [{"epoch": 10, "agent_steps": 5_000, "mean_return": score / 2, "returns": []}]}))
+    (run / "protocol.json").write_text(
+        json.dumps({"protocol": {**(protocol or PROTOCOL), "game": game, "env_id": f"{game}NoFrameskip-v4"}})
+    )
+    (run / "results.json").write_text(
+        json.dumps(
+            {
+                "game": game,
+                "env": "atari",
+                "seed": seed,
+                "model_free": False,
+                "agent_steps": 100_000,
+                "final": {"mean_return": score, "episodes": 100, "ci95": [score, score], "returns": [score] * 100},
+                "test_history": history
+                or [{"epoch": 10, "agent_steps": 5_000, "mean_return": score / 2, "returns": []}],
+            }
+        )
+    )
     return run
 
 
@@ -69,7 +81,12 @@ def test_runs_with_the_papers_scores_get_the_papers_statistics(tmp_path):
     assert report.improvement[PAPER_DIAMOND].point == pytest.approx(0.5)  # identical runs: a coin flip
     out = tmp_path / "rep"
     assert {p.name for p in (out / "plots").iterdir()} == {
-        "aggregates.png", "aggregates_paper.png", "profiles.png", "per_game.png", "learning_curves.png"}
+        "aggregates.png",
+        "aggregates_paper.png",
+        "profiles.png",
+        "per_game.png",
+        "learning_curves.png",
+    }
     page = (out / "report.html").read_text()
     assert page.count("src='data:image/png;base64,") == 5 and "src='plots/" not in page  # self-contained
     saved = json.loads((out / "report.json").read_text())

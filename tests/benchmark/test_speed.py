@@ -10,8 +10,9 @@ import torch
 from diamond.benchmark.speed import REFERENCE_CPU, REPORT_ROWS, count_flops, format_report, run_benchmark
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 
-TINY = DenoiserConfig(net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1),
-                                            attn_depths=(False, False)))
+TINY = DenoiserConfig(
+    net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1), attn_depths=(False, False))
+)
 PHASES = ("train", "imagine", "latency")
 # Figures that explain the timings rather than being measurements of the model: footnotes, not table rows.
 CONTEXT_FIGURES = ("rss_at_start_mb", "other_cpu_share", "system_time_share", "page_faults_per_iter")
@@ -24,8 +25,18 @@ def result() -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        out = run_benchmark(device="cpu", repeats=2, warmup=0, denoiser_cfg=TINY, train_batch=2, imagine_batch=4,
-                            num_steps_denoising=3, progress=messages.append, image_size=32, matmul_size=128)
+        out = run_benchmark(
+            device="cpu",
+            repeats=2,
+            warmup=0,
+            denoiser_cfg=TINY,
+            train_batch=2,
+            imagine_batch=4,
+            num_steps_denoising=3,
+            progress=messages.append,
+            image_size=32,
+            matmul_size=128,
+        )
     finally:
         torch.set_num_threads(threads)
     out["_messages"] = messages
@@ -86,8 +97,7 @@ def test_report_mentions_every_metric(result: dict) -> None:
     not_printed = {("latency", "median_s")}  # printed as latency ms/frame
     for phase in PHASES:
         for key, value in result[phase].items():
-            if isinstance(value, float) and key not in CONTEXT_FIGURES \
-                    and (phase, key) not in not_printed:
+            if isinstance(value, float) and key not in CONTEXT_FIGURES and (phase, key) not in not_printed:
                 assert (phase, key) in listed, f"{phase}.{key} is not in the report"
     assert "not comparable" in report
 
@@ -105,8 +115,14 @@ def test_bad_arguments_are_named() -> None:
 
 
 def test_report_warns_when_other_processes_were_busy(result: dict) -> None:
-    fake = {**result, **{phase: dict(result[phase], other_cpu_share=0.0) for phase in ("matmul", "imagine", "latency")
-                         if phase in result}}
+    fake = {
+        **result,
+        **{
+            phase: dict(result[phase], other_cpu_share=0.0)
+            for phase in ("matmul", "imagine", "latency")
+            if phase in result
+        },
+    }
     fake["train"] = dict(result["train"], other_cpu_share=0.5)
     assert "Other processes used up to 50%" in format_report(fake)
 

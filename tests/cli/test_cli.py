@@ -12,7 +12,9 @@ import torch
 
 def diamond(*args, check_ok=True):
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-m", "diamond.cli", *map(str, args)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "diamond.cli", *map(str, args)], capture_output=True, text=True, env=env
+    )
     if check_ok and proc.returncode != 0:
         raise AssertionError(f"diamond {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
@@ -29,27 +31,74 @@ def error_of(*args) -> str:
 def trained(breakout_stores, tmp_path_factory):
     train, test = breakout_stores
     run = tmp_path_factory.mktemp("run") / "wm"
-    diamond("train-world-model", "--data", train, "--test-data", test, "--out", run, "--preset", "tiny", "--no-progress")
+    diamond(
+        "train-world-model", "--data", train, "--test-data", test, "--out", run, "--preset", "tiny", "--no-progress"
+    )
     return run / "checkpoints" / "world_model.pt"
 
 
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    diamond("world-model-demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny", "--minutes", 1,
-            "--horizon", 5, "--rollouts", 2, "--no-progress")
+    diamond(
+        "world-model-demo",
+        "--out",
+        out,
+        "--train-steps",
+        300,
+        "--test-steps",
+        200,
+        "--preset",
+        "tiny",
+        "--minutes",
+        1,
+        "--horizon",
+        5,
+        "--rollouts",
+        2,
+        "--no-progress",
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["train_steps_stored"] >= 300 and summary["denoiser_updates"] == 6
     assert Path(summary["imagination"]["video"]).stat().st_size > 0
     assert (out / "imagination" / "imagination_psnr.png").stat().st_size > 0
     # Re-running continues from what is there: no new collection, no retraining from scratch.
-    again = diamond("world-model-demo", "--out", out, "--train-steps", 300, "--test-steps", 200, "--preset", "tiny",
-                    "--minutes", 1, "--horizon", 5, "--rollouts", 2, "--no-progress")
+    again = diamond(
+        "world-model-demo",
+        "--out",
+        out,
+        "--train-steps",
+        300,
+        "--test-steps",
+        200,
+        "--preset",
+        "tiny",
+        "--minutes",
+        1,
+        "--horizon",
+        5,
+        "--rollouts",
+        2,
+        "--no-progress",
+    )
     assert "skipping collection" in again.stdout
 
 
 def test_imagine_writes_video_plot_and_json(trained, breakout_stores, tmp_path):
-    diamond("imagine", "--checkpoint", trained, "--data", breakout_stores[1], "--out", tmp_path, "--horizon", 4,
-            "--rollouts", 2, "--denoising-steps", 1)
+    diamond(
+        "imagine",
+        "--checkpoint",
+        trained,
+        "--data",
+        breakout_stores[1],
+        "--out",
+        tmp_path,
+        "--horizon",
+        4,
+        "--rollouts",
+        2,
+        "--denoising-steps",
+        1,
+    )
     result = json.loads((tmp_path / "imagination.json").read_text())
     assert len(result["psnr_per_step"]) == 4 and result["denoising_steps"] == 1
     assert (tmp_path / "imagination.mp4").stat().st_size > 1000
@@ -67,13 +116,37 @@ def test_unknown_game(tmp_path):
 
 def test_config_value_out_of_range(breakout_stores, tmp_path):
     train, test = breakout_stores
-    err = error_of("train-world-model", "--data", train, "--test-data", test, "--out", tmp_path / "r",
-                   "--preset", "tiny", "--set", "sampler.order=3")
+    err = error_of(
+        "train-world-model",
+        "--data",
+        train,
+        "--test-data",
+        test,
+        "--out",
+        tmp_path / "r",
+        "--preset",
+        "tiny",
+        "--set",
+        "sampler.order=3",
+    )
     assert "--set sampler.order=3" in err and "order=3" in err and "Heun" in err
-    err = error_of("train-world-model", "--data", train, "--test-data", test, "--out", tmp_path / "r",
-                   "--preset", "tiny", "--set", "denoiser.net.chanels=[8,8]")
+    err = error_of(
+        "train-world-model",
+        "--data",
+        train,
+        "--test-data",
+        test,
+        "--out",
+        tmp_path / "r",
+        "--preset",
+        "tiny",
+        "--set",
+        "denoiser.net.chanels=[8,8]",
+    )
     assert "chanels" in err and "channels" in err
-    err = error_of("train-world-model", "--data", train, "--test-data", test, "--out", tmp_path / "r", "--preset", "huge")
+    err = error_of(
+        "train-world-model", "--data", train, "--test-data", test, "--out", tmp_path / "r", "--preset", "huge"
+    )
     assert "huge" in err and "cpu" in err
     assert not (tmp_path / "r").exists()
 
@@ -87,21 +160,50 @@ def test_corrupted_and_truncated_episode_files(breakout_stores, tmp_path):
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    err = error_of("train-world-model", "--data", train, "--test-data", breakout_stores[1], "--out", tmp_path / "r",
-                   "--preset", "tiny", "--set", "num_updates=50")
+    err = error_of(
+        "train-world-model",
+        "--data",
+        train,
+        "--test-data",
+        breakout_stores[1],
+        "--out",
+        tmp_path / "r",
+        "--preset",
+        "tiny",
+        "--set",
+        "num_updates=50",
+    )
     assert victim.name in err
     assert victim.read_bytes() == bytes(data)  # reported, not repaired or deleted
     victim.write_bytes(bytes(data[: len(data) // 3]))
-    err = error_of("train-world-model", "--data", train, "--test-data", breakout_stores[1], "--out", tmp_path / "r2",
-                   "--preset", "tiny")
+    err = error_of(
+        "train-world-model",
+        "--data",
+        train,
+        "--test-data",
+        breakout_stores[1],
+        "--out",
+        tmp_path / "r2",
+        "--preset",
+        "tiny",
+    )
     assert victim.name in err
 
 
 def test_dataset_of_the_wrong_shape(breakout_stores, trained, tmp_path):
     pong = tmp_path / "pong"
     diamond("collect", "--game", "Pong", "--kind", "test", "--steps", 50, "--out", pong)
-    err = error_of("train-world-model", "--data", breakout_stores[0], "--test-data", pong, "--out", tmp_path / "r",
-                   "--preset", "tiny")
+    err = error_of(
+        "train-world-model",
+        "--data",
+        breakout_stores[0],
+        "--test-data",
+        pong,
+        "--out",
+        tmp_path / "r",
+        "--preset",
+        "tiny",
+    )
     assert "discrete space of 6 actions" in err and "discrete space of 4 actions" in err
     err = error_of("imagine", "--checkpoint", trained, "--data", pong, "--out", tmp_path / "im", "--horizon", 2)
     assert "6 actions" in err and "4 actions" in err
@@ -138,11 +240,25 @@ def test_games_lists_the_26():
 
 def test_imagine_from_a_checkpoint_in_the_reference_layout(conformance_dir, breakout_stores, tmp_path):
     # An authors'-layout checkpoint plays as is: its configuration is inferred from the tensor shapes.
-    diamond("imagine", "--checkpoint", conformance_dir / "small_agent_reference_format.pt", "--data",
-            breakout_stores[1], "--out", tmp_path, "--horizon", 2, "--rollouts", 1)
+    diamond(
+        "imagine",
+        "--checkpoint",
+        conformance_dir / "small_agent_reference_format.pt",
+        "--data",
+        breakout_stores[1],
+        "--out",
+        tmp_path,
+        "--horizon",
+        2,
+        "--rollouts",
+        1,
+    )
     assert json.loads((tmp_path / "imagination.json").read_text())["horizon"] == 2
-    only_rew = {k: v for k, v in torch.load(conformance_dir / "small_agent_reference_format.pt", weights_only=True).items()
-                if k.startswith("rew_end_model.")}
+    only_rew = {
+        k: v
+        for k, v in torch.load(conformance_dir / "small_agent_reference_format.pt", weights_only=True).items()
+        if k.startswith("rew_end_model.")
+    }
     torch.save(only_rew, tmp_path / "rew_only.pt")
     err = error_of("imagine", "--checkpoint", tmp_path / "rew_only.pt", "--data", breakout_stores[1], "--out", tmp_path)
     assert "no denoiser" in err

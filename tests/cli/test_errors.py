@@ -18,8 +18,15 @@ def test_every_user_error_family_derives_from_user_error():
     from diamond.data.episode_file import CorruptEpisodeFile
     from diamond.envs.vector import EnvWorkerError
 
-    for family in (ConfigError, CheckpointError, CorruptEpisodeFile, StoreError, EnvWorkerError, ReportError,
-                   InvalidValue):
+    for family in (
+        ConfigError,
+        CheckpointError,
+        CorruptEpisodeFile,
+        StoreError,
+        EnvWorkerError,
+        ReportError,
+        InvalidValue,
+    ):
         assert issubclass(family, UserError), family
     assert issubclass(ConfigError, ValueError) and issubclass(StoreError, RuntimeError)  # callers' catches still work
 

@@ -278,7 +278,6 @@ def test_second_writer_in_another_process_is_refused(tmp_path, metadata):
     assert os.listdir(root)  # nothing removed
 
 
-
 def test_roll_back_drops_later_episodes_durably(tmp_path, metadata):
     store = EpisodeStore.create(tmp_path / "s", metadata)
     fill(store, [3, 4, 5])

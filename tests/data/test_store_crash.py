@@ -21,7 +21,9 @@ WRITER = Path(__file__).with_name("crash_writer.py")
 
 def run_writer_and_kill(root: Path, completed_before_kill: int, delay_s: float) -> list[int]:
     """Start the writer, wait for some completed adds, SIGKILL it after ``delay_s``; return printed ids."""
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     printed = []
     try:
         while len(printed) < completed_before_kill:

@@ -107,7 +107,10 @@ def test_truncated_missing_and_unindexed_damaged_files(tmp_path, metadata, capsy
 
     report = check_store(root)
     assert [(d.id, d.file, d.length) for d in report.damaged] == [
-        (1, "000000001.ep", 4), (3, "000000003.ep", 6), (None, "000000005.ep", None)]
+        (1, "000000001.ep", 4),
+        (3, "000000003.ep", 6),
+        (None, "000000005.ep", None),
+    ]
     assert "truncated" in report.damaged[0].reason and "missing" in report.damaged[1].reason
 
     code, out = run(capsys, "store", "repair", root)
@@ -210,12 +213,14 @@ def test_a_resumed_repair_changes_the_outside_count_exactly_once(tmp_path, metad
 
 @pytest.mark.parametrize("step", ["_write_record", "_commit_index", "link", "_move_damaged"])
 def test_a_repair_killed_after_any_step_leaves_a_store_that_opens_and_repair_finishes_it(
-        tmp_path, metadata, capsys, step):
+    tmp_path, metadata, capsys, step
+):
     root = tmp_path / "s"
     episodes = make_store(root, metadata)
     damaged = flip_byte(root / "000000002.ep")
-    proc = subprocess.run([sys.executable, str(DRIVER), step, str(root)], capture_output=True, text=True, timeout=300,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, str(DRIVER), step, str(root)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
 
     reader = EpisodeStore.open(root, read_only=True)  # it opens, and every episode it lists but one reads back
@@ -247,8 +252,9 @@ def test_repair_of_a_store_open_for_writing_elsewhere_is_refused(tmp_path, metad
     flip_byte(root / "000000002.ep")
     before = snapshot(root)
     code = "import sys; from diamond.data import EpisodeStore; s = EpisodeStore.open(sys.argv[1]); print('open', flush=True); sys.stdin.read()"
-    holder = subprocess.Popen([sys.executable, "-c", code, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         code, out = run(capsys, "store", "repair", root)

@@ -41,12 +41,23 @@ def main(out: str, normalise: bool) -> None:
     mask = torch.ones(B, 6, dtype=torch.bool)
     mask[0, :5] = False
     mask[2, :2] = False
-    noise = [(torch.rand(B, generator=data) * 2 + 0.1, torch.randn(B, 3, 1, 1, generator=data),
-              torch.randn(B, 3, SIZE, SIZE, generator=data)) for _ in range(2)]
+    noise = [
+        (
+            torch.rand(B, generator=data) * 2 + 0.1,
+            torch.randn(B, 3, 1, 1, generator=data),
+            torch.randn(B, 3, SIZE, SIZE, generator=data),
+        )
+        for _ in range(2)
+    ]
     objective = data_parallel(Objective(denoiser, lambda m, *a, **k: m.loss(*a, **k)), info, device)
     opt = make_optimizer(denoiser, replace(OptimizerConfig(), lr=1e-3, warmup_steps=0))
-    loss = objective(obs[rows], act[rows], mask[rows], noise=[tuple(x[rows] for x in n) for n in noise],
-                     normaliser=count_normaliser(info) if normalise else None)
+    loss = objective(
+        obs[rows],
+        act[rows],
+        mask[rows],
+        noise=[tuple(x[rows] for x in n) for n in noise],
+        normaliser=count_normaliser(info) if normalise else None,
+    )
     optimizer_step(denoiser, *opt, loss, 1.0)
     results["denoiser"] = denoiser.state_dict()
 
@@ -60,8 +71,9 @@ def main(out: str, normalise: bool) -> None:
     end[1, 3] = True
     trunc = torch.zeros_like(end)
     imagination = ImaginationConfig()
-    objective = data_parallel(Objective(actor_critic, lambda m, *a: actor_critic_loss(replay(m, *a), imagination)[0]),
-                              info, device)
+    objective = data_parallel(
+        Objective(actor_critic, lambda m, *a: actor_critic_loss(replay(m, *a), imagination)[0]), info, device
+    )
     opt = make_optimizer(actor_critic, replace(OptimizerConfig(), lr=1e-3, warmup_steps=0))
     loss = objective(frames[rows], acts[rows], rew[rows], end[rows], trunc[rows])
     optimizer_step(actor_critic, *opt, loss, 100.0)

@@ -33,8 +33,13 @@ def test_data_parallel_train_killed_and_resumed(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     train = ["-m", "diamond.cli", "train", "--preset", "tiny", "--device", "cpu"]
     with open(tmp_path / "first.log", "w") as log:
-        proc = subprocess.Popen([*TORCHRUN, *train, "--out", str(run)], stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [*TORCHRUN, *train, "--out", str(run)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 600
             while not (run / "checkpoints" / "agent.pt").exists():
@@ -57,8 +62,9 @@ def test_data_parallel_train_killed_and_resumed(tmp_path):
     assert alone.returncode == 2 and "2 process(es)" in alone.stderr and "--nproc-per-node 2" in alone.stderr
     assert not (run / "results.json").exists()
 
-    resumed = subprocess.run([*TORCHRUN, *train[:3], "--resume", str(run)], capture_output=True, text=True,
-                             env=env, timeout=300)
+    resumed = subprocess.run(
+        [*TORCHRUN, *train[:3], "--resume", str(run)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resumed" in resumed.stdout
     results = json.loads((run / "results.json").read_text())

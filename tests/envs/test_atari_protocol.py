@@ -36,7 +36,15 @@ def test_raw_env_is_frameskip_1_without_sticky_actions_and_protocol_is_recorded(
     assert protocol["env_id"] == "BreakoutNoFrameskip-v4"
     assert protocol["kind"] == "train" and protocol["life_loss_is_terminal"] is True
     assert protocol["ale_py_version"] == ale_py.__version__
-    for knob in ("noop_max", "frame_skip", "max_pool_last_two", "size", "repeat_action_probability", "full_action_space", "max_episode_frames"):
+    for knob in (
+        "noop_max",
+        "frame_skip",
+        "max_pool_last_two",
+        "size",
+        "repeat_action_probability",
+        "full_action_space",
+        "max_episode_frames",
+    ):
         assert protocol[knob] == getattr(env.config, knob)
     env.close()
 

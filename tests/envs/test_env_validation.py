@@ -8,7 +8,9 @@ from diamond.envs import ATARI_100K_GAMES, AtariConfig, make_atari_env
 from diamond.envs.games import validate_atari_game
 
 
-@pytest.mark.parametrize("name, suggestion", [("Breakuot", "Breakout"), ("breakout", "Breakout"), ("MsPacMan", "MsPacman")])
+@pytest.mark.parametrize(
+    "name, suggestion", [("Breakuot", "Breakout"), ("breakout", "Breakout"), ("MsPacMan", "MsPacman")]
+)
 def test_unknown_game_suggests_a_close_match_and_lists_all(name, suggestion):
     with pytest.raises(ValueError) as err:
         AtariConfig(game=name)

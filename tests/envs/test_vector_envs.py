@@ -105,4 +105,9 @@ def test_worker_errors_are_re_raised_with_the_worker_traceback():
 
 def test_envs_with_different_protocols_cannot_share_a_vector_env():
     with pytest.raises(ValueError, match="share one protocol"):
-        SyncVectorEnv([functools.partial(AtariEnv, AtariConfig(), "train", 0), functools.partial(AtariEnv, AtariConfig(), "test", 1)])
+        SyncVectorEnv(
+            [
+                functools.partial(AtariEnv, AtariConfig(), "train", 0),
+                functools.partial(AtariEnv, AtariConfig(), "test", 1),
+            ]
+        )

@@ -32,7 +32,13 @@ def test_rew_end_model_matches_reference(reference):
     parts, vectors = reference
     cfg = infer_rew_end_config(parts["rew_end_model"])
     assert (cfg.cond_channels, cfg.depths, cfg.channels, cfg.attn_depths, cfg.lstm_dim, cfg.action_space.size) == (
-        32, (1, 1, 1, 1), (16, 16, 16, 16), (False,) * 4, 64, 4)
+        32,
+        (1, 1, 1, 1),
+        (16, 16, 16, 16),
+        (False,) * 4,
+        64,
+        4,
+    )
     model = RewEndModel(cfg).eval()
     model.load_state_dict(parts["rew_end_model"], strict=True)
     v = vectors["rew_end_model"]
@@ -69,21 +75,29 @@ def test_lambda_returns_match_reference(reference):
 def test_paper_sizes_match_reference_names_and_shapes(conformance_dir):
     expected = json.loads((conformance_dir / "paper_config_checkpoint_shapes.json").read_text())
     shapes = expected["state_dict_shapes"]
-    for part, model in (("rew_end_model", RewEndModel(RewEndConfig())), ("actor_critic", ActorCritic(ActorCriticConfig()))):
+    for part, model in (
+        ("rew_end_model", RewEndModel(RewEndConfig())),
+        ("actor_critic", ActorCritic(ActorCriticConfig())),
+    ):
         flat = join_reference({part: model.state_dict()})
-        assert {k: list(t.shape) for k, t in flat.items()} == {k: s for k, s in shapes.items() if k.startswith(part + ".")}
+        assert {k: list(t.shape) for k, t in flat.items()} == {
+            k: s for k, s in shapes.items() if k.startswith(part + ".")
+        }
         assert sum(p.numel() for p in model.parameters()) == expected["num_params"][part]
 
 
 def test_untrained_heads_give_uniform_policy_and_zero_value():
-    model = ActorCritic(ActorCriticConfig(channels=(8, 8), lstm_dim=16, action_space=ActionSpace.discrete(5)), image_size=16)
+    model = ActorCritic(
+        ActorCriticConfig(channels=(8, 8), lstm_dim=16, action_space=ActionSpace.discrete(5)), image_size=16
+    )
     logits, values, _ = model(torch.rand(3, 3, 16, 16) * 2 - 1)
     assert torch.equal(logits, torch.zeros(3, 5)) and torch.equal(values, torch.zeros(3))
 
 
 def test_lstm_initialisation():
-    lstm = RewEndModel(RewEndConfig(channels=(8,), depths=(1,), attn_depths=(False,), lstm_dim=6, cond_channels=8),
-                       image_size=8).lstm
+    lstm = RewEndModel(
+        RewEndConfig(channels=(8,), depths=(1,), attn_depths=(False,), lstm_dim=6, cond_channels=8), image_size=8
+    ).lstm
     b = lstm.bias_ih_l0.detach()
     assert torch.equal(b, torch.tensor([0.0] * 6 + [1.0] * 6 + [0.0] * 12))
     assert torch.equal(lstm.bias_hh_l0.detach(), torch.zeros(24))

@@ -34,7 +34,12 @@ def denoiser(reference):
 def test_inferred_config_matches_documented_small_agent(denoiser):
     net = denoiser.cfg.net
     assert (net.cond_channels, net.depths, net.channels, net.attn_depths, net.action_space.size) == (
-        64, (1, 1, 1, 1), (32, 32, 64, 64), (False, False, False, True), 4)
+        64,
+        (1, 1, 1, 1),
+        (32, 32, 64, 64),
+        (False, False, False, True),
+        4,
+    )
 
 
 def test_preconditioners_and_network(reference, denoiser):
@@ -49,6 +54,7 @@ def test_preconditioners_and_network(reference, denoiser):
     level_diff = (to_uint8(den).int() - to_uint8(v["denoised_quantized"]).int()).abs()
     assert level_diff.max() <= 1 and (level_diff > 0).float().mean() < 1e-3
     from diamond.models.diffusion.edm import training_target
+
     target = training_target(v["clean_next_obs"], v["noisy_next_obs"], pc)
     assert (target - v["training_target"]).abs().max() <= TOL
 
@@ -58,9 +64,17 @@ def test_samplers(reference, denoiser, name):
     v = reference[1][name]
     ctx = reference[1]["denoiser"]
     c = v["config"]
-    cfg = SamplerConfig(num_steps_denoising=c["num_steps_denoising"], sigma_min=c["sigma_min"], sigma_max=c["sigma_max"],
-                        rho=c["rho"], order=c["order"], s_churn=c["s_churn"], s_tmin=c["s_tmin"],
-                        s_tmax=float(c["s_tmax"]), s_noise=c["s_noise"])
+    cfg = SamplerConfig(
+        num_steps_denoising=c["num_steps_denoising"],
+        sigma_min=c["sigma_min"],
+        sigma_max=c["sigma_max"],
+        rho=c["rho"],
+        order=c["order"],
+        s_churn=c["s_churn"],
+        s_tmin=c["s_tmin"],
+        s_tmax=float(c["s_tmax"]),
+        s_noise=c["s_noise"],
+    )
     sigmas = karras_sigmas(cfg.num_steps_denoising, cfg.sigma_min, cfg.sigma_max, cfg.rho)
     assert torch.allclose(sigmas, v["sigmas"], atol=TOL)
     out, traj = denoiser.sample_next_obs(ctx["obs"], ctx["act"], cfg, x_init=v["x_init"])

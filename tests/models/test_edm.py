@@ -12,7 +12,9 @@ from diamond.models.diffusion.denoiser import Denoiser
 from diamond.models.diffusion.samplers import sample
 from diamond.models.diffusion.schedule import karras_sigmas
 
-TINY = DenoiserConfig(net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1), attn_depths=(False, False)))
+TINY = DenoiserConfig(
+    net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1), attn_depths=(False, False))
+)
 
 
 def test_quantisation_truncates_not_rounds():
@@ -63,8 +65,10 @@ def test_euler_on_a_known_denoiser_is_exact_in_one_step():
 def test_churn_adds_noise_only_when_enabled():
     den = lambda x, s: 0.5 * x  # noqa: E731  (an imperfect denoiser, so injected noise shows in the result)
     x0 = torch.randn(1, 1, 4, 4)
-    run = lambda churn, seed: sample(den, x0, karras_sigmas(3), s_churn=churn,  # noqa: E731
-                                     generator=torch.Generator().manual_seed(seed))[0]
+
+    def run(churn: float, seed: int) -> torch.Tensor:
+        return sample(den, x0, karras_sigmas(3), s_churn=churn, generator=torch.Generator().manual_seed(seed))[0]
+
     assert torch.equal(run(0.0, 0), run(0.0, 1))  # deterministic without churn
     assert not torch.allclose(run(1.0, 0), run(1.0, 1))  # fresh noise with churn
     assert torch.equal(run(1.0, 0), run(1.0, 0))  # and reproducible from the generator
@@ -113,8 +117,11 @@ def test_sample_next_obs_shapes_and_range():
 
 
 def test_unet_handles_sizes_not_multiple_of_levels():
-    cfg = DenoiserConfig(net=DenoiserNetConfig(cond_channels=16, channels=(8, 8, 8), depths=(1, 1, 1),
-                                               attn_depths=(False, False, False)))
+    cfg = DenoiserConfig(
+        net=DenoiserNetConfig(cond_channels=16, channels=(8, 8, 8), depths=(1, 1, 1), attn_depths=(False, False, False))
+    )
     model = Denoiser(cfg)
-    out = model.model_output(torch.randn(2, 3, 30, 21), torch.ones(2), torch.randn(2, 4, 3, 30, 21), torch.zeros(2, 4, dtype=torch.long))
+    out = model.model_output(
+        torch.randn(2, 3, 30, 21), torch.ones(2), torch.randn(2, 4, 3, 30, 21), torch.zeros(2, 4, dtype=torch.long)
+    )
     assert out.shape == (2, 3, 30, 21)

@@ -17,13 +17,23 @@ def play_checkpoints(tmp_path_factory) -> dict[str, Path]:
     from diamond.training.agent import AgentTraining, fit_to_env
 
     root = tmp_path_factory.mktemp("play_checkpoints")
-    cfg = fit_to_env(train_config("tiny", None, ["env.family=atari", "env.game=Breakout", "env.size=64"]), ActionSpace.discrete(4), 3)
+    cfg = fit_to_env(
+        train_config("tiny", None, ["env.family=atari", "env.game=Breakout", "env.size=64"]), ActionSpace.discrete(4), 3
+    )
     agent = AgentTraining(cfg, torch.device("cpu"))
     run = root / "run"
     save_checkpoint(run / "checkpoints" / "agent.pt", to_dict(cfg), agent=agent.state_dict())
     reference = root / "reference.pt"
-    torch.save(join_reference({"denoiser": agent.denoiser.state_dict(), "rew_end_model": agent.rew_end.state_dict(),
-                               "actor_critic": agent.actor_critic.state_dict()}), reference)
+    torch.save(
+        join_reference(
+            {
+                "denoiser": agent.denoiser.state_dict(),
+                "rew_end_model": agent.rew_end.state_dict(),
+                "actor_critic": agent.actor_critic.state_dict(),
+            }
+        ),
+        reference,
+    )
     wm_cfg = world_model_config("tiny", None, ["denoiser.net.action_space.size=4"])
     world_model = root / "world_model.pt"
     save_checkpoint(world_model, to_dict(wm_cfg), denoiser=Denoiser(wm_cfg.denoiser).state_dict(), step=0)

@@ -138,6 +138,7 @@ def test_dataset_browser_window_moves_with_keys(breakout_stores, tmp_path):
     browser = DatasetBrowser([train, test])
     app = BrowserApp(browser, scale=SCALE, screenshot_dir=tmp_path)
     try:
+
         def shown_is(obs):
             return np.array_equal(picture(app)[::SCALE, ::SCALE], obs.transpose(2, 1, 0))
 
@@ -173,14 +174,34 @@ def test_dataset_browser_window_moves_with_keys(breakout_stores, tmp_path):
 
 
 def _diamond(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "diamond.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "diamond.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", **(env or {})},
+    )
 
 
 def test_play_and_browse_commands_record_then_browse(play_checkpoints, tmp_path):
     record, shot, stats = tmp_path / "recorded", tmp_path / "play.png", tmp_path / "play.json"
-    out = _diamond("play", "--checkpoint", str(play_checkpoints["run"]), "--frames", "6", "--fps", "0",
-                   "--record", str(record), "--screenshot", str(shot), "--json", str(stats), "--device", "cpu")
+    out = _diamond(
+        "play",
+        "--checkpoint",
+        str(play_checkpoints["run"]),
+        "--frames",
+        "6",
+        "--fps",
+        "0",
+        "--record",
+        str(record),
+        "--screenshot",
+        str(shot),
+        "--json",
+        str(stats),
+        "--device",
+        "cpu",
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(stats.read_text())
     assert result["frames"] == 6 and result["achieved_fps"] > 0 and result["recorded_episodes"] >= 1
@@ -195,14 +216,34 @@ def test_commands_refuse_bad_input_clearly(play_checkpoints, tmp_path):
     assert out.returncode == 2 and f"dataset folder {tmp_path / 'missing'} does not exist" in out.stderr
     out = _diamond("play", "--checkpoint", str(play_checkpoints["reference"]), "--game", "Pong", "--frames", "1")
     assert out.returncode == 2 and "trained with 4 actions, but Pong has 6" in out.stderr
-    out = _diamond("play", "--checkpoint", str(play_checkpoints["world_model"]), "--game", "Breakout",
-                   "--controller", "policy", "--frames", "1")
+    out = _diamond(
+        "play",
+        "--checkpoint",
+        str(play_checkpoints["world_model"]),
+        "--game",
+        "Breakout",
+        "--controller",
+        "policy",
+        "--frames",
+        "1",
+    )
     assert out.returncode == 2 and "holds no policy" in out.stderr
-    out = _diamond("play", "--checkpoint", str(play_checkpoints["run"]), "--record", str(tmp_path / "r" / "x"),
-                   "--frames", "1", "--fps", "0")
+    out = _diamond(
+        "play",
+        "--checkpoint",
+        str(play_checkpoints["run"]),
+        "--record",
+        str(tmp_path / "r" / "x"),
+        "--frames",
+        "1",
+        "--fps",
+        "0",
+    )
     assert out.returncode == 0, out.stderr
     (tmp_path / "file").write_text("not a folder")
-    out = _diamond("play", "--checkpoint", str(play_checkpoints["run"]), "--record", str(tmp_path / "file"), "--frames", "1")
+    out = _diamond(
+        "play", "--checkpoint", str(play_checkpoints["run"]), "--record", str(tmp_path / "file"), "--frames", "1"
+    )
     assert out.returncode == 2 and str(tmp_path / "file") in out.stderr
 
 
@@ -218,8 +259,9 @@ def test_from_hub_reads_the_huggingface_cache_offline(play_checkpoints, tmp_path
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
-    out = _diamond("play", "--from-hub", "Breakout", "--frames", "3", "--fps", "0", "--json", str(tmp_path / "s.json"),
-                   env=offline)
+    out = _diamond(
+        "play", "--from-hub", "Breakout", "--frames", "3", "--fps", "0", "--json", str(tmp_path / "s.json"), env=offline
+    )
     assert out.returncode == 0, out.stderr
     assert str(target) in out.stderr and json.loads((tmp_path / "s.json").read_text())["frames"] == 3
     out = _diamond("play", "--from-hub", "Pong", "--frames", "1", env=offline)  # not in the cache

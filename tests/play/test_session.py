@@ -60,7 +60,11 @@ def test_project_and_reference_checkpoints_give_the_same_networks(play_checkpoin
     ours = load_play_models(play_checkpoints["run"])
     assert models.kind == ("run" if kind == "run" else "reference layout")
     assert models.cfg.denoiser == ours.cfg.denoiser and models.action_space.size == 4
-    for a, b in ((models.denoiser, ours.denoiser), (models.rew_end, ours.rew_end), (models.actor_critic, ours.actor_critic)):
+    for a, b in (
+        (models.denoiser, ours.denoiser),
+        (models.rew_end, ours.rew_end),
+        (models.actor_critic, ours.actor_critic),
+    ):
         for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
             assert torch.equal(x, y), name
 
@@ -79,8 +83,11 @@ def test_bad_checkpoints_and_games_get_clear_errors(play_checkpoints, tmp_path):
     with pytest.raises(ValueError, match="truncated or corrupt"):
         load_play_models(truncated, game="Breakout")
     models = load_play_models(play_checkpoints["reference"], game="Pong")  # loads: the mismatch shows with the env
-    with pytest.raises(ConfigError, match=r"trained with 4 actions, but Pong has 6 \(NOOP, FIRE, RIGHT, LEFT, "
-                                          r"RIGHTFIRE, LEFTFIRE\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"trained with 4 actions, but Pong has 6 \(NOOP, FIRE, RIGHT, LEFT, "
+        r"RIGHTFIRE, LEFTFIRE\)",
+    ):
         PlaySession(models)
 
 
@@ -156,7 +163,12 @@ def test_sources_fork_pause_reset_and_recording_to_a_browsable_dataset(play_chec
         assert store.get(0).trunc[-1] == 1  # cut short by switching source
         browser.move_episode(1)
         view = browser.view()
-        assert (view.episode, view.timestep, view.action_name, view.note.split(",")[0]) == (1, 0, "FIRE", "source=test env")
+        assert (view.episode, view.timestep, view.action_name, view.note.split(",")[0]) == (
+            1,
+            0,
+            "FIRE",
+            "source=test env",
+        )
         browser.move_step(10)
         assert browser.view().timestep == 6 and browser.view().action_name == "-"  # stops at the final frame
         browser.move_step(-10)

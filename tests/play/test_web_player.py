@@ -18,14 +18,21 @@ import pytest
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = (
+    shutil.which("chromium") or "/usr/bin/chromium",
+    shutil.which("chromedriver") or "/usr/bin/chromedriver",
+)
 
 
 @contextlib.contextmanager
 def serving(*args: str, timeout: float = 180):
     """`diamond play-web ... --port 0` in a subprocess; yields (url, log lines), stops the server after."""
-    proc = subprocess.Popen([sys.executable, "-m", "diamond.cli", "play-web", "--port", "0", "--device", "cpu", *args],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diamond.cli", "play-web", "--port", "0", "--device", "cpu", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: [lines.append(line.rstrip()) for line in proc.stderr], daemon=True).start()
     try:
@@ -125,7 +132,9 @@ def test_server_page_protocol_bad_messages_and_disconnects(play_checkpoints, tmp
         # a client vanishing mid-game (no closing handshake): its session ends, the server goes on
         client.ws.socket.shutdown(socket.SHUT_RDWR)
         client.ws.socket.close()
-        wait_for(lambda: any("client 1" in line and "session is closed" in line for line in log), what="the disconnect log")
+        wait_for(
+            lambda: any("client 1" in line and "session is closed" in line for line in log), what="the disconnect log"
+        )
         assert (record / "client-1" / "metadata.json").exists()  # what client 1 played was stored
 
         second, third = Client(url), Client(url)  # two tabs at once: each plays its own session
@@ -156,15 +165,26 @@ def test_server_page_protocol_bad_messages_and_disconnects(play_checkpoints, tmp
 
 def _chromium():
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=800,800"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=800,800",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -191,7 +211,8 @@ def _play_in_chromium(url: str, screenshot) -> dict:
         assert "unknown key 'KeyX'" in driver.find_element("id", "error").text
         pixels = driver.execute_script(
             "const d = document.getElementById('screen').getContext('2d').getImageData(0, 0, 512, 512).data;"
-            "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2]; return s;")
+            "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i] + d[i+1] + d[i+2]; return s;"
+        )
         assert pixels > 0  # frames were drawn on the canvas
         driver.save_screenshot(str(screenshot))
         return state()
@@ -207,6 +228,7 @@ def test_chromium_plays_in_the_page(play_checkpoints, tmp_path):
 
 
 def test_reference_conformance_checkpoint_plays_in_the_browser(conformance_dir, tmp_path):
-    with serving("--checkpoint", str(conformance_dir / "small_agent_reference_format.pt"), "--game", "Breakout",
-                 "--fps", "20") as (url, log):
+    with serving(
+        "--checkpoint", str(conformance_dir / "small_agent_reference_format.pt"), "--game", "Breakout", "--fps", "20"
+    ) as (url, log):
         _play_in_chromium(url, tmp_path / "conformance.png")

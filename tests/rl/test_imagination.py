@@ -96,5 +96,8 @@ def test_policy_gradient_does_not_reach_the_critic(setup):
     agent.actor_critic.zero_grad()
     policy_only = ImaginationConfig(value_loss_weight=0.0, entropy_weight=0.0)
     actor_critic_loss(r, policy_only)[0].backward()
-    assert agent.actor_critic.critic_linear.weight.grad is None or agent.actor_critic.critic_linear.weight.grad.abs().max() == 0
+    assert (
+        agent.actor_critic.critic_linear.weight.grad is None
+        or agent.actor_critic.critic_linear.weight.grad.abs().max() == 0
+    )
     assert agent.actor_critic.actor_linear.weight.grad.abs().max() > 0

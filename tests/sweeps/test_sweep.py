@@ -24,8 +24,21 @@ def test_bad_sweeps_fail_before_anything_is_launched(tmp_path):
     root = tmp_path / "sweep"
     bad = run([*SWEEP, "--games", "Breakout,Pacman", "--seeds", "0", "--preset", "tiny", "--root", str(root)])
     assert bad.returncode == 2 and "'Pacman'" in bad.stderr and "--games" in bad.stderr
-    bad = run([*SWEEP, "--games", "Breakout", "--seeds", "0", "--preset", "tiny", "--root", str(root),
-               "--set", "schedule.total_steps=-5"])
+    bad = run(
+        [
+            *SWEEP,
+            "--games",
+            "Breakout",
+            "--seeds",
+            "0",
+            "--preset",
+            "tiny",
+            "--root",
+            str(root),
+            "--set",
+            "schedule.total_steps=-5",
+        ]
+    )
     assert bad.returncode == 2 and "total_steps" in bad.stderr
     bad = run([*SWEEP, "--games", "Breakout", "--seeds", "1,1", "--root", str(root)])
     assert bad.returncode == 2 and "distinct" in bad.stderr
@@ -34,15 +47,33 @@ def test_bad_sweeps_fail_before_anything_is_launched(tmp_path):
 
 
 def test_slurm_launcher_is_configured_through_hydra(tmp_path):
-    out = run([*SWEEP, "--games", "all", "--seeds", "0-4", "--root", str(tmp_path / "s"), "--launcher", "slurm",
-               "--partition", "gpu", "--timeout-min", "4320", "--gpus-per-node", "1", "--dry-run"])
+    out = run(
+        [
+            *SWEEP,
+            "--games",
+            "all",
+            "--seeds",
+            "0-4",
+            "--root",
+            str(tmp_path / "s"),
+            "--launcher",
+            "slurm",
+            "--partition",
+            "gpu",
+            "--timeout-min",
+            "4320",
+            "--gpus-per-node",
+            "1",
+            "--dry-run",
+        ]
+    )
     assert out.returncode == 0, out.stderr
     command = json.loads(out.stdout)["command"]
     assert "hydra/launcher=submitit_slurm" in command and "hydra.launcher.partition=gpu" in command
     assert len(json.loads(out.stdout)["status"]) == 26 * 5
     # the composed Hydra config of one job: the submitit SLURM launcher with our options
     i = command.index("--multirun")
-    job_args = [a.split(",")[0] if a.startswith(("game=", "seed=")) else a for a in command[i + 1:]]
+    job_args = [a.split(",")[0] if a.startswith(("game=", "seed=")) else a for a in command[i + 1 :]]
     cfg = run([*command[:i], *job_args, "--cfg", "hydra"])
     assert cfg.returncode == 0, cfg.stderr
     assert "submitit_launcher.SlurmLauncher" in cfg.stdout and "partition: gpu" in cfg.stdout
@@ -52,8 +83,21 @@ def test_slurm_launcher_is_configured_through_hydra(tmp_path):
 @pytest.mark.slow
 def test_local_sweep_killed_and_relaunched_completes_only_what_was_missing(tmp_path):
     root = tmp_path / "sweep"
-    args = [*SWEEP, "--games", "Breakout,Qbert", "--seeds", "0,1", "--preset", "tiny", "--root", str(root),
-            "--report-reps", "300", "--device", "cpu"]
+    args = [
+        *SWEEP,
+        "--games",
+        "Breakout,Qbert",
+        "--seeds",
+        "0,1",
+        "--preset",
+        "tiny",
+        "--root",
+        str(root),
+        "--report-reps",
+        "300",
+        "--device",
+        "cpu",
+    ]
     first, second = root / "Breakout" / "seed0", root / "Breakout" / "seed1"
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

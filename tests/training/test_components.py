@@ -16,8 +16,14 @@ pytest.importorskip("minatar")
 
 def second_denoiser(cfg, device, dist, seed):
     """A stand-in for an upsampler: another diffusion model on the replay data, with its own update count."""
-    c = denoiser_component(cfg.denoiser, cfg.denoiser_training, lambda epoch: 2 if epoch == 1 else 1, device, dist,
-                           torch.Generator(device=device).manual_seed(seed + 9))
+    c = denoiser_component(
+        cfg.denoiser,
+        cfg.denoiser_training,
+        lambda epoch: 2 if epoch == 1 else 1,
+        device,
+        dist,
+        torch.Generator(device=device).manual_seed(seed + 9),
+    )
     c.name = "upsampler"
     return c
 
@@ -25,6 +31,7 @@ def second_denoiser(cfg, device, dist, seed):
 def test_one_more_entry_trains_checkpoints_resumes_and_logs(tmp_path, monkeypatch):
     monkeypatch.setattr(agent_module, "MODEL_BASED", (*agent_module.MODEL_BASED, second_denoiser))
     cfg, run = train_config("tiny", None, []), tmp_path / "run"
+
     def quiet(message):
         pass
 

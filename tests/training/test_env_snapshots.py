@@ -29,7 +29,7 @@ def test_restored_collector_continues_running_episodes_exactly(family, backend):
         policy_state = collector.policy.rng.bit_generator.state
         assert state["env_snapshots"] is not None and any(len(p["act"]) for p in state["partials"])
         collector.collect(200)
-        expected = first.episodes[len(first.episodes) - collector.total_episodes + state["total_episodes"]:]
+        expected = first.episodes[len(first.episodes) - collector.total_episodes + state["total_episodes"] :]
     finally:
         env.close()
 

@@ -21,8 +21,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 
 def diamond(*args, driver: list[str] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, *(driver or ["-m", "diamond.cli"]), *map(str, args)]
-    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, timeout=600,
-                          check=False)
+    return subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, timeout=600, check=False
+    )
 
 
 def stored_files(run: Path) -> list[bytes]:
@@ -71,8 +72,10 @@ def test_resume_after_repairing_a_damaged_episode_the_checkpoint_covers(tmp_path
     assert resumed.returncode == 0, resumed.stdout
     dropped = len(files) - covered  # stored after the checkpoint: rolled back, none of the others
     assert dropped >= 1, "the failed resume stored no episode after the checkpoint: nothing to roll back"
-    assert (f"resumed {run} after epoch {saved['run']['epoch']} ({saved['run']['agent_steps']:,} agent steps); "
-            f"{dropped} episode(s) stored after that checkpoint were rolled back") in resumed.stdout
+    assert (
+        f"resumed {run} after epoch {saved['run']['epoch']} ({saved['run']['agent_steps']:,} agent steps); "
+        f"{dropped} episode(s) stored after that checkpoint were rolled back"
+    ) in resumed.stdout
     results = json.loads((run / "results.json").read_text())
     config = json.loads((run / "config.json").read_text())
     assert results["agent_steps"] == config["schedule"]["total_steps"]  # the counters went on as they were

@@ -58,10 +58,19 @@ def test_run_finishes_after_budget_and_extra_epochs():
 
 
 def test_eta_after_the_first_epoch_scales_its_per_update_times():
-    cfg = ScheduleConfig(steps_per_epoch=200, denoiser_updates_first=300, rew_end_updates_first=300,
-                         actor_critic_updates_first=30, denoiser_updates=25, rew_end_updates=25, actor_critic_updates=25)
+    cfg = ScheduleConfig(
+        steps_per_epoch=200,
+        denoiser_updates_first=300,
+        rew_end_updates_first=300,
+        actor_critic_updates_first=30,
+        denoiser_updates=25,
+        rew_end_updates=25,
+        actor_critic_updates=25,
+    )
     first, regular = plan_epoch(1, 0, cfg), plan_epoch(2, 2000, cfg)
     times = {"collect": 10.0, "denoiser": 30.0, "rew_end": 60.0, "actor_critic": 30.0, "evaluation": 0.0}
     # 10 s / 2000 steps × 200 + 30 / 300 × 25 + 60 / 300 × 25 + 30 / 30 × 25
     assert regular_epoch_seconds(times, first, regular, 2000, 200) == pytest.approx(1.0 + 2.5 + 5.0 + 25.0)
-    assert regular_epoch_seconds(times, first, regular, 0, 200) == pytest.approx(32.5)  # nothing collected (model-free): no collect time
+    assert regular_epoch_seconds(times, first, regular, 0, 200) == pytest.approx(
+        32.5
+    )  # nothing collected (model-free): no collect time

@@ -18,8 +18,20 @@ from diamond.data import EpisodeStore
 pytest.importorskip("minatar")
 
 # A few seconds per run; epochs long enough (about a second) to be killed in the middle of one.
-TINY = ["--preset", "tiny", "--device", "cpu", "--set", "schedule.total_steps=450", "--set", "schedule.denoiser_updates=6",
-        "--set", "schedule.rew_end_updates=6", "--set", "schedule.actor_critic_updates=6"]
+TINY = [
+    "--preset",
+    "tiny",
+    "--device",
+    "cpu",
+    "--set",
+    "schedule.total_steps=450",
+    "--set",
+    "schedule.denoiser_updates=6",
+    "--set",
+    "schedule.rew_end_updates=6",
+    "--set",
+    "schedule.actor_critic_updates=6",
+]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -49,8 +61,13 @@ sys.exit(main(sys.argv[1:]))
 
 
 def _cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "diamond.cli", "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "diamond.cli", "train", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
 
 
 def _episodes(run: Path) -> list:
@@ -106,8 +123,13 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
 def test_kill_between_metrics_line_and_checkpoint_neither_repeats_nor_loses_a_line(tmp_path):
     driver, run = tmp_path / "driver.py", tmp_path / "run"
     driver.write_text(KILL_AT_SECOND_CHECKPOINT)
-    killed = subprocess.run([sys.executable, str(driver), "train", "--preset", "tiny", "--device", "cpu", "--out", str(run)],
-                            capture_output=True, text=True, env=ENV, timeout=600)
+    killed = subprocess.run(
+        [sys.executable, str(driver), "train", "--preset", "tiny", "--device", "cpu", "--out", str(run)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert _metric_epochs(run) == [1, 2]  # epoch 2's line is written...
     assert torch.load(run / "checkpoints" / "agent.pt", weights_only=True)["run"]["epoch"] == 1  # ...its checkpoint not
@@ -134,15 +156,31 @@ def test_finished_run_given_a_larger_budget_trains_on(tmp_path, capsys):
     assert "schedule.total_steps: checkpoint=300, current=400" in err and "--allow-config-change" in err
     assert err.count("checkpoint=") == 1  # the only difference from the saved configuration
 
-    assert main(["train", "--resume", str(run), "--device", "cpu", "--allow-config-change",
-                 "--set", "schedule.total_steps=400"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(run),
+                "--device",
+                "cpu",
+                "--allow-config-change",
+                "--set",
+                "schedule.total_steps=400",
+            ]
+        )
+        == 0
+    )
     assert "trains on to the schedule's 400" in capsys.readouterr().out
     results = json.loads((run / "results.json").read_text())
     # two more epochs collect 50 steps each, then the extra epoch (spec §1) without collection
     assert (results["agent_steps"], results["epochs"]) == (400, 8)
     assert _metric_epochs(run) == list(range(1, 9))
     assert [json.loads(line)["agent_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()][5:] == [
-        350, 400, 400]
+        350,
+        400,
+        400,
+    ]
 
 
 def test_run_folder_contents(tmp_path):
@@ -151,8 +189,14 @@ def test_run_folder_contents(tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert len(results["final"]["returns"]) == 3 and len(results["random"]["returns"]) == 4
     assert "beats_random" in results and results["test_history"]
-    for name in ("config.json", "protocol.json", "learning_curve.png", "videos/real_game.mp4", "videos/imagination.mp4",
-                 "checkpoints/agent.pt"):
+    for name in (
+        "config.json",
+        "protocol.json",
+        "learning_curve.png",
+        "videos/real_game.mp4",
+        "videos/imagination.mp4",
+        "checkpoints/agent.pt",
+    ):
         assert (run / name).stat().st_size > 0, name
     assert sorted(p.name for p in (run / "agents").iterdir())[0].startswith("epoch_")
     assert json.loads((run / "protocol.json").read_text())["protocol"]["env"] == "minatar"
@@ -193,8 +237,20 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     assert main(["train", *TINY, "--resume", str(run)]) == 2  # a preset would reset the saved configuration
     assert "--preset tiny with --resume" in capsys.readouterr().err
-    assert main(["train", "--resume", str(run), "--set", "schedule.total_steps=450",
-                 "--set", "actor_critic_training.optimizer.lr=0.01"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(run),
+                "--set",
+                "schedule.total_steps=450",
+                "--set",
+                "actor_critic_training.optimizer.lr=0.01",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "actor_critic_training.optimizer.lr" in err and "schedule.total_steps" in err  # every difference listed
     assert err.count("checkpoint=") == 2

@@ -32,14 +32,18 @@ def test_train_checkpoint_and_results(breakout_stores, tmp_path):
 
 def test_resume_continues_and_matches_uninterrupted_run(breakout_stores, tmp_path):
     cfg, train, test = _setup(breakout_stores)
-    full = train_world_model(cfg, train, test, tmp_path / "full", torch.device("cpu"), log=lambda m: None, progress=False)
+    full = train_world_model(
+        cfg, train, test, tmp_path / "full", torch.device("cpu"), log=lambda m: None, progress=False
+    )
     # An interrupted run: stop at the checkpoint of step 3, then resume to the end.
     short = fit_to_data(world_model_config("tiny", None, []), train.metadata, "train")
-    part = train_world_model(short, train, test, tmp_path / "part", torch.device("cpu"), max_minutes=0.0,
-                             log=lambda m: None, progress=False)
+    part = train_world_model(
+        short, train, test, tmp_path / "part", torch.device("cpu"), max_minutes=0.0, log=lambda m: None, progress=False
+    )
     assert part["stopped_early"] and part["steps"] == 1
-    resumed = train_world_model(cfg, train, test, tmp_path / "part", torch.device("cpu"), resume=True,
-                                log=lambda m: None, progress=False)
+    resumed = train_world_model(
+        cfg, train, test, tmp_path / "part", torch.device("cpu"), resume=True, log=lambda m: None, progress=False
+    )
     assert resumed["steps"] == full["steps"]
     a = torch.load(tmp_path / "full" / CHECKPOINT, weights_only=True)["denoiser"]
     b = torch.load(tmp_path / "part" / CHECKPOINT, weights_only=True)["denoiser"]
@@ -76,8 +80,9 @@ def test_truncated_checkpoint_gives_clear_error(breakout_stores, tmp_path):
 
 def test_training_lowers_the_loss(breakout_stores, tmp_path):
     # 60 updates of a tiny model on real frames: the EDM loss must fall well below its starting value.
-    cfg, train, test = _setup(breakout_stores, num_updates=60, eval_every=60, checkpoint_every=60,
-                              **{"training.optimizer.lr": 1e-3})
+    cfg, train, test = _setup(
+        breakout_stores, num_updates=60, eval_every=60, checkpoint_every=60, **{"training.optimizer.lr": 1e-3}
+    )
     import numpy as np
 
     from diamond.data.sampler import SegmentSampler

@@ -14,8 +14,14 @@ import numpy as np  # noqa: E402
 from diamond.benchmark.statistics import METRIC_NAMES, METRICS, Interval  # noqa: E402
 
 OURS_COLOUR = "#d62728"
-METHOD_COLOURS = {"SimPLe": "#8c564b", "TWM": "#9467bd", "IRIS": "#2ca02c", "DreamerV3": "#ff7f0e",
-                  "STORM": "#17becf", "DIAMOND": "#1f77b4"}
+METHOD_COLOURS = {
+    "SimPLe": "#8c564b",
+    "TWM": "#9467bd",
+    "IRIS": "#2ca02c",
+    "DreamerV3": "#ff7f0e",
+    "STORM": "#17becf",
+    "DIAMOND": "#1f77b4",
+}
 
 
 def colour(name: str) -> str:
@@ -45,8 +51,9 @@ def aggregate_plot(aggregates: dict[str, dict[str, Interval]], path: Path, title
     plt.close(fig)
 
 
-def profile_plot(taus: np.ndarray, profiles: dict[str, np.ndarray], cis: dict[str, np.ndarray], path: Path,
-                 title: str) -> None:
+def profile_plot(
+    taus: np.ndarray, profiles: dict[str, np.ndarray], cis: dict[str, np.ndarray], path: Path, title: str
+) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, profile in profiles.items():
         ax.plot(taus, profile, color=colour(name), label=name, lw=2 if name.startswith(("DIAMOND", "ours")) else 1.2)
@@ -98,7 +105,7 @@ def learning_curves_plot(curves: dict[str, dict[int, list[tuple[int, float]]]], 
         ax.set_ylabel("test return", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(games):]:
+    for ax in list(axes.flat)[len(games) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -55,18 +55,27 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         iv = lambda d: {name: {m: v.as_list() for m, v in ms.items()} for name, ms in d.items()}  # noqa: E731
         return {
-            "games": self.games, "runs_used": self.runs_used, "left_out": self.left_out, "missing": self.missing,
-            "games_not_run": self.games_not_run, "seeds_in_aggregates": self.seeds_in_aggregates,
-            "aggregates": iv(self.aggregates), "paper_aggregates_26_games": iv(self.paper_aggregates),
-            "superhuman": self.superhuman, "paper_superhuman_26_games": self.paper_superhuman,
+            "games": self.games,
+            "runs_used": self.runs_used,
+            "left_out": self.left_out,
+            "missing": self.missing,
+            "games_not_run": self.games_not_run,
+            "seeds_in_aggregates": self.seeds_in_aggregates,
+            "aggregates": iv(self.aggregates),
+            "paper_aggregates_26_games": iv(self.paper_aggregates),
+            "superhuman": self.superhuman,
+            "paper_superhuman_26_games": self.paper_superhuman,
             "probability_of_improvement": {k: v.as_list() for k, v in self.improvement.items()},
-            "per_game": self.per_game, "plots": self.plots,
+            "per_game": self.per_game,
+            "plots": self.plots,
             "interval_format": "[point estimate, 95% CI low, 95% CI high] of human-normalised scores",
         }
 
 
 def _hns_matrix(table1: Table1, games: list[str], rows: list[dict[str, float]]) -> np.ndarray:
-    return np.array([[table1.hns(g, row[g]) for g in games] for row in rows], dtype=np.float64).reshape(len(rows), len(games))
+    return np.array([[table1.hns(g, row[g]) for g in games] for row in rows], dtype=np.float64).reshape(
+        len(rows), len(games)
+    )
 
 
 def _method_matrices(table1: Table1, per_seed: dict[str, list[float]], games: list[str]) -> dict[str, np.ndarray]:
@@ -79,9 +88,15 @@ def _method_matrices(table1: Table1, per_seed: dict[str, list[float]], games: li
     return out
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path, allow_mixed_protocols: bool = False,
-                 reps: int = 50_000, profile_reps: int = 2_000, seed: int = 0,
-                 log: Callable[[str], None] = print) -> Report:
+def build_report(
+    run_dirs: list[str | Path],
+    out: str | Path,
+    allow_mixed_protocols: bool = False,
+    reps: int = 50_000,
+    profile_reps: int = 2_000,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> Report:
     out = Path(out)
     table1, per_seed = load_table1(), load_paper_per_seed()
     runs: list[RunResult] = []
@@ -95,11 +110,14 @@ def build_report(run_dirs: list[str | Path], out: str | Path, allow_mixed_protoc
         raise ReportError("none of the run folders can be reported:\n  " + "\n  ".join(left_out))
     for r in runs:
         if r.game not in table1.random:
-            left_out.append(f"{r.path}: {r.env} game {r.game!r} has no random/human reference score (Atari 100k games only)")
+            left_out.append(
+                f"{r.path}: {r.env} game {r.game!r} has no random/human reference score (Atari 100k games only)"
+            )
     table = score_table([r for r in runs if r.game in table1.random], table1.games, allow_mixed_protocols)
     if runs and not table.games:
-        raise ReportError("no run is of an Atari 100k game, so no human-normalised score exists:\n  "
-                          + "\n  ".join(left_out))
+        raise ReportError(
+            "no run is of an Atari 100k game, so no human-normalised score exists:\n  " + "\n  ".join(left_out)
+        )
 
     games = list(table.games) if runs else list(table1.games)
     report = Report(games=games, left_out=left_out)
@@ -119,14 +137,16 @@ def build_report(run_dirs: list[str | Path], out: str | Path, allow_mixed_protoc
         if runs:
             ours = _hns_matrix(table1, games, [{g: table.scores[(g, s)] for g in games} for s in table.complete_seeds])
             if len(ours) == 0:
-                raise ReportError("no seed has a run of every game, so no aggregate is defined; missing: "
-                                  + ", ".join(report.missing))
+                raise ReportError(
+                    "no seed has a run of every game, so no aggregate is defined; missing: " + ", ".join(report.missing)
+                )
             scores = {OURS: ours, **scores}
             log(f"bootstrapping our aggregates on {len(games)} games × {len(ours)} seeds")
             report.aggregates = aggregate_intervals(scores, reps, seed)
-            report.superhuman = {OURS: superhuman_count(table.game_means(), table1.human),
-                                 **{m: superhuman_count({g: table1.methods[m][g] for g in games}, table1.human)
-                                    for m in PAPER_METHODS}}
+            report.superhuman = {
+                OURS: superhuman_count(table.game_means(), table1.human),
+                **{m: superhuman_count({g: table1.methods[m][g] for g in games}, table1.human) for m in PAPER_METHODS},
+            }
             for name, matrix in scores.items():
                 if name != OURS:
                     report.improvement[name] = probability_of_improvement(ours, matrix, profile_reps, seed)
@@ -136,20 +156,35 @@ def build_report(run_dirs: list[str | Path], out: str | Path, allow_mixed_protoc
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     on = f"{len(games)} game{'s' * (len(games) != 1)}"
-    plots.aggregate_plot(report.paper_aggregates, plot_dir / "aggregates_paper.png",
-                         "Published results, 26 games (95% CIs where per-seed scores exist)")
+    plots.aggregate_plot(
+        report.paper_aggregates,
+        plot_dir / "aggregates_paper.png",
+        "Published results, 26 games (95% CIs where per-seed scores exist)",
+    )
     report.plots["aggregates_paper"] = "plots/aggregates_paper.png"
     if runs:
         plots.aggregate_plot(report.aggregates, plot_dir / "aggregates.png", f"Ours and the published results on {on}")
         report.plots["aggregates"] = "plots/aggregates.png"
     plots.profile_plot(TAUS, profiles, profile_cis, plot_dir / "profiles.png", f"Performance profiles, {on}")
     report.plots["profiles"] = "plots/profiles.png"
-    per_game_hns = {name: [row["hns"].get(name, np.nan) for row in report.per_game]
-                    for name in ([OURS] if runs else []) + list(PAPER_METHODS)}
+    per_game_hns = {
+        name: [row["hns"].get(name, np.nan) for row in report.per_game]
+        for name in ([OURS] if runs else []) + list(PAPER_METHODS)
+    }
     plots.per_game_plot(games, per_game_hns, plot_dir / "per_game.png")
     report.plots["per_game"] = "plots/per_game.png"
-    curves = {g: {s: [(int(h["agent_steps"]), float(h["mean_return"])) for h in table.runs[(g, s)].test_history
-                      if "mean_return" in h] for s in table.seeds if (g, s) in table.runs} for g in table.games}
+    curves = {
+        g: {
+            s: [
+                (int(h["agent_steps"]), float(h["mean_return"]))
+                for h in table.runs[(g, s)].test_history
+                if "mean_return" in h
+            ]
+            for s in table.seeds
+            if (g, s) in table.runs
+        }
+        for g in table.games
+    }
     if any(points for per in curves.values() for points in per.values()):
         plots.learning_curves_plot(curves, plot_dir / "learning_curves.png")
         report.plots["learning_curves"] = "plots/learning_curves.png"
@@ -162,15 +197,21 @@ def build_report(run_dirs: list[str | Path], out: str | Path, allow_mixed_protoc
     return report
 
 
-def _per_game_rows(table1: Table1, per_seed: dict[str, list[float]], games: list[str], table: ScoreTable) -> list[dict[str, Any]]:
+def _per_game_rows(
+    table1: Table1, per_seed: dict[str, list[float]], games: list[str], table: ScoreTable
+) -> list[dict[str, Any]]:
     rows = []
     for g in games:
         ours = {s: table.scores[(g, s)] for s in table.seeds if (g, s) in table.scores}
-        row: dict[str, Any] = {"game": g, "random": table1.random[g], "human": table1.human[g],
-                               "ours_per_seed": {str(s): v for s, v in ours.items()},
-                               "ours_mean": float(np.mean(list(ours.values()))) if ours else None,
-                               "paper": {m: table1.methods[m][g] for m in PAPER_METHODS},
-                               "paper_diamond_per_seed": per_seed[g]}
+        row: dict[str, Any] = {
+            "game": g,
+            "random": table1.random[g],
+            "human": table1.human[g],
+            "ours_per_seed": {str(s): v for s, v in ours.items()},
+            "ours_mean": float(np.mean(list(ours.values()))) if ours else None,
+            "paper": {m: table1.methods[m][g] for m in PAPER_METHODS},
+            "paper_diamond_per_seed": per_seed[g],
+        }
         row["hns"] = {m: float(table1.hns(g, v)) for m, v in row["paper"].items()}
         if ours:
             row["hns"][OURS] = float(table1.hns(g, row["ours_mean"]))
@@ -198,29 +239,61 @@ def _tables(report: Report) -> list[tuple[str, list[str], list[list[str]], str]]
     head = ["method", *(METRIC_NAMES[m] for m in METRICS), "#games ≥ human"]
     out = []
     if report.aggregates:
-        out.append((f"Ours against the published results on the same {len(report.games)} games", head,
-                    _aggregate_rows(report.aggregates, report.superhuman),
-                    f"Human-normalised scores; 95% stratified-bootstrap CIs. Our seeds: "
-                    f"{', '.join(map(str, report.seeds_in_aggregates))}. The other methods publish per-game means only "
-                    "(no interval)."))
-        out.append(("Probability of improvement, P(ours > method)", ["method", "P (95% CI)"],
-                    [[k, _fmt_iv(v)] for k, v in report.improvement.items()], ""))
-    out.append(("Published results, all 26 games", head, _aggregate_rows(report.paper_aggregates, report.paper_superhuman),
-                "From the paper's Table 1 and DIAMOND's per-seed scores; DIAMOND's row is over its 5 × 26 runs."))
+        out.append(
+            (
+                f"Ours against the published results on the same {len(report.games)} games",
+                head,
+                _aggregate_rows(report.aggregates, report.superhuman),
+                f"Human-normalised scores; 95% stratified-bootstrap CIs. Our seeds: "
+                f"{', '.join(map(str, report.seeds_in_aggregates))}. The other methods publish per-game means only "
+                "(no interval).",
+            )
+        )
+        out.append(
+            (
+                "Probability of improvement, P(ours > method)",
+                ["method", "P (95% CI)"],
+                [[k, _fmt_iv(v)] for k, v in report.improvement.items()],
+                "",
+            )
+        )
+    out.append(
+        (
+            "Published results, all 26 games",
+            head,
+            _aggregate_rows(report.paper_aggregates, report.paper_superhuman),
+            "From the paper's Table 1 and DIAMOND's per-seed scores; DIAMOND's row is over its 5 × 26 runs.",
+        )
+    )
     per_game_head = ["game", "random", "human", "ours (mean)", "ours per seed", *PAPER_METHODS]
-    per_game = [[r["game"], f"{r['random']:g}", f"{r['human']:g}",
-                 "–" if r["ours_mean"] is None else f"{r['ours_mean']:.1f}",
-                 ", ".join(f"{v:.1f}" for v in r["ours_per_seed"].values()) or "–",
-                 *(f"{r['paper'][m]:g}" for m in PAPER_METHODS)] for r in report.per_game]
+    per_game = [
+        [
+            r["game"],
+            f"{r['random']:g}",
+            f"{r['human']:g}",
+            "–" if r["ours_mean"] is None else f"{r['ours_mean']:.1f}",
+            ", ".join(f"{v:.1f}" for v in r["ours_per_seed"].values()) or "–",
+            *(f"{r['paper'][m]:g}" for m in PAPER_METHODS),
+        ]
+        for r in report.per_game
+    ]
     out.append(("Per game (raw scores)", per_game_head, per_game, ""))
     return out
 
 
 def _problems(report: Report) -> list[tuple[str, list[str]]]:
-    return [(title, items) for title, items in (
-        ("Missing runs (game and seed with no finished run; such seeds are left out of the aggregates)", report.missing),
-        ("Atari 100k games with no run (the aggregates cover only the games above)", report.games_not_run),
-        ("Run folders left out", report.left_out)) if items]
+    return [
+        (title, items)
+        for title, items in (
+            (
+                "Missing runs (game and seed with no finished run; such seeds are left out of the aggregates)",
+                report.missing,
+            ),
+            ("Atari 100k games with no run (the aggregates cover only the games above)", report.games_not_run),
+            ("Run folders left out", report.left_out),
+        )
+        if items
+    ]
 
 
 def render_markdown(report: Report) -> str:
@@ -239,12 +312,16 @@ def render_markdown(report: Report) -> str:
 def render_html(report: Report, out: Path) -> str:
     """One self-contained page: the tables, and the figures embedded as base64 PNGs."""
     e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Atari 100k report</title><style>"
-             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-             ".warn{background:#fff3cd;padding:0.5em 1em}</style></head><body><h1>Atari 100k report</h1>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Atari 100k report</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+        ".warn{background:#fff3cd;padding:0.5em 1em}</style></head><body><h1>Atari 100k report</h1>"
+    ]
     for title, items in _problems(report):
-        parts.append(f"<div class='warn'><b>{e(title)}:</b><ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul></div>")
+        parts.append(
+            f"<div class='warn'><b>{e(title)}:</b><ul>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul></div>"
+        )
     for title, head, rows, note in _tables(report):
         parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>")
         parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]

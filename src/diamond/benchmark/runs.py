@@ -60,8 +60,13 @@ def read_run(path: str | Path) -> RunResult:
     try:
         final = results["final"]
         return RunResult(
-            path=run, game=str(results["game"]), seed=int(results["seed"]), score=float(final["mean_return"]),
-            episodes=int(final["episodes"]), agent_steps=int(results["agent_steps"]), env=str(results["env"]),
+            path=run,
+            game=str(results["game"]),
+            seed=int(results["seed"]),
+            score=float(final["mean_return"]),
+            episodes=int(final["episodes"]),
+            agent_steps=int(results["agent_steps"]),
+            env=str(results["env"]),
             model_free=bool(results.get("model_free", False)),
             protocol={k: v for k, v in protocol.items() if k not in GAME_SPECIFIC_KEYS},
             test_history=list(results.get("test_history", [])),
@@ -106,21 +111,26 @@ class ScoreTable:
         """(seeds, games) scores for complete seeds (by default all of them)."""
         seeds = self.complete_seeds if seeds is None else seeds
         return np.array([[self.scores[(g, s)] for g in self.games] for s in seeds], dtype=np.float64).reshape(
-            len(seeds), len(self.games))
+            len(seeds), len(self.games)
+        )
 
     def game_means(self) -> dict[str, float]:
         """Per game, the mean over all its runs (whatever the seeds)."""
         return {g: float(np.mean([v for (gg, _), v in self.scores.items() if gg == g])) for g in self.games}
 
 
-def score_table(runs: list[RunResult], game_order: tuple[str, ...] = (), allow_mixed_protocols: bool = False) -> ScoreTable:
+def score_table(
+    runs: list[RunResult], game_order: tuple[str, ...] = (), allow_mixed_protocols: bool = False
+) -> ScoreTable:
     """Check the runs against each other and tabulate their final scores."""
     if not runs:
         return ScoreTable((), (), {}, {})
     differences = protocol_differences(runs)
     if differences and not allow_mixed_protocols:
-        raise ReportError("the runs were made under different protocols; refusing to report them together "
-                          "(--allow-mixed-protocols overrides):\n  " + "\n  ".join(differences))
+        raise ReportError(
+            "the runs were made under different protocols; refusing to report them together "
+            "(--allow-mixed-protocols overrides):\n  " + "\n  ".join(differences)
+        )
     by_cell: dict[tuple[str, int], RunResult] = {}
     for r in runs:
         other = by_cell.get((r.game, r.seed))

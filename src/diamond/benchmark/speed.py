@@ -90,9 +90,15 @@ def run_benchmark(
     ``denoiser_cfg`` defaults to the paper's network; pass a tiny one (and small batches) for tests.
     ``matmul_size`` defaults to 2048 on CPU and 8192 on CUDA.
     """
-    for name, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0), ("train_batch", train_batch, 1),
-                             ("imagine_batch", imagine_batch, 1), ("num_steps_denoising", num_steps_denoising, 1),
-                             ("image_size", image_size, 1), ("num_targets", num_targets, 1)):
+    for name, value, low in (
+        ("repeats", repeats, 1),
+        ("warmup", warmup, 0),
+        ("train_batch", train_batch, 1),
+        ("imagine_batch", imagine_batch, 1),
+        ("num_steps_denoising", num_steps_denoising, 1),
+        ("image_size", image_size, 1),
+        ("num_targets", num_targets, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidValue(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
     dev = resolve_device(device, where="run_benchmark: device")
@@ -133,8 +139,12 @@ def run_benchmark(
         result["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
         result["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     result["comparable_to_reference"] = (
-        dev.type == "cpu" and cfg == DenoiserConfig() and train_batch == REFERENCE_CPU["train"]["batch"]
-        and imagine_batch == REFERENCE_CPU["imagine"]["batch"] and image_size == 64 and num_targets == 2
+        dev.type == "cpu"
+        and cfg == DenoiserConfig()
+        and train_batch == REFERENCE_CPU["train"]["batch"]
+        and imagine_batch == REFERENCE_CPU["imagine"]["batch"]
+        and image_size == 64
+        and num_targets == 2
         and num_steps_denoising == REFERENCE_CPU["latency"]["num_steps_denoising"]
     )
 
@@ -145,8 +155,7 @@ def run_benchmark(
     times, usage = _time(lambda: torch.mm(mm_a, mm_b), repeats, warmup, dev, say, "matmul")
     matmul_s = statistics.median(times)
     matmul_gflops = 2 * n_mm**3 / matmul_s / 1e9
-    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops,
-                        **usage}
+    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops, **usage}
     result["matmul_gflops"] = matmul_gflops
 
     generator = torch.Generator(device=dev).manual_seed(seed)
@@ -243,8 +252,10 @@ def format_report(result: dict[str, Any]) -> str:
         "backward; ours counts both targets, so compare training by samples/s.",
     ]
     if not on_cpu:
-        out.append(f"Reference figures were measured on a CPU; on {result['device']} the ratios are not a "
-                   "like-for-like comparison.")
+        out.append(
+            f"Reference figures were measured on a CPU; on {result['device']} the ratios are not a "
+            "like-for-like comparison."
+        )
     elif not result.get("comparable_to_reference", False):
         out.append("This run does not use the paper configuration and batch sizes: ratios are not comparable.")
     elif result["threads"] != reference.get("threads", result["threads"]):
@@ -254,15 +265,19 @@ def format_report(result: dict[str, Any]) -> str:
     shares = [result[s].get("other_cpu_share") for s in ("matmul", "train", "imagine", "latency") if s in result]
     busiest = max((x for x in shares if x is not None), default=None)
     if busiest is not None and busiest >= 0.05:
-        out.append(f"Other processes used up to {busiest:.0%} of the CPUs during the timed iterations: "
-                   "CPU timings are unreliable (threads wait for time slices at every parallel barrier).")
+        out.append(
+            f"Other processes used up to {busiest:.0%} of the CPUs during the timed iterations: "
+            "CPU timings are unreliable (threads wait for time slices at every parallel barrier)."
+        )
     if on_cpu:
         for section in ("train", "imagine", "latency"):
             phase = result.get(section, {})
             if phase.get("system_time_share", 0.0) >= 0.1:
-                out.append(f"{section}: {phase['system_time_share']:.0%} of our CPU time was in the kernel "
-                           f"({phase['page_faults_per_iter']:,.0f} page faults per iteration): large freed tensors "
-                           "go back to the OS and are faulted in again (glibc malloc; see MALLOC_MMAP_THRESHOLD_).")
+                out.append(
+                    f"{section}: {phase['system_time_share']:.0%} of our CPU time was in the kernel "
+                    f"({phase['page_faults_per_iter']:,.0f} page faults per iteration): large freed tensors "
+                    "go back to the OS and are faulted in again (glibc malloc; see MALLOC_MMAP_THRESHOLD_)."
+                )
     kind = result.get("train", {}).get("peak_mem_kind")
     if kind:
         out.append(f"peak memory: {kind}.")
@@ -284,8 +299,9 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return _sdpa_shapes_flops(query_shape, key_shape, value_shape)
 
 
-def _cpu_sdpa_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
-                             **kwargs) -> int:
+def _cpu_sdpa_backward_flops(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
     return 2 * _sdpa_shapes_flops(query_shape, key_shape, value_shape)  # four products instead of two
 
 
@@ -293,8 +309,10 @@ def _custom_flop_mapping() -> dict[Any, Any]:
     # torch's counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA picks on CPU.
     aten = torch.ops.aten
     mapping = {}
-    for name, fn in (("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
-                     ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops)):
+    for name, fn in (
+        ("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
+        ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops),
+    ):
         if hasattr(aten, name):
             mapping[getattr(aten, name)] = fn  # the counter looks up overload packets
     return mapping
@@ -312,8 +330,9 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None],
-          name: str) -> tuple[list[float], float | None]:
+def _time(
+    fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None], name: str
+) -> tuple[list[float], float | None]:
     """Seconds per call of ``fn`` after ``warmup`` calls, and what else used the CPU meanwhile (_CpuUsage)."""
     for i in range(warmup):
         fn()
@@ -330,8 +349,9 @@ def _time(fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, s
     return times, usage.read()
 
 
-def _phase(batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float,
-           memory: _PeakMemory) -> dict[str, Any]:
+def _phase(
+    batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float, memory: _PeakMemory
+) -> dict[str, Any]:
     median = statistics.median(times)
     gflops = flops / median / 1e9
     return {
@@ -369,8 +389,10 @@ class _PeakMemory:
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # resets the peak RSS (VmHWM / ru_maxrss) of this process
-            self.kind = ("peak RSS of the whole process during the phase (VmHWM reset at phase start; memory that "
-                         "malloc keeps from earlier phases counts)")
+            self.kind = (
+                "peak RSS of the whole process during the phase (VmHWM reset at phase start; memory that "
+                "malloc keeps from earlier phases counts)"
+            )
         except OSError:
             self.kind = "peak RSS of the whole process since it started (ru_maxrss high-water mark)"
 

@@ -22,7 +22,8 @@ def _rliable() -> tuple[Any, Any]:
     except ImportError as exc:  # the report's one optional dependency chain
         raise ImportError(
             "diamond report needs rliable; install it with `pip install -e .[report]` "
-            f"(rliable, pandas<3, arch<8): {exc}") from exc
+            f"(rliable, pandas<3, arch<8): {exc}"
+        ) from exc
     return library, metrics
 
 
@@ -38,8 +39,14 @@ class Interval:
 
 def _aggregates(scores: np.ndarray) -> np.ndarray:
     _, m = _rliable()
-    return np.array([m.aggregate_mean(scores), m.aggregate_median(scores), m.aggregate_iqm(scores),
-                     m.aggregate_optimality_gap(scores)])
+    return np.array(
+        [
+            m.aggregate_mean(scores),
+            m.aggregate_median(scores),
+            m.aggregate_iqm(scores),
+            m.aggregate_optimality_gap(scores),
+        ]
+    )
 
 
 def point_aggregates(scores: np.ndarray) -> dict[str, float]:
@@ -59,22 +66,27 @@ def aggregate_intervals(scores: dict[str, np.ndarray], reps: int, seed: int = 0)
         if matrix.shape[0] == 1:  # nothing to resample: skip the bootstrap
             out[name] = {m: Interval(v, v, v) for m, v in point_aggregates(matrix).items()}
             continue
-        points, cis = library.get_interval_estimates({name: matrix}, _aggregates,
-                                                     reps=reps, random_state=np.random.RandomState(seed))
-        out[name] = {m: Interval(float(points[name][i]), float(cis[name][0, i]), float(cis[name][1, i]))
-                     for i, m in enumerate(METRICS)}
+        points, cis = library.get_interval_estimates(
+            {name: matrix}, _aggregates, reps=reps, random_state=np.random.RandomState(seed)
+        )
+        out[name] = {
+            m: Interval(float(points[name][i]), float(cis[name][0, i]), float(cis[name][1, i]))
+            for i, m in enumerate(METRICS)
+        }
     return out
 
 
-def performance_profiles(scores: dict[str, np.ndarray], taus: np.ndarray, reps: int,
-                         seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def performance_profiles(
+    scores: dict[str, np.ndarray], taus: np.ndarray, reps: int, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Run-score distributions: the fraction of runs with HNS > τ for each τ, with 95% CIs (2, len(taus))."""
     library, _ = _rliable()
     state = np.random.get_state()
     np.random.seed(seed)  # rliable's profile bootstrap draws from numpy's global generator
     try:
         return library.create_performance_profile(
-            {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}, taus, reps=reps)
+            {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}, taus, reps=reps
+        )
     finally:
         np.random.set_state(state)
 
@@ -83,9 +95,12 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int, seed: in
     """P(X > Y): per game, the probability that a run of X beats a run of Y (Mann-Whitney), averaged over
     games; the CI resamples the runs of X and of Y independently within each game."""
     library, m = _rliable()
-    points, cis = library.get_interval_estimates({"x_vs_y": (np.asarray(x, float), np.asarray(y, float))},
-                                                 m.probability_of_improvement, reps=reps,
-                                                 random_state=np.random.RandomState(seed))
+    points, cis = library.get_interval_estimates(
+        {"x_vs_y": (np.asarray(x, float), np.asarray(y, float))},
+        m.probability_of_improvement,
+        reps=reps,
+        random_state=np.random.RandomState(seed),
+    )
     low, high = np.ravel(cis["x_vs_y"])
     return Interval(float(points["x_vs_y"]), float(low), float(high))
 

@@ -15,13 +15,16 @@ from diamond.configs.schema import WorldModelRunConfig, from_dict
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 
 
-def load_denoiser(path: str | Path, device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
+def load_denoiser(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
     return denoiser_from_checkpoint(read_torch_file(path, map_location=device), path, device)
 
 
-def denoiser_from_checkpoint(raw: Any, path: str | Path,
-                             device: torch.device | str = "cpu") -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
+def denoiser_from_checkpoint(
+    raw: Any, path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """The denoiser of a checkpoint already read from ``path``: a project world-model checkpoint or the reference layout.
 
     A reference checkpoint carries no configuration: the network's is inferred from its tensor shapes and

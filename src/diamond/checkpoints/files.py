@@ -21,5 +21,6 @@ def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated or corrupt zip, unpickling errors...
-        raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
-                              "the file is truncated or corrupt") from exc
+        raise CheckpointError(
+            f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); the file is truncated or corrupt"
+        ) from exc

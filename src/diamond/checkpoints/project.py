@@ -36,10 +36,14 @@ def is_project_checkpoint(obj: Any) -> bool:
 
 def check_project_payload(path: str | Path, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a project checkpoint (no '{FORMAT}' marker); "
-                              "for a checkpoint in the reference layout use `diamond convert` or --reference")
+        raise CheckpointError(
+            f"{path} is not a project checkpoint (no '{FORMAT}' marker); "
+            "for a checkpoint in the reference layout use `diamond convert` or --reference"
+        )
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')}; this version reads {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {payload.get('version')}; this version reads {VERSION}"
+        )
     return payload
 
 
@@ -59,7 +63,9 @@ def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
     return [] if saved == current else [f"{prefix}: checkpoint={saved!r}, current={current!r}"]
 
 
-def require_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any], cls: type | None = None) -> None:
+def require_same_config(
+    path: str | Path, saved: dict[str, Any], current: dict[str, Any], cls: type | None = None
+) -> None:
     """Refuse a checkpoint made with another configuration. With ``cls`` (the config's dataclass), the saved
     config is first read as that class, so that older spellings of the same values (``num_actions``) compare equal."""
     if cls is not None:

@@ -28,8 +28,10 @@ def is_reference_layout(obj: Any) -> bool:
 def load_reference_file(path: str | Path) -> dict[str, Tensor]:
     sd = read_torch_file(path)
     if not is_reference_layout(sd):
-        raise CheckpointError(f"checkpoint {path} is not in the reference layout: expected keys prefixed "
-                              f"{', '.join(p + '.' for p in PARTS)}")
+        raise CheckpointError(
+            f"checkpoint {path} is not in the reference layout: expected keys prefixed "
+            f"{', '.join(p + '.' for p in PARTS)}"
+        )
     return sd
 
 
@@ -61,8 +63,9 @@ def _space(size: int, given: ActionSpace | None, where: str) -> ActionSpace:
     return given
 
 
-def infer_denoiser_config(sd: dict[str, Tensor], action_space: ActionSpace | None = None,
-                          **overrides: Any) -> DenoiserConfig:
+def infer_denoiser_config(
+    sd: dict[str, Tensor], action_space: ActionSpace | None = None, **overrides: Any
+) -> DenoiserConfig:
     """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project)."""
     try:
         p = "inner_model."
@@ -73,7 +76,9 @@ def infer_denoiser_config(sd: dict[str, Tensor], action_space: ActionSpace | Non
         levels = sorted({int(m.group(1)) for k in sd if (m := re.match(p + r"unet\.d_blocks\.(\d+)\.", k))})
         depths, channels, attn = [], [], []
         for i in levels:
-            blocks = {int(m.group(1)) for k in sd if (m := re.match(p + rf"unet\.d_blocks\.{i}\.resblocks\.(\d+)\.", k))}
+            blocks = {
+                int(m.group(1)) for k in sd if (m := re.match(p + rf"unet\.d_blocks\.{i}\.resblocks\.(\d+)\.", k))
+            }
             depths.append(len(blocks))
             channels.append(sd[p + f"unet.d_blocks.{i}.resblocks.0.conv1.weight"].shape[0])
             attn.append(any(k.startswith(p + f"unet.d_blocks.{i}.resblocks.0.attn.") for k in sd))
@@ -111,9 +116,15 @@ def infer_rew_end_config(sd: dict[str, Tensor], action_space: ActionSpace | None
         lstm_dim = sd["lstm.weight_hh_l0"].shape[1]
     except KeyError as exc:
         raise CheckpointError(f"not a reward/termination state dict: missing tensor {exc.args[0]!r}") from exc
-    cfg = RewEndConfig(img_channels=int(img_channels), cond_channels=int(cond_channels), depths=tuple(depths),
-                       channels=tuple(channels), attn_depths=tuple(attn), lstm_dim=int(lstm_dim),
-                       action_space=_space(int(num_actions), action_space, "reward/termination model"))
+    cfg = RewEndConfig(
+        img_channels=int(img_channels),
+        cond_channels=int(cond_channels),
+        depths=tuple(depths),
+        channels=tuple(channels),
+        attn_depths=tuple(attn),
+        lstm_dim=int(lstm_dim),
+        action_space=_space(int(num_actions), action_space, "reward/termination model"),
+    )
     cfg.validate("reward/termination config inferred from checkpoint shapes")
     return cfg
 
@@ -128,7 +139,11 @@ def infer_actor_critic_config(sd: dict[str, Tensor], action_space: ActionSpace |
         per_action = 2 if action_space is not None and action_space.kind == "continuous" else 1  # mean, log std
     except KeyError as exc:
         raise CheckpointError(f"not an actor-critic state dict: missing tensor {exc.args[0]!r}") from exc
-    cfg = ActorCriticConfig(img_channels=int(img_channels), channels=tuple(channels), lstm_dim=int(lstm_dim),
-                            action_space=_space(int(num_actions) // per_action, action_space, "actor-critic"))
+    cfg = ActorCriticConfig(
+        img_channels=int(img_channels),
+        channels=tuple(channels),
+        lstm_dim=int(lstm_dim),
+        action_space=_space(int(num_actions) // per_action, action_space, "actor-critic"),
+    )
     cfg.validate("actor-critic config inferred from checkpoint shapes")
     return cfg

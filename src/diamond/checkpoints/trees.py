@@ -15,7 +15,11 @@ def to_tensor_tree(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return {_ARRAY: torch.from_numpy(np.ascontiguousarray(obj).copy()), _DTYPE: str(obj.dtype)}
     if isinstance(obj, (bytes, bytearray)):
-        return {_BYTES: torch.frombuffer(bytearray(obj), dtype=torch.uint8).clone() if obj else torch.zeros(0, dtype=torch.uint8)}
+        return {
+            _BYTES: torch.frombuffer(bytearray(obj), dtype=torch.uint8).clone()
+            if obj
+            else torch.zeros(0, dtype=torch.uint8)
+        }
     if isinstance(obj, dict):
         return {k: to_tensor_tree(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

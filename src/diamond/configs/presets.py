@@ -128,20 +128,27 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def world_model_config(preset: str = "paper", config_file: str | Path | None = None,
-                       overrides: list[str] | None = None) -> WorldModelRunConfig:
+def world_model_config(
+    preset: str = "paper", config_file: str | Path | None = None, overrides: list[str] | None = None
+) -> WorldModelRunConfig:
     """Resolve preset → config file → ``key=value`` overrides for ``diamond train-world-model``."""
     return resolve_config(WorldModelRunConfig, WORLD_MODEL_PRESETS, preset, config_file, overrides)
 
 
-def train_config(preset: str = "paper", config_file: str | Path | None = None,
-                 overrides: list[str] | None = None) -> TrainConfig:
+def train_config(
+    preset: str = "paper", config_file: str | Path | None = None, overrides: list[str] | None = None
+) -> TrainConfig:
     """Resolve preset → config file → ``key=value`` overrides for ``diamond train``."""
     return resolve_config(TrainConfig, TRAIN_PRESETS, preset, config_file, overrides)
 
 
-def resolve_config(cls: type, presets: dict[str, dict[str, Any]], preset: str, config_file: str | Path | None,
-                   overrides: list[str] | None) -> Any:
+def resolve_config(
+    cls: type,
+    presets: dict[str, dict[str, Any]],
+    preset: str,
+    config_file: str | Path | None,
+    overrides: list[str] | None,
+) -> Any:
     """Preset → config file → ``key=value`` overrides (values parsed as JSON, else kept as text)."""
     if preset not in presets:
         raise ConfigError(f"--preset {preset!r} is unknown; choose one of {sorted(presets)}")

@@ -63,8 +63,12 @@ class DenoiserNetConfig:
         check(self.num_steps_conditioning >= 1, where, "num_steps_conditioning", self.num_steps_conditioning, ">= 1")
         self.action_space.validate(f"{where}.action_space")
         check(
-            self.cond_channels > 0 and self.cond_channels % 2 == 0 and self.cond_channels % self.num_steps_conditioning == 0,
-            where, "cond_channels", self.cond_channels,
+            self.cond_channels > 0
+            and self.cond_channels % 2 == 0
+            and self.cond_channels % self.num_steps_conditioning == 0,
+            where,
+            "cond_channels",
+            self.cond_channels,
             f"a positive even multiple of num_steps_conditioning={self.num_steps_conditioning}",
         )
         check_levels(where, self.channels, self.depths, self.attn_depths)
@@ -81,7 +85,13 @@ class SigmaDistributionConfig:
 
     def validate(self, where: str = "denoiser.sigma_distribution") -> None:
         check(self.scale > 0, where, "scale", self.scale, "> 0")
-        check(0 < self.sigma_min < self.sigma_max, where, "sigma_min", self.sigma_min, f"0 < sigma_min < sigma_max={self.sigma_max}")
+        check(
+            0 < self.sigma_min < self.sigma_max,
+            where,
+            "sigma_min",
+            self.sigma_min,
+            f"0 < sigma_min < sigma_max={self.sigma_max}",
+        )
 
 
 # The diffusion formulations a denoiser can follow; ``diamond.models.diffusion.formulations`` maps each
@@ -100,8 +110,13 @@ class DenoiserConfig:
     sigma_distribution: SigmaDistributionConfig = field(default_factory=SigmaDistributionConfig)
 
     def validate(self, where: str = "denoiser") -> None:
-        check(self.formulation in DIFFUSION_FORMULATIONS, where, "formulation", self.formulation,
-              f"one of {list(DIFFUSION_FORMULATIONS)}")
+        check(
+            self.formulation in DIFFUSION_FORMULATIONS,
+            where,
+            "formulation",
+            self.formulation,
+            f"one of {list(DIFFUSION_FORMULATIONS)}",
+        )
         check(self.sigma_data > 0, where, "sigma_data", self.sigma_data, "> 0")
         check(self.sigma_offset_noise >= 0, where, "sigma_offset_noise", self.sigma_offset_noise, ">= 0")
         self.net.validate(f"{where}.net")
@@ -124,7 +139,13 @@ class SamplerConfig:
 
     def validate(self, where: str = "sampler") -> None:
         check(self.num_steps_denoising >= 1, where, "num_steps_denoising", self.num_steps_denoising, "an integer >= 1")
-        check(0 < self.sigma_min < self.sigma_max, where, "sigma_min", self.sigma_min, f"0 < sigma_min < sigma_max={self.sigma_max}")
+        check(
+            0 < self.sigma_min < self.sigma_max,
+            where,
+            "sigma_min",
+            self.sigma_min,
+            f"0 < sigma_min < sigma_max={self.sigma_max}",
+        )
         check(self.rho > 0, where, "rho", self.rho, "> 0")
         check(self.order in (1, 2), where, "order", self.order, "1 (Euler) or 2 (Heun)")
         check(self.s_churn >= 0, where, "s_churn", self.s_churn, ">= 0")
@@ -203,8 +224,13 @@ class ActorCriticConfig:
 
     def validate(self, where: str = "actor_critic") -> None:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
-        check(len(self.channels) >= 1 and all(c >= 1 for c in self.channels), where, "channels", self.channels,
-              "a non-empty list of positive widths")
+        check(
+            len(self.channels) >= 1 and all(c >= 1 for c in self.channels),
+            where,
+            "channels",
+            self.channels,
+            "a non-empty list of positive widths",
+        )
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
         self.action_space.validate(f"{where}.action_space")
 
@@ -368,8 +394,13 @@ class EnvConfig:
         check(self.family in FAMILIES, where, "family", self.family, " or ".join(repr(f) for f in FAMILIES))
         check(isinstance(self.game, str) and len(self.game) > 0, where, "game", self.game, "a game name")
         fixed = FAMILIES[self.family].fixed_size
-        check(fixed is None or self.size == fixed, where, "size", self.size,
-              f"{fixed} for {self.family} (its protocol's frame size, spec §2)")
+        check(
+            fixed is None or self.size == fixed,
+            where,
+            "size",
+            self.size,
+            f"{fixed} for {self.family} (its protocol's frame size, spec §2)",
+        )
         check(10 <= self.size <= 1024, where, "size", self.size, "10 <= size <= 1024")
         check(self.num_envs >= 1, where, "num_envs", self.num_envs, ">= 1")
         check(self.backend in ("sync", "subproc"), where, "backend", self.backend, "'sync' or 'subproc'")
@@ -429,16 +460,36 @@ class ScheduleConfig:
     def validate(self, where: str = "schedule") -> None:
         for name in ("total_steps", "initial_steps", "initial_steps_max", "steps_per_epoch"):
             check(getattr(self, name) >= 1, where, name, getattr(self, name), ">= 1")
-        check(self.initial_steps <= self.initial_steps_max, where, "initial_steps", self.initial_steps,
-              f"<= initial_steps_max={self.initial_steps_max}")
-        check(self.initial_steps_max <= self.total_steps, where, "initial_steps_max", self.initial_steps_max,
-              f"<= total_steps={self.total_steps}")
+        check(
+            self.initial_steps <= self.initial_steps_max,
+            where,
+            "initial_steps",
+            self.initial_steps,
+            f"<= initial_steps_max={self.initial_steps_max}",
+        )
+        check(
+            self.initial_steps_max <= self.total_steps,
+            where,
+            "initial_steps_max",
+            self.initial_steps_max,
+            f"<= total_steps={self.total_steps}",
+        )
         check(self.initial_extension >= 1, where, "initial_extension", self.initial_extension, ">= 1")
-        check(self.initial_min_rare_rewards >= 0, where, "initial_min_rare_rewards", self.initial_min_rare_rewards, ">= 0")
+        check(
+            self.initial_min_rare_rewards >= 0, where, "initial_min_rare_rewards", self.initial_min_rare_rewards, ">= 0"
+        )
         check(0 <= self.epsilon <= 1, where, "epsilon", self.epsilon, "a probability in [0, 1]")
-        for name in ("extra_epochs", "denoiser_updates_first", "rew_end_updates_first", "actor_critic_updates_first",
-                     "denoiser_updates", "rew_end_updates", "actor_critic_updates", "test_env_max_steps",
-                     "random_episodes"):
+        for name in (
+            "extra_epochs",
+            "denoiser_updates_first",
+            "rew_end_updates_first",
+            "actor_critic_updates_first",
+            "denoiser_updates",
+            "rew_end_updates",
+            "actor_critic_updates",
+            "test_env_max_steps",
+            "random_episodes",
+        ):
             check(getattr(self, name) >= 0, where, name, getattr(self, name), ">= 0")
         check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1 (epochs)")
         check(self.eval_episodes >= 1, where, "eval_episodes", self.eval_episodes, ">= 1")
@@ -474,6 +525,11 @@ class TrainConfig:
         check(isinstance(self.model_free, bool), where, "model_free", self.model_free, "true or false")
         check(0 <= self.seed < 2**32, where, "seed", self.seed, "an integer in [0, 2**32)")
         k = self.denoiser.net.num_steps_conditioning
-        check(self.rew_end_training.seq_length > 1, where, "rew_end_training.seq_length", self.rew_end_training.seq_length,
-              "> 1")
+        check(
+            self.rew_end_training.seq_length > 1,
+            where,
+            "rew_end_training.seq_length",
+            self.rew_end_training.seq_length,
+            "> 1",
+        )
         check(k >= 2, where, "denoiser.net.num_steps_conditioning", k, ">= 2 (imagination burns in on the context)")

@@ -32,7 +32,9 @@ def open_dataset(path: str | Path, flag: str) -> EpisodeStore:
     """A non-empty store given by ``flag``, opened read-only."""
     path = Path(path)
     if not (path / METADATA_FILE).exists():
-        raise InvalidValue(f"{flag} {path}: not an episode store (no {METADATA_FILE}); create one with `diamond collect`")
+        raise InvalidValue(
+            f"{flag} {path}: not an episode store (no {METADATA_FILE}); create one with `diamond collect`"
+        )
     store = EpisodeStore.open(path, read_only=True)
     if len(store) == 0:
         raise InvalidValue(f"{flag} {path}: the store holds no episodes")

@@ -36,7 +36,9 @@ class Episode:
     def validate(self, where: str = "episode") -> None:
         """Raise a ValueError naming the offending field if the arrays are inconsistent."""
         if self.obs.ndim != 4 or self.obs.dtype != OBS_DTYPE:
-            raise ValueError(f"{where}: obs must be a (T, C, H, W) uint8 array, got shape {self.obs.shape} dtype {self.obs.dtype}")
+            raise ValueError(
+                f"{where}: obs must be a (T, C, H, W) uint8 array, got shape {self.obs.shape} dtype {self.obs.dtype}"
+            )
         t = self.obs.shape[0]
         if t < 1:
             raise ValueError(f"{where}: an episode needs at least one transition, got 0")

@@ -141,8 +141,10 @@ def _scan(root: Path) -> tuple[list[dict[str, Any]], list[Damage], list[dict[str
     retired = {file_serial(x["file"]) for r in records for x in r["removed"]} - {None}
     extra = sorted(s for s in (file_serial(n) for n in on_disk) if s > last)
     if extra != expected_extra_serials(last, extra, retired):
-        raise StoreError(f"episode files in {root} are not contiguous after the {len(entries)} indexed ones (found "
-                         f"serials {extra[:10]}); neither check nor repair can tell which belong to the store")
+        raise StoreError(
+            f"episode files in {root} are not contiguous after the {len(entries)} indexed ones (found "
+            f"serials {extra[:10]}); neither check nor repair can tell which belong to the store"
+        )
     for name in sorted(n for n in on_disk if file_serial(n) > last):
         try:
             read_episode_file(root / name)
@@ -158,8 +160,13 @@ def check_store(root: str | os.PathLike) -> CheckReport:
     """
     root = Path(root)
     entries, damaged, records = _scan(root)
-    return CheckReport(root, len(entries), int(sum(e["length"] for e in entries)), damaged,
-                       unfinished_repair=unfinished_repair(records) is not None)
+    return CheckReport(
+        root,
+        len(entries),
+        int(sum(e["length"] for e in entries)),
+        damaged,
+        unfinished_repair=unfinished_repair(records) is not None,
+    )
 
 
 def _now() -> str:
@@ -175,7 +182,9 @@ def _free_name(folder: Path, name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _plan(root: Path, entries: list[dict[str, Any]], damaged: list[Damage], count: EpisodeCount | None) -> dict[str, Any]:
+def _plan(
+    root: Path, entries: list[dict[str, Any]], damaged: list[Damage], count: EpisodeCount | None
+) -> dict[str, Any]:
     taken: set[str] = set()
     removed = []
     for d in damaged:
@@ -183,13 +192,26 @@ def _plan(root: Path, entries: list[dict[str, Any]], damaged: list[Damage], coun
         moved_to = None if missing else _free_name(root / DAMAGED_DIR, d.file, taken)
         if moved_to:
             taken.add(moved_to)
-        removed.append({"id": d.id, "file": d.file, "moved_to": moved_to and f"{DAMAGED_DIR}/{moved_to}",
-                        "length": d.length, "nbytes": d.nbytes, "return": d.return_, "reason": d.reason})
+        removed.append(
+            {
+                "id": d.id,
+                "file": d.file,
+                "moved_to": moved_to and f"{DAMAGED_DIR}/{moved_to}",
+                "length": d.length,
+                "nbytes": d.nbytes,
+                "return": d.return_,
+                "reason": d.reason,
+            }
+        )
     indexed_ids = [d.id for d in damaged if d.id is not None]
     record: dict[str, Any] = {
-        "status": "started", "started": _now(),
-        "episodes_before": len(entries), "episodes_after": len(entries) - len(indexed_ids),
-        "steps_lost": int(sum(d.length or 0 for d in damaged)), "removed": removed, "count": None,
+        "status": "started",
+        "started": _now(),
+        "episodes_before": len(entries),
+        "episodes_after": len(entries) - len(indexed_ids),
+        "steps_lost": int(sum(d.length or 0 for d in damaged)),
+        "removed": removed,
+        "count": None,
     }
     if count is not None:
         before = count.read()
@@ -217,14 +239,18 @@ def _adjust_count(record: dict[str, Any], count: EpisodeCount | None) -> None:
     if plan is None or plan["before"] == plan["after"]:
         return
     if count is None:
-        raise StoreError(f"this repair also changes the episode count in {plan['file']}; finish it with "
-                         "`diamond store repair RUN` on the run folder that holds that checkpoint")
+        raise StoreError(
+            f"this repair also changes the episode count in {plan['file']}; finish it with "
+            "`diamond store repair RUN` on the run folder that holds that checkpoint"
+        )
     now = count.read()
     if now == plan["before"]:
         count.write(plan["after"])
     elif now != plan["after"]:
-        raise StoreError(f"{count.name} counts {now} episodes; the repair expected {plan['before']} (before) or "
-                         f"{plan['after']} (after): it was changed during the repair, so it is left as it is")
+        raise StoreError(
+            f"{count.name} counts {now} episodes; the repair expected {plan['before']} (before) or "
+            f"{plan['after']} (after): it was changed during the repair, so it is left as it is"
+        )
 
 
 def _move_aside(src: Path, dst: Path) -> None:
@@ -272,9 +298,13 @@ def repair_store(root: str | os.PathLike, count: EpisodeCount | None = None) -> 
     """
     root = Path(root)
     read_store_metadata(root)
-    lock = EpisodeStore._acquire_lock(root, refusal=(
-        f"cannot repair episode store {root}: another process has it open for writing (lock {root / LOCK_FILE} is "
-        "held), e.g. a running `diamond train` or `diamond collect`; stop it first, then repair"))
+    lock = EpisodeStore._acquire_lock(
+        root,
+        refusal=(
+            f"cannot repair episode store {root}: another process has it open for writing (lock {root / LOCK_FILE} is "
+            "held), e.g. a running `diamond train` or `diamond collect`; stop it first, then repair"
+        ),
+    )
     try:
         records = read_repairs(root)
         record = unfinished_repair(records)
@@ -293,5 +323,12 @@ def repair_store(root: str | os.PathLike, count: EpisodeCount | None = None) -> 
     finally:
         EpisodeStore._release_lock(lock)
     plan = record["count"]
-    return RepairResult(root, record["episodes_before"], record["episodes_after"], record["removed"],
-                        record["steps_lost"], (plan["file"], plan["before"], plan["after"]) if plan else None, resumed)
+    return RepairResult(
+        root,
+        record["episodes_before"],
+        record["episodes_after"],
+        record["removed"],
+        record["steps_lost"],
+        (plan["file"], plan["before"], plan["after"]) if plan else None,
+        resumed,
+    )

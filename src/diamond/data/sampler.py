@@ -49,7 +49,9 @@ def episode_weights(
     if n == 0:
         raise ValueError("cannot sample segments: the store has no episodes yet")
     if (lengths < 1).any():
-        raise ValueError(f"episode lengths must be >= 1, got {lengths[lengths < 1][:5]} at ids {np.flatnonzero(lengths < 1)[:5]}")
+        raise ValueError(
+            f"episode lengths must be >= 1, got {lengths[lengths < 1][:5]} at ids {np.flatnonzero(lengths < 1)[:5]}"
+        )
     groups = np.asarray(recency_weights, dtype=np.float64)
     if groups.ndim != 1 or len(groups) == 0 or (groups < 0).any() or groups.sum() <= 0:
         raise ValueError(f"recency_weights must be non-negative with a positive sum, got {tuple(recency_weights)}")
@@ -97,7 +99,9 @@ class Batch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         moved = {
-            f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device, non_blocking=non_blocking)
+            f.name: None
+            if getattr(self, f.name) is None
+            else getattr(self, f.name).to(device, non_blocking=non_blocking)
             for f in fields(self)
         }
         return replace(self, **moved)
@@ -202,8 +206,9 @@ class SegmentSampler:
             self._cached_for = n
         return self._lengths, self._weights
 
-    def sample(self, batch_size: int, seq_length: int, placement: Placement, next_obs: bool = False,
-               final_obs: bool = False) -> Batch:
+    def sample(
+        self, batch_size: int, seq_length: int, placement: Placement, next_obs: bool = False, final_obs: bool = False
+    ) -> Batch:
         """A batch of ``batch_size`` segments of ``seq_length`` steps; ``next_obs`` also gathers obs_{t+1}.
 
         ``final_obs`` ("end" placement only) treats each episode as T + 1 frames, the last being its
@@ -226,8 +231,9 @@ class SegmentSampler:
         return gather_segments(episodes, starts, stops, ids, with_next_obs=next_obs, with_final_obs=final_obs)
 
 
-def uniform_complete_segments(lengths: Sequence[int] | np.ndarray, count: int, length: int,
-                              rng: np.random.Generator) -> list[tuple[int, int]]:
+def uniform_complete_segments(
+    lengths: Sequence[int] | np.ndarray, count: int, length: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
     """``count`` (episode id, start) pairs drawn uniformly among all unpadded segments of ``length`` steps.
 
     For evaluation: every window lies inside one episode, so no context frame is padding.
@@ -236,7 +242,9 @@ def uniform_complete_segments(lengths: Sequence[int] | np.ndarray, count: int, l
     windows = np.maximum(lengths - length + 1, 0)
     if windows.sum() == 0:
         longest = int(lengths.max()) if len(lengths) else 0
-        raise InvalidValue(f"no episode has {length} steps (the longest has {longest}); "
-                         "ask for shorter segments or collect longer episodes")
+        raise InvalidValue(
+            f"no episode has {length} steps (the longest has {longest}); "
+            "ask for shorter segments or collect longer episodes"
+        )
     ids = rng.choice(len(lengths), size=count, p=windows / windows.sum())
     return [(int(i), int(rng.integers(0, windows[i]))) for i in ids]

@@ -71,8 +71,10 @@ def file_serial(name: str) -> int | None:
 
 
 def repair_hint(root: Path) -> str:
-    return (f"to move damaged episodes aside and keep the rest, run `diamond store repair {root}` "
-            f"(`diamond store check {root}` lists them first)")
+    return (
+        f"to move damaged episodes aside and keep the rest, run `diamond store repair {root}` "
+        f"(`diamond store check {root}` lists them first)"
+    )
 
 
 def with_repair_hint(exc: CorruptEpisodeFile, root: Path) -> CorruptEpisodeFile:
@@ -176,18 +178,23 @@ def action_space_of(metadata: Mapping[str, Any], where: str) -> ActionSpace | No
     names = metadata.get("protocol", {}).get("action_meanings", ())
     return ActionSpace.discrete(int(n), names if len(names) == int(n) else ())
 
+
 def _canonical_episode(episode: Episode, metadata: Mapping[str, Any], where: str) -> Episode:
     """Check an episode against the store metadata and cast it to the stored dtypes (spec §3)."""
     episode.validate(where)
     expected = tuple(metadata["obs_shape"])
     got = tuple(episode.obs.shape[1:])
     if got != expected:
-        raise ValueError(f"{where}: observation shape {got} does not match the store's obs_shape {expected} (metadata.json)")
+        raise ValueError(
+            f"{where}: observation shape {got} does not match the store's obs_shape {expected} (metadata.json)"
+        )
     act = np.asarray(episode.act)
     space = action_space_of(metadata, "the store metadata")
     if space is None:
         if act.dtype.kind not in "biuf":
-            raise ValueError(f"{where}: actions must be integers (discrete) or floats (continuous), got dtype {act.dtype}")
+            raise ValueError(
+                f"{where}: actions must be integers (discrete) or floats (continuous), got dtype {act.dtype}"
+            )
         act = act.astype(np.int64 if act.dtype.kind in "biu" else np.float32)
     elif space.is_discrete and act.ndim == 1 and act.dtype.kind in "biu":
         bad = (act < 0) | (act >= space.size)
@@ -265,7 +272,9 @@ class EpisodeStore:
         try:
             leftovers = [p.name for p in root.iterdir() if p.name != LOCK_FILE]
             if (root / METADATA_FILE).exists():
-                raise StoreError(f"{root} is already an episode store; open it with EpisodeStore.open instead of creating it")
+                raise StoreError(
+                    f"{root} is already an episode store; open it with EpisodeStore.open instead of creating it"
+                )
             if leftovers:
                 raise StoreError(
                     f"cannot create an episode store in {root}: the directory is not empty "
@@ -301,7 +310,9 @@ class EpisodeStore:
         user_metadata = read_store_metadata(root)
         if expected_metadata is not None:
             expected = _json_normalised(dict(expected_metadata))
-            diff = {k: (user_metadata[k], v) for k, v in expected.items() if k in user_metadata and user_metadata[k] != v}
+            diff = {
+                k: (user_metadata[k], v) for k, v in expected.items() if k in user_metadata and user_metadata[k] != v
+            }
             if diff:
                 lines = "; ".join(f"{k}: store has {a!r}, expected {b!r}" for k, (a, b) in sorted(diff.items()))
                 raise InvalidValue(f"episode store {root} does not match the expected metadata ({lines}) [{meta_path}]")
@@ -334,7 +345,8 @@ class EpisodeStore:
         except BlockingIOError:
             os.close(fd)
             raise StoreError(
-                refusal or f"episode store {root} is already open for writing by another process or object "
+                refusal
+                or f"episode store {root} is already open for writing by another process or object "
                 f"(lock {path} is held); open it with read_only=True to read, or close the other writer"
             ) from None
         return fd
@@ -367,13 +379,17 @@ class EpisodeStore:
         for i, e in enumerate(entries):
             path = self.root / e["file"]
             if file_serial(e["file"]) not in on_disk:
-                raise StoreError(f"episode {i} is listed in {index_path} but its file {path} is missing\n"
-                                 f"{repair_hint(self.root)}")
+                raise StoreError(
+                    f"episode {i} is listed in {index_path} but its file {path} is missing\n{repair_hint(self.root)}"
+                )
             size = path.stat().st_size
             if size != e["nbytes"]:
-                raise with_repair_hint(CorruptEpisodeFile(
-                    f"episode file {path} is {size} bytes but {index_path} recorded {e['nbytes']}: truncated or damaged"
-                ), self.root)
+                raise with_repair_hint(
+                    CorruptEpisodeFile(
+                        f"episode file {path} is {size} bytes but {index_path} recorded {e['nbytes']}: truncated or damaged"
+                    ),
+                    self.root,
+                )
         self._entries = list(entries)
         indexed = {file_serial(e["file"]) for e in entries}
         if self._unfinished_repair:  # its damaged files, until it moves them, are not episodes of the store
@@ -448,7 +464,9 @@ class EpisodeStore:
     def add(self, episode: Episode) -> int:
         """Save an episode durably and return its id (ids are 0..n-1 in collection order)."""
         if self.read_only:
-            raise StoreError(f"episode store {self.root} was opened read-only; open it with read_only=False to add episodes")
+            raise StoreError(
+                f"episode store {self.root} was opened read-only; open it with read_only=False to add episodes"
+            )
         if self._lock_fd is None and fcntl is not None:
             raise StoreError(f"episode store {self.root} is closed; reopen it to add episodes")
         self._refuse_if_repair_unfinished("add episodes to it")
@@ -529,9 +547,12 @@ class EpisodeStore:
         except CorruptEpisodeFile as e:
             raise with_repair_hint(e, self.root) from None
         if len(episode) != entry["length"]:
-            raise with_repair_hint(CorruptEpisodeFile(
-                f"episode file {path} holds {len(episode)} steps, the index {INDEX_FILE} recorded {entry['length']}"
-            ), self.root)
+            raise with_repair_hint(
+                CorruptEpisodeFile(
+                    f"episode file {path} holds {len(episode)} steps, the index {INDEX_FILE} recorded {entry['length']}"
+                ),
+                self.root,
+            )
         return episode
 
     def close(self) -> None:

@@ -13,8 +13,7 @@ from typing import Any
 _WHERE = {
     "diamond.envs.atari": ("ENV_KINDS", "AtariConfig", "AtariEnv", "life_loss_is_terminal", "make_atari_env"),
     "diamond.envs.base": ("Env", "VectorEnv"),
-    "diamond.envs.families": ("FAMILIES", "FAMILY_NAMES", "EnvFamily", "get_family", "make_env",
-                              "make_run_env"),
+    "diamond.envs.families": ("FAMILIES", "FAMILY_NAMES", "EnvFamily", "get_family", "make_env", "make_run_env"),
     "diamond.envs.games": ("ATARI_100K_GAMES", "MINATAR_GAMES", "atari_env_id", "validate_atari_game"),
     "diamond.envs.gym_pixels": ("GymPixelConfig", "GymPixelEnv", "make_gym_pixel_env", "validate_gym_id"),
     "diamond.envs.minatar": ("MinAtarConfig", "MinAtarEnv", "make_minatar_env"),

@@ -92,7 +92,9 @@ class AtariEnv:
         actions = self._ale.getLegalActionSet() if cfg.full_action_space else self._ale.getMinimalActionSet()
         self._action_set = list(actions)
         if self._action_set[0] != ale_py.Action.NOOP:
-            raise RuntimeError(f"{cfg.env_id}: action 0 is {self._action_set[0]}, expected NOOP (spec §2 resets with NOOPs)")
+            raise RuntimeError(
+                f"{cfg.env_id}: action 0 is {self._action_set[0]}, expected NOOP (spec §2 resets with NOOPs)"
+            )
         self._noop = self._action_set[0]
         self.observation_shape = (3, cfg.size, cfg.size)
         self._ale_py_version = ale_py.__version__
@@ -176,7 +178,9 @@ class AtariEnv:
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
-            raise RuntimeError(f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)")
+            raise RuntimeError(
+                f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)"
+            )
         ale_action = self._action_set[check_action(action, self.action_space.size, f"{self.config.env_id} step")]
         reward = 0.0
         for _ in range(self.config.frame_skip):

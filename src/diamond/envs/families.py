@@ -40,15 +40,18 @@ class EnvFamily:
 
     def check_size(self, size: int, where: str) -> None:
         if self.fixed_size is not None and size != self.fixed_size:
-            raise InvalidValue(f"{where}: size={size} is invalid for --env {self.name}; "
-                               f"expected {self.fixed_size} (the protocol's frame size)")
+            raise InvalidValue(
+                f"{where}: size={size} is invalid for --env {self.name}; "
+                f"expected {self.fixed_size} (the protocol's frame size)"
+            )
 
 
 # -- the families -------------------------------------------------------------------------------------
 
 
-def _make_atari(game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int,
-                max_episode_steps: int | None) -> VectorEnv:
+def _make_atari(
+    game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int, max_episode_steps: int | None
+) -> VectorEnv:
     from diamond.envs.atari import AtariConfig, make_atari_env
 
     return make_atari_env(AtariConfig(game=game), kind=kind, num_envs=num_envs, seed=seed, backend=backend)
@@ -66,8 +69,9 @@ def _atari_games() -> tuple[str, ...]:
     return ATARI_100K_GAMES
 
 
-def _make_minatar(game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int,
-                  max_episode_steps: int | None) -> VectorEnv:
+def _make_minatar(
+    game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int, max_episode_steps: int | None
+) -> VectorEnv:
     from diamond.envs.minatar import MinAtarConfig, make_minatar_env
 
     config = MinAtarConfig(game=game, size=size, max_episode_steps=max_episode_steps)
@@ -86,8 +90,9 @@ def _minatar_games() -> tuple[str, ...]:
     return MINATAR_GAMES
 
 
-def _make_gym(game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int,
-              max_episode_steps: int | None) -> VectorEnv:
+def _make_gym(
+    game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int, max_episode_steps: int | None
+) -> VectorEnv:
     from diamond.envs.gym_pixels import GymPixelConfig, make_gym_pixel_env
 
     make_kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
@@ -101,15 +106,26 @@ def _gym_game(game: str, where: str) -> str:
     return validate_gym_id(game, where=where)
 
 
-FAMILIES: dict[str, EnvFamily] = {f.name: f for f in (
-    EnvFamily("atari", "Atari 100k (spec §2)", 64, _make_atari, _atari_game, _atari_games, reported=True),
-    EnvFamily("minatar", "MinAtar (optional extra)", None, _make_minatar, _minatar_game, _minatar_games),
-    # A Gymnasium env in general cannot save its state (renderers, external simulators), so `diamond train`
-    # refuses it; collecting, world-model training, imagination and play work.
-    EnvFamily("gym", "Gymnasium pixels (--env gym)", None, _make_gym, _gym_game, lambda: (), snapshots=False,
-              games_note="any registered Gymnasium id with discrete actions, e.g. CartPole-v1 or ALE/Pong-v5; "
-                         "drawn with render_mode='rgb_array' unless the observation is an image, area-resized"),
-)}
+FAMILIES: dict[str, EnvFamily] = {
+    f.name: f
+    for f in (
+        EnvFamily("atari", "Atari 100k (spec §2)", 64, _make_atari, _atari_game, _atari_games, reported=True),
+        EnvFamily("minatar", "MinAtar (optional extra)", None, _make_minatar, _minatar_game, _minatar_games),
+        # A Gymnasium env in general cannot save its state (renderers, external simulators), so `diamond train`
+        # refuses it; collecting, world-model training, imagination and play work.
+        EnvFamily(
+            "gym",
+            "Gymnasium pixels (--env gym)",
+            None,
+            _make_gym,
+            _gym_game,
+            lambda: (),
+            snapshots=False,
+            games_note="any registered Gymnasium id with discrete actions, e.g. CartPole-v1 or ALE/Pong-v5; "
+            "drawn with render_mode='rgb_array' unless the observation is an image, area-resized",
+        ),
+    )
+}
 FAMILY_NAMES: tuple[str, ...] = tuple(FAMILIES)
 DEFAULT_SIZE = 64  # frame side when nothing else asks (the spec §2 size)
 
@@ -121,8 +137,16 @@ def get_family(name: str, where: str = "--env") -> EnvFamily:
     return FAMILIES[name]
 
 
-def make_env(family: str, game: str, kind: str = "train", num_envs: int = 1, seed: int | None = 0,
-             backend: str = "sync", size: int | None = None, max_episode_steps: int | None = None) -> VectorEnv:
+def make_env(
+    family: str,
+    game: str,
+    kind: str = "train",
+    num_envs: int = 1,
+    seed: int | None = 0,
+    backend: str = "sync",
+    size: int | None = None,
+    max_episode_steps: int | None = None,
+) -> VectorEnv:
     """``num_envs`` real envs of ``family``/``game`` (env i seeded ``seed + i``) behind the vector interface.
 
     ``kind`` is "train" or "test" (it matters to Atari: life loss ends training episodes only, spec §2);

@@ -33,7 +33,9 @@ class GymPixelConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.env_id, str) or not self.env_id:
-            raise InvalidValue(f"GymPixelConfig.env_id must be a Gymnasium id such as 'ALE/Pong-v5', got {self.env_id!r}")
+            raise InvalidValue(
+                f"GymPixelConfig.env_id must be a Gymnasium id such as 'ALE/Pong-v5', got {self.env_id!r}"
+            )
         check_int("GymPixelConfig", "size", self.size, 8, 1024)
         if self.pixels_from not in PIXEL_SOURCES:
             raise InvalidValue(f"GymPixelConfig.pixels_from must be one of {PIXEL_SOURCES}, got {self.pixels_from!r}")
@@ -67,8 +69,10 @@ def validate_gym_id(env_id: str, where: str = "GymPixelConfig.env_id") -> str:
         return env_id
     close = difflib.get_close_matches(str(env_id), list(gymnasium.registry), n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise InvalidValue(f"{where}: {env_id!r} is not a registered Gymnasium id.{hint} "
-                       "List them with: python -c 'import gymnasium; gymnasium.pprint_registry()'")
+    raise InvalidValue(
+        f"{where}: {env_id!r} is not a registered Gymnasium id.{hint} "
+        "List them with: python -c 'import gymnasium; gymnasium.pprint_registry()'"
+    )
 
 
 def _is_image_space(space: Any) -> bool:
@@ -167,7 +171,9 @@ class GymPixelEnv:
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
-            raise RuntimeError(f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)")
+            raise RuntimeError(
+                f"{self.config.env_id}: call reset() before step() (at the start and after end or trunc)"
+            )
         a = check_action(action, self.action_space.size, f"{self.config.env_id} step")
         obs, rew, terminated, truncated, info = self._env.step(a + self._action_start)
         end = bool(terminated)

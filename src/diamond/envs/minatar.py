@@ -68,7 +68,9 @@ class MinAtarConfig:
         check_int("MinAtarConfig", "size", self.size, 10, 1024)
         check_range("MinAtarConfig", "sticky_action_prob", self.sticky_action_prob, 0.0, 1.0)
         if not isinstance(self.difficulty_ramping, bool):
-            raise InvalidValue(f"MinAtarConfig.difficulty_ramping must be True or False, got {self.difficulty_ramping!r}")
+            raise InvalidValue(
+                f"MinAtarConfig.difficulty_ramping must be True or False, got {self.difficulty_ramping!r}"
+            )
         if self.max_episode_steps is not None:
             check_int("MinAtarConfig", "max_episode_steps", self.max_episode_steps, 1)
 
@@ -88,6 +90,7 @@ def render_state(state: np.ndarray, size: int) -> np.ndarray:
 
 # MinAtar's full action set, in its own order ("n l u r d f"); a game's minimal set is a subset.
 MEANINGS = ("NOOP", "LEFT", "UP", "RIGHT", "DOWN", "FIRE")
+
 
 class MinAtarEnv:
     """One MinAtar game with pixel observations (no auto-reset)."""
@@ -133,7 +136,9 @@ class MinAtarEnv:
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
-            raise RuntimeError(f"MinAtar {self.config.game}: call reset() before step() (at the start and after end or trunc)")
+            raise RuntimeError(
+                f"MinAtar {self.config.game}: call reset() before step() (at the start and after end or trunc)"
+            )
         a = check_action(action, self.action_space.size, f"MinAtar {self.config.game} step")
         reward, terminal = self._game.act(self._action_set[a])
         self._steps += 1
@@ -146,7 +151,9 @@ class MinAtarEnv:
 
     def snapshot(self) -> bytes:
         """The whole state of the game (including its random state) as bytes."""
-        return pickle.dumps({"game": self._game, "steps": self._steps, "needs_reset": self._needs_reset, "seed": self.seed})
+        return pickle.dumps(
+            {"game": self._game, "steps": self._steps, "needs_reset": self._needs_reset, "seed": self.seed}
+        )
 
     def restore(self, snapshot: bytes) -> None:
         state = pickle.loads(snapshot)

@@ -47,10 +47,14 @@ def _check_actions(actions: Any, num_envs: int, space: ActionSpace) -> list[Any]
     arr = np.asarray(actions)
     if not space.is_discrete:
         if arr.shape != (num_envs, space.size):
-            raise ValueError(f"actions must be an array of shape ({num_envs}, {space.size}) ({space}), got shape {arr.shape}")
+            raise ValueError(
+                f"actions must be an array of shape ({num_envs}, {space.size}) ({space}), got shape {arr.shape}"
+            )
         return list(space.check(arr, "actions"))
     if arr.shape != (num_envs,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"actions must be an integer array of shape ({num_envs},), got shape {arr.shape} dtype {arr.dtype}")
+        raise ValueError(
+            f"actions must be an integer array of shape ({num_envs},), got shape {arr.shape} dtype {arr.dtype}"
+        )
     bad = (arr < 0) | (arr >= space.size)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -217,7 +221,9 @@ class SubprocVectorEnv(_VectorBase):
         if len(env_fns) == 0:
             raise ValueError("SubprocVectorEnv needs at least one env factory, got none")
         if start_method not in START_METHODS:
-            raise InvalidValue(f"start_method must be one of {START_METHODS} (fork is unsafe with torch/CUDA), got {start_method!r}")
+            raise InvalidValue(
+                f"start_method must be one of {START_METHODS} (fork is unsafe with torch/CUDA), got {start_method!r}"
+            )
         ctx = mp.get_context(start_method)
         self._closed = False
         self._conns: list[Any] = []
@@ -251,7 +257,9 @@ class SubprocVectorEnv(_VectorBase):
                 continue
             if status == "error":
                 summary, text = payload
-                errors.append(f"env worker {i} raised {summary} while trying to {what}.\n--- worker traceback ---\n{text}")
+                errors.append(
+                    f"env worker {i} raised {summary} while trying to {what}.\n--- worker traceback ---\n{text}"
+                )
                 replies.append(None)
             else:
                 replies.append(payload)

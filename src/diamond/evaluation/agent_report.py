@@ -29,13 +29,24 @@ def plot_learning_curve(results: dict[str, Any], path: str | Path) -> Path:
             ax.scatter([h["agent_steps"]] * len(h["returns"]), h["returns"], s=6, color="tab:blue", alpha=0.3)
     final = results["final"]
     steps = results["agent_steps"]
-    ax.errorbar([steps], [final["mean_return"]], yerr=[[final["mean_return"] - final["ci95"][0]],
-                [final["ci95"][1] - final["mean_return"]]], fmt="s", color="tab:green", capsize=4,
-                label=f"final: {final['episodes']} episodes, 95% CI")
+    ax.errorbar(
+        [steps],
+        [final["mean_return"]],
+        yerr=[[final["mean_return"] - final["ci95"][0]], [final["ci95"][1] - final["mean_return"]]],
+        fmt="s",
+        color="tab:green",
+        capsize=4,
+        label=f"final: {final['episodes']} episodes, 95% CI",
+    )
     if "random" in results:
         r = results["random"]
-        ax.axhspan(r["ci95"][0], r["ci95"][1], color="tab:red", alpha=0.2,
-                   label=f"uniformly random policy, 95% CI ({r['episodes']} episodes)")
+        ax.axhspan(
+            r["ci95"][0],
+            r["ci95"][1],
+            color="tab:red",
+            alpha=0.2,
+            label=f"uniformly random policy, 95% CI ({r['episodes']} episodes)",
+        )
     ax.set_xlabel("agent steps (real environment)")
     ax.set_ylabel("episode return")
     ax.set_title(f"{results['env']} {results['game']}" + (" (model-free)" if results["model_free"] else ""))
@@ -71,5 +82,7 @@ def imagination_video(agent, sampler, path: str | Path, num_envs: int = 8, repea
         chunks.append(to_uint8(rollout.obs[:, :-1]).cpu().numpy())
     obs = np.concatenate(chunks, axis=1)  # (N, T, C, H, W)
     scale = max(1, 128 // obs.shape[-1])
-    frames = [np.concatenate([_upscale(obs[i, t], scale) for i in range(obs.shape[0])], axis=1) for t in range(obs.shape[1])]
+    frames = [
+        np.concatenate([_upscale(obs[i, t], scale) for i in range(obs.shape[0])], axis=1) for t in range(obs.shape[1])
+    ]
     return write_video(frames, path, fps=8)

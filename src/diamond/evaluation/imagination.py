@@ -41,7 +41,9 @@ class Rollouts:
 
 
 @torch.no_grad()
-def imagine_recorded(denoiser: NextFrameDenoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0) -> Tensor:
+def imagine_recorded(
+    denoiser: NextFrameDenoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0
+) -> Tensor:
     """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions."""
     n = denoiser.context_length
     horizon = real.size(1) - n
@@ -57,8 +59,9 @@ def imagine_recorded(denoiser: NextFrameDenoiser, sampler: SamplerConfig, real: 
     return torch.stack(imagined, dim=1)
 
 
-def rollouts_from_store(denoiser: NextFrameDenoiser, sampler: SamplerConfig, store, count: int, horizon: int,
-                        seed: int = 0) -> Rollouts:
+def rollouts_from_store(
+    denoiser: NextFrameDenoiser, sampler: SamplerConfig, store, count: int, horizon: int, seed: int = 0
+) -> Rollouts:
     n = denoiser.context_length
     segments = uniform_complete_segments(store.lengths, count, n + horizon, np.random.default_rng(seed))
     real = np.stack([store.get(e).obs[s : s + n + horizon] for e, s in segments])
@@ -85,8 +88,16 @@ def side_by_side_frames(rollouts: Rollouts, scale: int = 4, space: ActionSpace |
         header = np.zeros((24, grid.shape[1], 3), np.uint8)
         act = rollouts.act[0, n + k - 1]
         act_text = space.describe(act) if space is not None else str(act)
-        cv2.putText(header, f"real | imagined   step {k + 1}   action {act_text}", (4, 17), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            header,
+            f"real | imagined   step {k + 1}   action {act_text}",
+            (4, 17),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
         frames.append(np.concatenate([header, grid], axis=0))
     return frames
 

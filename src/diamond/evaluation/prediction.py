@@ -45,8 +45,9 @@ def held_out_contexts(store, num: int, num_context: int, seed: int = 0) -> HeldO
 
 
 @torch.no_grad()
-def one_step_metrics(denoiser: NextFrameDenoiser, sampler: SamplerConfig, data: HeldOutContexts, batch_size: int = 32,
-                     seed: int = 0) -> dict[str, float]:
+def one_step_metrics(
+    denoiser: NextFrameDenoiser, sampler: SamplerConfig, data: HeldOutContexts, batch_size: int = 32, seed: int = 0
+) -> dict[str, float]:
     """PSNR (dB) of sampled next frames vs the real ones, beside copy-last-frame, overall and on changed pixels."""
     device = denoiser.device
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -38,8 +38,10 @@ class ActionDistribution:
 
     def __init__(self, space: ActionSpace, outputs: Tensor) -> None:
         if outputs.shape[-1] != policy_outputs(space):
-            raise ValueError(f"ActionDistribution: head outputs of shape {tuple(outputs.shape)}; the {space} needs "
-                             f"{policy_outputs(space)} per step")
+            raise ValueError(
+                f"ActionDistribution: head outputs of shape {tuple(outputs.shape)}; the {space} needs "
+                f"{policy_outputs(space)} per step"
+            )
         self.space = space
         self.outputs = outputs
         self._categorical: Categorical | None = None  # discrete: one normalisation shared by log_prob and entropy
@@ -76,7 +78,9 @@ class ActionDistribution:
             total = x.new_zeros(x.shape[:-1])
             free = list(space.free_entries())
             if free:
-                total = total - F.binary_cross_entropy_with_logits(x[..., free], act[..., free], reduction="none").sum(-1)
+                total = total - F.binary_cross_entropy_with_logits(x[..., free], act[..., free], reduction="none").sum(
+                    -1
+                )
             for g in space.groups:
                 idx = list(g)
                 total = total + Categorical(logits=x[..., idx]).log_prob(act[..., idx].argmax(-1))

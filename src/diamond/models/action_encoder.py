@@ -40,8 +40,10 @@ class ActionEncoder(nn.Module):
         if self.space.kind == "discrete":
             return F.embedding(act.long(), self.weight)
         if act.shape[-1] != self.space.size:
-            raise ValueError(f"ActionEncoder: actions of shape {tuple(act.shape)}; the {self.space} needs a last "
-                             f"dimension of {self.space.size}")
+            raise ValueError(
+                f"ActionEncoder: actions of shape {tuple(act.shape)}; the {self.space} needs a last "
+                f"dimension of {self.space.size}"
+            )
         x = act.to(self.weight.dtype)
         if self.space.kind == "continuous":
             x = (x - self.center) / self.half_width

@@ -47,8 +47,10 @@ class ActorCritic(nn.Module):
         cfg.validate("actor_critic")
         side = image_size >> len(cfg.channels)
         if side < 1:
-            raise ValueError(f"actor_critic.channels: {len(cfg.channels)} pooling stages leave nothing of "
-                             f"{image_size}×{image_size} frames; use at most {image_size.bit_length() - 1} widths")
+            raise ValueError(
+                f"actor_critic.channels: {len(cfg.channels)} pooling stages leave nothing of "
+                f"{image_size}×{image_size} frames; use at most {image_size.bit_length() - 1} widths"
+            )
         self.cfg = cfg
         self.encoder = ActorCriticEncoder(cfg)
         self.lstm_dim = cfg.lstm_dim
@@ -69,7 +71,9 @@ class ActorCritic(nn.Module):
         """One step: (B, C, H, W) frames in [-1, 1] → the policy head's outputs (B, P) (logits for discrete
         actions; see ``ActionDistribution``), values (B,), new LSTM state."""
         if obs.ndim != 4:
-            raise ValueError(f"ActorCritic expects (batch, channels, height, width) frames, got shape {tuple(obs.shape)}")
+            raise ValueError(
+                f"ActorCritic expects (batch, channels, height, width) frames, got shape {tuple(obs.shape)}"
+            )
         x = self.encoder(obs).flatten(start_dim=1)
         hx, cx = self.lstm(x, state)
         return self.actor_linear(hx), self.critic_linear(hx).squeeze(1), (hx, cx)
@@ -87,7 +91,6 @@ class ActorCritic(nn.Module):
                 keep = mask[:, i].bool()[:, None]
                 state = (torch.where(keep, new[0], state[0]), torch.where(keep, new[1], state[1]))
         return state
-
 
     def policy(self, outputs: Tensor) -> ActionDistribution:
         """The distribution over actions that the head's ``outputs`` describe."""

@@ -23,4 +23,4 @@ def init_lstm(lstm: nn.LSTM | nn.LSTMCell) -> None:
             param.zero_()
             if name.startswith("bias_ih"):
                 hidden = param.numel() // 4
-                param[hidden:2 * hidden] = 1.0
+                param[hidden : 2 * hidden] = 1.0

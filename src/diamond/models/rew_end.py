@@ -81,22 +81,33 @@ class RewEndModel(nn.Module):
         )
         init_lstm(self.lstm)
 
-    def forward(self, obs: Tensor, act: Tensor, next_obs: Tensor,
-                state: LstmState | None = None) -> tuple[Tensor, Tensor, LstmState]:
+    def forward(
+        self, obs: Tensor, act: Tensor, next_obs: Tensor, state: LstmState | None = None
+    ) -> tuple[Tensor, Tensor, LstmState]:
         """(B, T, C, H, W) frames in [-1, 1], (B, T) or (B, T, A) actions → reward logits (B, T, 3), end logits
         (B, T, 2), state."""
         b, t = act.shape[:2]
         if obs.shape[:2] != (b, t) or next_obs.shape != obs.shape:
-            raise ValueError(f"RewEndModel: obs {tuple(obs.shape)}, next_obs {tuple(next_obs.shape)} and "
-                             f"act {tuple(act.shape)} must share their (batch, time) dimensions")
+            raise ValueError(
+                f"RewEndModel: obs {tuple(obs.shape)}, next_obs {tuple(next_obs.shape)} and "
+                f"act {tuple(act.shape)} must share their (batch, time) dimensions"
+            )
         pairs = torch.cat((obs, next_obs), dim=2).flatten(0, 1)
         x = self.encoder(pairs, self.act_emb(act.flatten(0, 1)))
         x, state = self.lstm(x.reshape(b, t, -1), state)
         logits = self.head(x)
         return logits[..., :NUM_REWARD_CLASSES], logits[..., NUM_REWARD_CLASSES:], state
 
-    def loss(self, obs: Tensor, act: Tensor, next_obs: Tensor, rew: Tensor, end: Tensor, mask: Tensor,
-             normaliser: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, dict[str, float]]:
+    def loss(
+        self,
+        obs: Tensor,
+        act: Tensor,
+        next_obs: Tensor,
+        rew: Tensor,
+        end: Tensor,
+        mask: Tensor,
+        normaliser: Callable[[Tensor], Tensor] | None = None,
+    ) -> tuple[Tensor, dict[str, float]]:
         """Cross-entropy on reward classes and terminations over the unpadded positions (spec §5).
 
         ``normaliser``: maps this batch's number of unpadded positions to the count the summed losses

@@ -49,8 +49,10 @@ class DatasetBrowser:
             if not path.exists():
                 raise InvalidValue(f"dataset folder {path} does not exist")
             if not (path / "metadata.json").exists():
-                raise InvalidValue(f"dataset folder {path} is not an episode store (no metadata.json); "
-                                 "make one with `diamond collect` or `diamond play --record`")
+                raise InvalidValue(
+                    f"dataset folder {path} is not an episode store (no metadata.json); "
+                    "make one with `diamond collect` or `diamond play --record`"
+                )
             store = EpisodeStore.open(path, read_only=True)
             if len(store) == 0:
                 raise InvalidValue(f"dataset folder {path} holds no episodes")
@@ -95,11 +97,20 @@ class DatasetBrowser:
         flags = "" if last else "end" if episode.end[t] else "trunc" if episode.trunc[t] else ""
         note = ", ".join(f"{k}={v}" for k, v in episode.info.items() if isinstance(v, (str, int, float)))
         return BrowserView(
-            obs=obs, dataset=str(self.paths[self.d]), dataset_index=self.d, num_datasets=len(self.stores),
-            episode=self.e, num_episodes=len(store), timestep=t, length=length,
+            obs=obs,
+            dataset=str(self.paths[self.d]),
+            dataset_index=self.d,
+            num_datasets=len(self.stores),
+            episode=self.e,
+            num_episodes=len(store),
+            timestep=t,
+            length=length,
             action_name="-" if act is None else space.describe(act) if space is not None else str(act),
-            reward=0.0 if last else float(episode.rew[t]), return_so_far=float(episode.rew[:t].sum()),
-            flags=flags, note=note)
+            reward=0.0 if last else float(episode.rew[t]),
+            return_so_far=float(episode.rew[:t].sum()),
+            flags=flags,
+            note=note,
+        )
 
     def close(self) -> None:
         for store in self.stores:

@@ -13,8 +13,15 @@ from diamond.play.models import PlayModels, download_from_hub, load_play_models
 from diamond.play.session import CONTROLLERS, PlaySession
 
 
-def open_models(checkpoint: str | None, from_hub: str | None, game: str | None, env: str | None, device: str,
-                denoising_steps: int | None, log: Callable[[str], None] = print) -> PlayModels:
+def open_models(
+    checkpoint: str | None,
+    from_hub: str | None,
+    game: str | None,
+    env: str | None,
+    device: str,
+    denoising_steps: int | None,
+    log: Callable[[str], None] = print,
+) -> PlayModels:
     from diamond.devices import resolve_device
 
     if (checkpoint is None) == (from_hub is None):
@@ -30,8 +37,9 @@ def open_models(checkpoint: str | None, from_hub: str | None, game: str | None, 
     return load_play_models(path, resolve_device(device), game=game, env=env).with_denoising_steps(denoising_steps)
 
 
-def new_session(models: PlayModels, seed: int, horizon: int, source: str, controller: str,
-                record: str | None) -> PlaySession:
+def new_session(
+    models: PlayModels, seed: int, horizon: int, source: str, controller: str, record: str | None
+) -> PlaySession:
     if controller not in CONTROLLERS:
         raise ConfigError(f"--controller {controller!r} is unknown; choose one of {', '.join(CONTROLLERS)}")
     if controller == "policy" and models.actor_critic is None:
@@ -42,8 +50,16 @@ def new_session(models: PlayModels, seed: int, horizon: int, source: str, contro
     return session
 
 
-def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, scale: int | None, frames: int | None,
-                 screenshot: str | None, screenshot_dir: str, log: Callable[[str], None] = print) -> dict[str, Any]:
+def play_desktop(
+    models: PlayModels,
+    session_args: dict[str, Any],
+    fps: float,
+    scale: int | None,
+    frames: int | None,
+    screenshot: str | None,
+    screenshot_dir: str,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """A window; returns the achieved frame rate (frames shown per second of the loop)."""
     if frames is not None and frames < 1:
         raise ConfigError(f"--frames {frames} must be >= 1")
@@ -51,8 +67,10 @@ def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, s
 
     session = new_session(models, **session_args)
     app = PlayerApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
-    log(f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
-        f"{models.cfg.sampler.num_steps_denoising} denoising steps); keys: {PLAYER_HELP}")
+    log(
+        f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
+        f"{models.cfg.sampler.num_steps_denoising} denoising steps); keys: {PLAYER_HELP}"
+    )
     try:
         t0 = time.perf_counter()
         shown = app.run(frames)
@@ -64,25 +82,41 @@ def play_desktop(models: PlayModels, session_args: dict[str, Any], fps: float, s
     finally:
         app.close()
     result = {
-        "game": session.game, "source": session.source, "controller": session.controller,
-        "denoising_steps": models.cfg.sampler.num_steps_denoising, "device": str(session.device),
-        "frames": shown, "seconds": seconds, "achieved_fps": shown / seconds if seconds > 0 else 0.0,
-        "target_fps": fps, "median_step_ms": 1000 * statistics.median(steps) if steps else None,
+        "game": session.game,
+        "source": session.source,
+        "controller": session.controller,
+        "denoising_steps": models.cfg.sampler.num_steps_denoising,
+        "device": str(session.device),
+        "frames": shown,
+        "seconds": seconds,
+        "achieved_fps": shown / seconds if seconds > 0 else 0.0,
+        "target_fps": fps,
+        "median_step_ms": 1000 * statistics.median(steps) if steps else None,
         "recorded_episodes": session.recorder.episodes_stored if session.recorder else 0,
     }
-    log(f"{shown} frames in {seconds:.1f} s: {result['achieved_fps']:.1f} FPS"
-        + (f" (median step {result['median_step_ms']:.1f} ms)" if steps else ""))
+    log(
+        f"{shown} frames in {seconds:.1f} s: {result['achieved_fps']:.1f} FPS"
+        + (f" (median step {result['median_step_ms']:.1f} ms)" if steps else "")
+    )
     return result
 
 
-def play_web(models: PlayModels, session_args: dict[str, Any], host: str, port: int, fps: float,
-             log: Callable[[str], None] = print) -> None:
+def play_web(
+    models: PlayModels,
+    session_args: dict[str, Any],
+    host: str,
+    port: int,
+    fps: float,
+    log: Callable[[str], None] = print,
+) -> None:
     import asyncio
 
     try:
         import websockets  # noqa: F401
     except ImportError as exc:
-        raise ConfigError("the browser player needs websockets; install it with: pip install 'diamond-wm[play]'") from exc
+        raise ConfigError(
+            "the browser player needs websockets; install it with: pip install 'diamond-wm[play]'"
+        ) from exc
     from diamond.play.web import WebPlayer
 
     record = session_args.get("record")
@@ -97,8 +131,14 @@ def play_web(models: PlayModels, session_args: dict[str, Any], host: str, port: 
     asyncio.run(player.serve())
 
 
-def browse(paths: list[str], scale: int | None, frames: int | None, screenshot: str | None, screenshot_dir: str,
-           log: Callable[[str], None] = print) -> None:
+def browse(
+    paths: list[str],
+    scale: int | None,
+    frames: int | None,
+    screenshot: str | None,
+    screenshot_dir: str,
+    log: Callable[[str], None] = print,
+) -> None:
     from diamond.play.dataset_browser import DatasetBrowser
     from diamond.play.pygame_app import BROWSER_HELP, BrowserApp
 

@@ -84,14 +84,17 @@ def _env_for(game: str | None, env: str | None, where: str) -> EnvConfig:
     return cfg
 
 
-def load_play_models(path: str | Path, device: torch.device | str = "cpu", game: str | None = None,
-                     env: str | None = None) -> PlayModels:
+def load_play_models(
+    path: str | Path, device: torch.device | str = "cpu", game: str | None = None, env: str | None = None
+) -> PlayModels:
     """Read ``path`` (a file or a ``diamond train`` run folder) into models on ``device``."""
     path = Path(path)
     if path.is_dir():
         if not (path / AgentRun.CHECKPOINT).is_file():
-            raise CheckpointError(f"--checkpoint {path} is a folder without {AgentRun.CHECKPOINT}; give a checkpoint file "
-                                  "or a `diamond train` run folder")
+            raise CheckpointError(
+                f"--checkpoint {path} is a folder without {AgentRun.CHECKPOINT}; give a checkpoint file "
+                "or a `diamond train` run folder"
+            )
         path = path / AgentRun.CHECKPOINT
     raw = read_torch_file(path, map_location=device)
     reference = is_reference_layout(raw) and not is_project_checkpoint(raw)
@@ -102,8 +105,11 @@ def load_play_models(path: str | Path, device: torch.device | str = "cpu", game:
             raise ConfigError(f"--game {game}: the checkpoint {path} was trained on {cfg.env.game}; leave --game out")
         states = payload["agent"]
         size = cfg.env.size
-        models = (make_denoiser(cfg.denoiser), RewEndModel(cfg.rew_end, image_size=size),
-                  ActorCritic(cfg.actor_critic, image_size=size))
+        models = (
+            make_denoiser(cfg.denoiser),
+            RewEndModel(cfg.rew_end, image_size=size),
+            ActorCritic(cfg.actor_critic, image_size=size),
+        )
         for module, name in zip(models, ("denoiser", "rew_end", "actor_critic")):
             _load(module.to(device), states[name], path, name)
         return PlayModels(cfg, *models, path=str(path), kind="run")  # type: ignore[arg-type]
@@ -145,5 +151,7 @@ def download_from_hub(game: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id=HUB_REPO, filename=filename))
     except Exception as exc:  # offline with an empty cache, no network, file missing on the Hub...
-        raise CheckpointError(f"--from-hub {game}: could not get {filename} from {HUB_REPO} "
-                              f"({type(exc).__name__}: {exc}); download it yourself and pass --checkpoint PATH") from exc
+        raise CheckpointError(
+            f"--from-hub {game}: could not get {filename} from {HUB_REPO} "
+            f"({type(exc).__name__}: {exc}); download it yourself and pass --checkpoint PATH"
+        ) from exc

@@ -37,22 +37,47 @@ def _pygame():
 
 def player_keys(pygame) -> tuple[dict[int, str], dict[int, str]]:
     """pygame key → control (held), and pygame key → command (pressed)."""
-    controls = {pygame.K_UP: "up", pygame.K_w: "up", pygame.K_DOWN: "down", pygame.K_s: "down",
-                pygame.K_LEFT: "left", pygame.K_a: "left", pygame.K_RIGHT: "right", pygame.K_d: "right",
-                pygame.K_SPACE: "fire"}
-    commands = {pygame.K_c: "toggle_controller", pygame.K_m: "next_source", pygame.K_TAB: "next_source",
-                pygame.K_PAGEUP: "horizon_up", pygame.K_EQUALS: "horizon_up", pygame.K_PLUS: "horizon_up",
-                pygame.K_KP_PLUS: "horizon_up", pygame.K_PAGEDOWN: "horizon_down", pygame.K_MINUS: "horizon_down",
-                pygame.K_KP_MINUS: "horizon_down", pygame.K_p: "pause", pygame.K_n: "step", pygame.K_PERIOD: "step",
-                pygame.K_r: "reset", pygame.K_F12: "screenshot", pygame.K_h: "help", pygame.K_ESCAPE: "quit",
-                pygame.K_q: "quit"}
+    controls = {
+        pygame.K_UP: "up",
+        pygame.K_w: "up",
+        pygame.K_DOWN: "down",
+        pygame.K_s: "down",
+        pygame.K_LEFT: "left",
+        pygame.K_a: "left",
+        pygame.K_RIGHT: "right",
+        pygame.K_d: "right",
+        pygame.K_SPACE: "fire",
+    }
+    commands = {
+        pygame.K_c: "toggle_controller",
+        pygame.K_m: "next_source",
+        pygame.K_TAB: "next_source",
+        pygame.K_PAGEUP: "horizon_up",
+        pygame.K_EQUALS: "horizon_up",
+        pygame.K_PLUS: "horizon_up",
+        pygame.K_KP_PLUS: "horizon_up",
+        pygame.K_PAGEDOWN: "horizon_down",
+        pygame.K_MINUS: "horizon_down",
+        pygame.K_KP_MINUS: "horizon_down",
+        pygame.K_p: "pause",
+        pygame.K_n: "step",
+        pygame.K_PERIOD: "step",
+        pygame.K_r: "reset",
+        pygame.K_F12: "screenshot",
+        pygame.K_h: "help",
+        pygame.K_ESCAPE: "quit",
+        pygame.K_q: "quit",
+    }
     return controls, commands
 
 
-PLAYER_HELP = ("arrows/WASD move, space fire | C human/policy | M source | +/- horizon | P pause | N step | "
-               "R reset | F12 screenshot | Q quit")
-BROWSER_HELP = ("left/right ±1 step | up/down ±10 steps | PgUp/PgDn episode | [ ] dataset | Home start | "
-                "F12 screenshot | Q quit")
+PLAYER_HELP = (
+    "arrows/WASD move, space fire | C human/policy | M source | +/- horizon | P pause | N step | "
+    "R reset | F12 screenshot | Q quit"
+)
+BROWSER_HELP = (
+    "left/right ±1 step | up/down ±10 steps | PgUp/PgDn episode | [ ] dataset | Home start | F12 screenshot | Q quit"
+)
 
 
 class _Window:
@@ -71,8 +96,10 @@ class _Window:
             pg.font.init()
             self.screen = pg.display.set_mode((self.size[0], self.size[1] + HEADER_HEIGHT))
         except pg.error as exc:
-            raise InvalidValue(f"cannot open a window ({exc}); on a machine without a display use `diamond play-web`, "
-                             "or set SDL_VIDEODRIVER=dummy to run headless") from exc
+            raise InvalidValue(
+                f"cannot open a window ({exc}); on a machine without a display use `diamond play-web`, "
+                "or set SDL_VIDEODRIVER=dummy to run headless"
+            ) from exc
         pg.display.set_caption(title)
         self.font = pg.font.Font(None, 20)
         self.screenshot_dir = Path(screenshot_dir)
@@ -104,8 +131,15 @@ class _Window:
 class PlayerApp:
     """Play in a window. ``run(max_frames)`` returns after that many new frames (or when the user quits)."""
 
-    def __init__(self, session: PlaySession, fps: float = 15.0, scale: int | None = None, screenshot_dir: str | Path = ".",
-                 threaded: bool = True, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        session: PlaySession,
+        fps: float = 15.0,
+        scale: int | None = None,
+        screenshot_dir: str | Path = ".",
+        threaded: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
         if fps < 0:
             raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.session = session
@@ -135,8 +169,10 @@ class PlayerApp:
 
     def header(self) -> list[str]:
         f, s = self.frame, self.session
-        first = (f"{s.game} | {s.source} | {s.controller} | t={f.timestep} | horizon {s.horizon} | "
-                 f"action {f.action_name} | {self.achieved_fps():.1f} FPS")
+        first = (
+            f"{s.game} | {s.source} | {s.controller} | t={f.timestep} | horizon {s.horizon} | "
+            f"action {f.action_name} | {self.achieved_fps():.1f} FPS"
+        )
         state = "PAUSED | " if s.paused else ""
         message = self.message if time.perf_counter() < self.message_until else ""
         second = f"{state}return {f.episode_return:g} | {message}"
@@ -270,11 +306,16 @@ class BrowserApp:
         self.window = _Window(view.obs.shape[1:], scale, "DIAMOND dataset browser", screenshot_dir)
         pg = self.window.pg
         self.keys: dict[int, Callable[[], object]] = {
-            pg.K_RIGHT: lambda: browser.move_step(1), pg.K_LEFT: lambda: browser.move_step(-1),
-            pg.K_UP: lambda: browser.move_step(JUMP), pg.K_DOWN: lambda: browser.move_step(-JUMP),
-            pg.K_PAGEDOWN: lambda: browser.move_episode(1), pg.K_PAGEUP: lambda: browser.move_episode(-1),
-            pg.K_RIGHTBRACKET: lambda: browser.move_dataset(1), pg.K_LEFTBRACKET: lambda: browser.move_dataset(-1),
-            pg.K_HOME: browser.to_start, pg.K_BACKSPACE: browser.to_start,
+            pg.K_RIGHT: lambda: browser.move_step(1),
+            pg.K_LEFT: lambda: browser.move_step(-1),
+            pg.K_UP: lambda: browser.move_step(JUMP),
+            pg.K_DOWN: lambda: browser.move_step(-JUMP),
+            pg.K_PAGEDOWN: lambda: browser.move_episode(1),
+            pg.K_PAGEUP: lambda: browser.move_episode(-1),
+            pg.K_RIGHTBRACKET: lambda: browser.move_dataset(1),
+            pg.K_LEFTBRACKET: lambda: browser.move_dataset(-1),
+            pg.K_HOME: browser.to_start,
+            pg.K_BACKSPACE: browser.to_start,
         }
         self.message = "H: keys"
         self.quit = False
@@ -282,8 +323,10 @@ class BrowserApp:
 
     def header(self) -> list[str]:
         v = self.browser.view()
-        first = (f"dataset {v.dataset_index + 1}/{v.num_datasets} {Path(v.dataset).name} | episode "
-                 f"{v.episode + 1}/{v.num_episodes} | t={v.timestep}/{v.length} | action {v.action_name}")
+        first = (
+            f"dataset {v.dataset_index + 1}/{v.num_datasets} {Path(v.dataset).name} | episode "
+            f"{v.episode + 1}/{v.num_episodes} | t={v.timestep}/{v.length} | action {v.action_name}"
+        )
         flags = f" | {v.flags}" if v.flags else ""
         second = f"reward {v.reward:g} | return so far {v.return_so_far:g}{flags} | {self.message or v.note}"
         return [first, second]

@@ -78,8 +78,14 @@ class Frame:
 
 
 class PlaySession:
-    def __init__(self, models: PlayModels, seed: int = 0, horizon: int = DEFAULT_HORIZON, source: str = "world model",
-                 record: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        models: PlayModels,
+        seed: int = 0,
+        horizon: int = DEFAULT_HORIZON,
+        source: str = "world model",
+        record: str | Path | None = None,
+    ) -> None:
         from diamond.data.datasets import store_metadata
         from diamond.envs.families import make_run_env
 
@@ -96,8 +102,10 @@ class PlaySession:
         self._envs: dict[str, Any] = {}
         space = models.action_space
         if not space.is_discrete:
-            raise ConfigError(f"checkpoint {models.path} was trained with a {space}; the keyboard players drive "
-                              "discrete action spaces")
+            raise ConfigError(
+                f"checkpoint {models.path} was trained with a {space}; the keyboard players drive "
+                "discrete action spaces"
+            )
         probe = self._env("test env")  # checks the game and tells its actions
         protocol = probe.protocol()
         self.meanings = action_meanings(protocol)
@@ -105,12 +113,15 @@ class PlaySession:
         if len(self.meanings) != space.size:
             raise ConfigError(
                 f"checkpoint {models.path} was trained with {space.size} actions, but {self.game} has "
-                f"{len(self.meanings)} ({', '.join(self.meanings)}); give the --game it was trained on")
+                f"{len(self.meanings)} ({', '.join(self.meanings)}); give the --game it was trained on"
+            )
         self.obs_shape = tuple(protocol["observation_shape"])
         net = self.cfg.denoiser.net
         if self.obs_shape[0] != net.img_channels:
-            raise ConfigError(f"checkpoint {models.path} expects {net.img_channels}-channel frames, {self.game} gives "
-                              f"{self.obs_shape[0]}")
+            raise ConfigError(
+                f"checkpoint {models.path} expects {net.img_channels}-channel frames, {self.game} gives "
+                f"{self.obs_shape[0]}"
+            )
         self.context_length = net.num_steps_conditioning
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.recorder = EpisodeRecorder(record, store_metadata(protocol)) if record is not None else None
@@ -161,14 +172,30 @@ class PlaySession:
         mask[0, pad:] = True
         zeros = torch.zeros(1, k)
         self._context_frames = frames
-        return Batch(obs=torch.from_numpy(obs), act=torch.from_numpy(act), rew=zeros, end=zeros.to(torch.uint8),
-                     trunc=zeros.to(torch.uint8), mask_padding=torch.from_numpy(mask), next_obs=None,
-                     episode_id=torch.zeros(1, dtype=torch.long), start=torch.tensor([-pad]), stop=torch.tensor([k - pad]))
+        return Batch(
+            obs=torch.from_numpy(obs),
+            act=torch.from_numpy(act),
+            rew=zeros,
+            end=zeros.to(torch.uint8),
+            trunc=zeros.to(torch.uint8),
+            mask_padding=torch.from_numpy(mask),
+            next_obs=None,
+            episode_id=torch.zeros(1, dtype=torch.long),
+            start=torch.tensor([-pad]),
+            stop=torch.tensor([k - pad]),
+        )
 
     def _world_model(self) -> WorldModelEnv:
         if self._wm is None:
-            self._wm = WorldModelEnv(self.models.denoiser, self.models.rew_end, self._context_batch, num_envs=1,
-                                     horizon=self.horizon, sampler=self.cfg.sampler, generator=self.generator)
+            self._wm = WorldModelEnv(
+                self.models.denoiser,
+                self.models.rew_end,
+                self._context_batch,
+                num_envs=1,
+                horizon=self.horizon,
+                sampler=self.cfg.sampler,
+                generator=self.generator,
+            )
         return self._wm
 
     # -- commands ---------------------------------------------------------------------------------
@@ -252,7 +279,13 @@ class PlaySession:
                 obs = self._context_frames[-1][0]  # the next imagined episode starts from a real frame
         else:
             obs_b, rew_b, end_b, trunc_b, info = self._env(self.source).step(np.array([action]))
-            obs, rew, end, trunc, final = obs_b[0], float(rew_b[0]), bool(end_b[0]), bool(trunc_b[0]), info["final_obs"][0]
+            obs, rew, end, trunc, final = (
+                obs_b[0],
+                float(rew_b[0]),
+                bool(end_b[0]),
+                bool(trunc_b[0]),
+                info["final_obs"][0],
+            )
         if self.recorder is not None:
             self.recorder.add(prev, action, rew, end, trunc)
         self.episode_return += rew
@@ -267,7 +300,9 @@ class PlaySession:
             self.history.append((obs, 0))
             self.timestep, self.episode_return = 0, 0.0
             self._burn_in_policy()
-            why = "ended" if end else "reached the horizon" if self.source == "world model" else "reached the time limit"
+            why = (
+                "ended" if end else "reached the horizon" if self.source == "world model" else "reached the time limit"
+            )
             shown = self._frame(obs, action, rew, end, trunc)
             shown.message = f"episode {why} with return {ended_return:g}; a new one starts"
         else:
@@ -290,9 +325,20 @@ class PlaySession:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _frame(self, obs: np.ndarray, action: int | None, rew: float, end: bool, trunc: bool) -> Frame:
-        return Frame(obs=obs, source=self.source, controller=self.controller, timestep=self.timestep,
-                     horizon=self.horizon, action=action, action_name="-" if action is None else self.meanings[action],
-                     reward=rew, episode_return=self.episode_return, end=end, trunc=trunc, paused=self.paused)
+        return Frame(
+            obs=obs,
+            source=self.source,
+            controller=self.controller,
+            timestep=self.timestep,
+            horizon=self.horizon,
+            action=action,
+            action_name="-" if action is None else self.meanings[action],
+            reward=rew,
+            episode_return=self.episode_return,
+            end=end,
+            trunc=trunc,
+            paused=self.paused,
+        )
 
     def _finish_recording(self, final_obs: np.ndarray | None) -> None:
         if self.recorder is not None and final_obs is not None:

@@ -27,12 +27,32 @@ from diamond.play.keymap import COMMANDS, reachable
 from diamond.play.session import SOURCES, Frame, PlaySession
 
 # KeyboardEvent.code → control (held while the key is down) or command (on key down).
-BROWSER_CONTROLS = {"ArrowUp": "up", "KeyW": "up", "ArrowDown": "down", "KeyS": "down", "ArrowLeft": "left",
-                    "KeyA": "left", "ArrowRight": "right", "KeyD": "right", "Space": "fire"}
-BROWSER_COMMANDS = {"KeyC": "toggle_controller", "KeyM": "next_source", "Tab": "next_source",
-                    "Equal": "horizon_up", "NumpadAdd": "horizon_up", "PageUp": "horizon_up",
-                    "Minus": "horizon_down", "NumpadSubtract": "horizon_down", "PageDown": "horizon_down",
-                    "KeyP": "pause", "KeyN": "step", "Period": "step", "KeyR": "reset"}
+BROWSER_CONTROLS = {
+    "ArrowUp": "up",
+    "KeyW": "up",
+    "ArrowDown": "down",
+    "KeyS": "down",
+    "ArrowLeft": "left",
+    "KeyA": "left",
+    "ArrowRight": "right",
+    "KeyD": "right",
+    "Space": "fire",
+}
+BROWSER_COMMANDS = {
+    "KeyC": "toggle_controller",
+    "KeyM": "next_source",
+    "Tab": "next_source",
+    "Equal": "horizon_up",
+    "NumpadAdd": "horizon_up",
+    "PageUp": "horizon_up",
+    "Minus": "horizon_down",
+    "NumpadSubtract": "horizon_down",
+    "PageDown": "horizon_down",
+    "KeyP": "pause",
+    "KeyN": "step",
+    "Period": "step",
+    "KeyR": "reset",
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -58,10 +78,20 @@ def encode_png(frame: Frame) -> bytes:
 
 
 def frame_header(session: PlaySession, frame: Frame, fps: float, message: str) -> dict[str, Any]:
-    return {"type": "frame", "game": session.game, "source": session.source, "controller": session.controller,
-            "timestep": frame.timestep, "horizon": session.horizon, "action": frame.action_name,
-            "reward": frame.reward, "return": frame.episode_return, "paused": session.paused,
-            "fps": round(fps, 2), "message": message or frame.message}
+    return {
+        "type": "frame",
+        "game": session.game,
+        "source": session.source,
+        "controller": session.controller,
+        "timestep": frame.timestep,
+        "horizon": session.horizon,
+        "action": frame.action_name,
+        "reward": frame.reward,
+        "return": frame.episode_return,
+        "paused": session.paused,
+        "fps": round(fps, 2),
+        "message": message or frame.message,
+    }
 
 
 class ClientSession:
@@ -93,8 +123,10 @@ class ClientSession:
                 msg = json.loads(raw)
                 kind, key = msg["type"], msg["key"]
             except (ValueError, TypeError, KeyError):
-                await self.error(f"could not read the message {str(raw)[:80]!r}: expected JSON "
-                                 '{"type": "keydown" or "keyup", "key": KeyboardEvent.code}')
+                await self.error(
+                    f"could not read the message {str(raw)[:80]!r}: expected JSON "
+                    '{"type": "keydown" or "keyup", "key": KeyboardEvent.code}'
+                )
                 continue
             if kind not in ("keydown", "keyup"):
                 await self.error(f"unknown message type {kind!r}; expected 'keydown' or 'keyup'")
@@ -104,8 +136,9 @@ class ClientSession:
                 if kind == "keydown":
                     self.commands.append(BROWSER_COMMANDS[key])
             elif kind == "keydown":
-                await self.error(f"unknown key {str(key)[:40]!r}: it is bound to nothing (arrows/WASD, Space, "
-                                 "C, M, +/-, P, N, R)")
+                await self.error(
+                    f"unknown key {str(key)[:40]!r}: it is bound to nothing (arrows/WASD, Space, C, M, +/-, P, N, R)"
+                )
             self.wake.set()
 
     async def apply(self, command: str) -> tuple[Frame | None, str]:
@@ -155,8 +188,14 @@ class ClientSession:
 class WebPlayer:
     """The server. ``make_session(n)`` builds a fresh session for the n-th connection."""
 
-    def __init__(self, make_session: Callable[[int], PlaySession], host: str = "127.0.0.1", port: int = 8765,
-                 fps: float = 15.0, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        make_session: Callable[[int], PlaySession],
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        fps: float = 15.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
         if fps < 0:
             raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.make_session = make_session
@@ -188,10 +227,19 @@ class WebPlayer:
         try:
             session = await asyncio.to_thread(self.make_session, self.clients)
             self.log(f"{client} connected: {session.game}, {session.source}")
-            await connection.send(json.dumps({
-                "type": "hello", "game": session.game, "actions": session.meanings, "sources": list(SOURCES),
-                "controls": reachable(session.meanings), "commands": COMMANDS,
-                "policy": session.models.actor_critic is not None}))
+            await connection.send(
+                json.dumps(
+                    {
+                        "type": "hello",
+                        "game": session.game,
+                        "actions": session.meanings,
+                        "sources": list(SOURCES),
+                        "controls": reachable(session.meanings),
+                        "commands": COMMANDS,
+                        "policy": session.models.actor_critic is not None,
+                    }
+                )
+            )
             c = ClientSession(session, connection, self.fps)
             tasks = [asyncio.create_task(c.receive()), asyncio.create_task(c.play())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -216,14 +264,17 @@ class WebPlayer:
     async def serve(self, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
         from websockets.asyncio.server import serve
 
-        async with serve(self.handle, self.host, self.port, process_request=self.process_request,
-                         max_size=2**16) as server:
+        async with serve(
+            self.handle, self.host, self.port, process_request=self.process_request, max_size=2**16
+        ) as server:
             port = server.sockets[0].getsockname()[1]
             host = f"[{self.host}]" if ":" in self.host else self.host
             url = f"http://{host}:{port}/"
             if not is_loopback(self.host):
-                self.log(f"warning: serving on {self.host}, reachable from other machines; anyone who can reach "
-                         "it can play (the default --host 127.0.0.1 serves this machine only)")
+                self.log(
+                    f"warning: serving on {self.host}, reachable from other machines; anyone who can reach "
+                    "it can play (the default --host 127.0.0.1 serves this machine only)"
+                )
             self.log(f"serving the player on {url} (Ctrl+C stops)")
             if ready is not None:
                 ready(url)

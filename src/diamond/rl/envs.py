@@ -52,7 +52,13 @@ class RealTensorEnv:
         obs, rew, end, trunc, info = self.env.step(act.cpu().numpy())
         to = lambda a, dtype: torch.as_tensor(a, dtype=dtype, device=self.device)  # noqa: E731
         end_t, trunc_t = to(end, torch.bool), to(trunc, torch.bool)
-        return self._frames(obs), to(rew, torch.float32), end_t, trunc_t, {
-            "final_obs": self._frames(info["final_obs"]),
-            "reset": end_t | trunc_t,
-        }
+        return (
+            self._frames(obs),
+            to(rew, torch.float32),
+            end_t,
+            trunc_t,
+            {
+                "final_obs": self._frames(info["final_obs"]),
+                "reset": end_t | trunc_t,
+            },
+        )

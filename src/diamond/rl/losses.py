@@ -12,8 +12,9 @@ from diamond.rl.rollouts import Rollout
 
 
 def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
-    returns = lambda_returns(rollout.rew, rollout.end.long(), rollout.trunc.long(), rollout.val_bootstrap,
-                             cfg.gamma, cfg.lambda_).detach()
+    returns = lambda_returns(
+        rollout.rew, rollout.end.long(), rollout.trunc.long(), rollout.val_bootstrap, cfg.gamma, cfg.lambda_
+    ).detach()
     dist = ActionDistribution(rollout.space, rollout.logits)
     advantage = (returns - rollout.values).detach()  # the baseline does not receive the policy's gradient
     loss_actions = -(dist.log_prob(rollout.act) * advantage).mean()

@@ -34,8 +34,9 @@ class Rollout:
 
 
 class RolloutRunner:
-    def __init__(self, env: TensorEnv, model: ActorCritic, generator: torch.Generator | None = None,
-                 keep_obs: bool = False) -> None:
+    def __init__(
+        self, env: TensorEnv, model: ActorCritic, generator: torch.Generator | None = None, keep_obs: bool = False
+    ) -> None:
         self.env = env
         self.model = model
         self.generator = generator
@@ -56,8 +57,9 @@ class RolloutRunner:
         if self.obs is None:
             self.obs, info = self.env.reset()
             self.state = self.model.initial_state(self.env.num_envs, self.obs.device)
-            self._after_reset(info, info.get("reset", torch.ones(self.env.num_envs, dtype=torch.bool,
-                                                                  device=self.obs.device)))
+            self._after_reset(
+                info, info.get("reset", torch.ones(self.env.num_envs, dtype=torch.bool, device=self.obs.device))
+            )
         assert self.state is not None
         acts, rews, ends, truncs, logits, values, final_values, observations = [], [], [], [], [], [], [], [self.obs]
         for _ in range(horizon):
@@ -84,8 +86,14 @@ class RolloutRunner:
         resets = torch.stack([r for _, r in final_values], dim=1)
         self.state = (self.state[0].detach(), self.state[1].detach())
         return Rollout(
-            space=self.model.cfg.action_space, act=torch.stack(acts, 1), rew=torch.stack(rews, 1), end=torch.stack(ends, 1), trunc=torch.stack(truncs, 1),
-            logits=torch.stack(logits, 1), values=values_t, val_bootstrap=torch.where(resets, finals, next_values),
+            space=self.model.cfg.action_space,
+            act=torch.stack(acts, 1),
+            rew=torch.stack(rews, 1),
+            end=torch.stack(ends, 1),
+            trunc=torch.stack(truncs, 1),
+            logits=torch.stack(logits, 1),
+            values=values_t,
+            val_bootstrap=torch.where(resets, finals, next_values),
             obs=torch.stack(observations, 1) if self.keep_obs else None,
         )
 
@@ -103,5 +111,13 @@ def replay(model: ActorCritic, obs: Tensor, act: Tensor, rew: Tensor, end: Tenso
         logits_t, value_t, state = model(obs[:, t], state)
         logits.append(logits_t), values.append(value_t)
     values_t = torch.stack(values, dim=1)
-    return Rollout(space=model.cfg.action_space, act=act, rew=rew, end=end.bool(), trunc=trunc.bool(), logits=torch.stack(logits[:steps], 1),
-                   values=values_t[:, :steps], val_bootstrap=values_t[:, 1:].detach())
+    return Rollout(
+        space=model.cfg.action_space,
+        act=act,
+        rew=rew,
+        end=end.bool(),
+        trunc=trunc.bool(),
+        logits=torch.stack(logits[:steps], 1),
+        values=values_t[:, :steps],
+        val_bootstrap=values_t[:, 1:].detach(),
+    )

@@ -31,8 +31,16 @@ ContextSource = Callable[[int], Batch]  # n → a Batch of n segments of the con
 
 
 class WorldModelEnv:
-    def __init__(self, denoiser: NextFrameDenoiser, rew_end: RewEndModel | None, contexts: ContextSource, num_envs: int,
-                 horizon: int, sampler: SamplerConfig, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        denoiser: NextFrameDenoiser,
+        rew_end: RewEndModel | None,
+        contexts: ContextSource,
+        num_envs: int,
+        horizon: int,
+        sampler: SamplerConfig,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if num_envs < 1 or horizon < 1:
             raise ValueError(f"WorldModelEnv: num_envs and horizon must be >= 1, got {num_envs} and {horizon}")
         self.denoiser = denoiser
@@ -54,8 +62,10 @@ class WorldModelEnv:
         """n real contexts: frames (n, K, C, H, W) in [-1, 1], actions, mask, and the burned-in LSTM state."""
         batch = self.contexts(n).to(self.device)
         if batch.obs.shape[1] != self.context_length:
-            raise ValueError(f"WorldModelEnv: contexts of {batch.obs.shape[1]} frames, the denoiser conditions on "
-                             f"{self.context_length}")
+            raise ValueError(
+                f"WorldModelEnv: contexts of {batch.obs.shape[1]} frames, the denoiser conditions on "
+                f"{self.context_length}"
+            )
         obs, act, mask = to_model_range(batch.obs), batch.act, batch.mask_padding
         if self.rew_end is None:
             return obs, act, mask, None
@@ -68,8 +78,11 @@ class WorldModelEnv:
         obs, act, mask, state = self._new_contexts(self.num_envs)
         self.obs, self.act, self.state = obs, act.clone(), state
         self.steps.zero_()
-        return obs[:, -1], {"burnin_obs": obs[:, :-1], "burnin_mask": mask[:, :-1],
-                            "reset": torch.ones(self.num_envs, dtype=torch.bool, device=self.device)}
+        return obs[:, -1], {
+            "burnin_obs": obs[:, :-1],
+            "burnin_mask": mask[:, :-1],
+            "reset": torch.ones(self.num_envs, dtype=torch.bool, device=self.device),
+        }
 
     @torch.no_grad()
     def step(self, act: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
@@ -77,8 +90,9 @@ class WorldModelEnv:
             raise RuntimeError("WorldModelEnv: call reset() before step()")
         shape = (self.num_envs, *self.action_space.shape)
         if tuple(act.shape) != shape:
-            raise ValueError(f"WorldModelEnv.step: expected actions of shape {shape} ({self.action_space}), "
-                             f"got {tuple(act.shape)}")
+            raise ValueError(
+                f"WorldModelEnv.step: expected actions of shape {shape} ({self.action_space}), got {tuple(act.shape)}"
+            )
         act = act.to(self.device, self.act.dtype)
         self.act[:, -1] = act
         next_obs, _ = self.denoiser.sample_next_obs(self.obs, self.act, self.sampler, generator=self.generator)
@@ -87,7 +101,8 @@ class WorldModelEnv:
             end = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         else:
             logits_rew, logits_end, self.state = self.rew_end(
-                self.obs[:, -1:], act[:, None], next_obs[:, None], self.state)
+                self.obs[:, -1:], act[:, None], next_obs[:, None], self.state
+            )
             rew = class_reward(sample_categorical(logits_rew[:, 0], self.generator))
             end = sample_categorical(logits_end[:, 0], self.generator).bool()
         self.steps += 1
@@ -111,4 +126,3 @@ class WorldModelEnv:
             burnin_mask[idx] = ctx_mask[:, :-1]
             info["burnin_obs"], info["burnin_mask"] = burnin, burnin_mask
         return obs, rew, end, trunc, info
-

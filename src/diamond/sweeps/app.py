@@ -50,12 +50,34 @@ def run_job(job: SweepJob | Any, log=print) -> str:
     try:
         if status == UNFINISHED:
             log(f"{tag} resuming {run_dir}")
-            train_agent(out=None, resume=str(run_dir), preset=None, config_file=None, overrides=[], env=None, game=None,
-                        model_free=False, seed=None, device=job.device, log=prefix)
+            train_agent(
+                out=None,
+                resume=str(run_dir),
+                preset=None,
+                config_file=None,
+                overrides=[],
+                env=None,
+                game=None,
+                model_free=False,
+                seed=None,
+                device=job.device,
+                log=prefix,
+            )
             return "resumed"
         log(f"{tag} starting {run_dir}")
-        train_agent(out=str(run_dir), resume=None, preset=job.preset, config_file=None, overrides=list(job.overrides),
-                    env=job.env, game=job.game, model_free=False, seed=job.seed, device=job.device, log=prefix)
+        train_agent(
+            out=str(run_dir),
+            resume=None,
+            preset=job.preset,
+            config_file=None,
+            overrides=list(job.overrides),
+            env=job.env,
+            game=job.game,
+            model_free=False,
+            seed=job.seed,
+            device=job.device,
+            log=prefix,
+        )
         return "trained"
     except Exception:  # one failed run must not stop the sweep; the report lists it as missing
         log(f"{tag} FAILED:\n{traceback.format_exc()}")

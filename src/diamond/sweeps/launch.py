@@ -65,12 +65,31 @@ def _hydra_list(items: list[str]) -> str:
     return "[" + ",".join(quoted) + "]"
 
 
-def hydra_arguments(games: list[str], seeds: list[int], preset: str, env: str, root: Path, overrides: list[str],
-                    device: str, launcher: str, launcher_options: dict[str, Any], extra: list[str]) -> list[str]:
-    args = ["--multirun", f"game={','.join(games)}", f"seed={','.join(map(str, seeds))}", f"preset={preset}",
-            f"env={env}", f"root={root}", f"device={device}", f"overrides={_hydra_list(overrides)}",
-            f"hydra.sweep.dir={root / 'hydra'}", "hydra.sweep.subdir=${game}/seed${seed}",
-            f"hydra/launcher={LAUNCHERS[launcher]}"]
+def hydra_arguments(
+    games: list[str],
+    seeds: list[int],
+    preset: str,
+    env: str,
+    root: Path,
+    overrides: list[str],
+    device: str,
+    launcher: str,
+    launcher_options: dict[str, Any],
+    extra: list[str],
+) -> list[str]:
+    args = [
+        "--multirun",
+        f"game={','.join(games)}",
+        f"seed={','.join(map(str, seeds))}",
+        f"preset={preset}",
+        f"env={env}",
+        f"root={root}",
+        f"device={device}",
+        f"overrides={_hydra_list(overrides)}",
+        f"hydra.sweep.dir={root / 'hydra'}",
+        "hydra.sweep.subdir=${game}/seed${seed}",
+        f"hydra/launcher={LAUNCHERS[launcher]}",
+    ]
     args += [f"hydra.launcher.{k}={v}" for k, v in launcher_options.items() if v is not None]
     return args + list(extra)
 
@@ -84,17 +103,34 @@ def check_manifest(root: Path, manifest: dict[str, Any]) -> None:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc}); move it away to start a new sweep here") from None
-    diffs = [f"{k}: {saved.get(k)!r} in {path}, {manifest[k]!r} now" for k in ("preset", "env", "overrides")
-             if saved.get(k) != manifest[k]]
+    diffs = [
+        f"{k}: {saved.get(k)!r} in {path}, {manifest[k]!r} now"
+        for k in ("preset", "env", "overrides")
+        if saved.get(k) != manifest[k]
+    ]
     if diffs:
-        raise ConfigError(f"{root} holds a sweep with another configuration; use another --root, or the same flags:\n  "
-                          + "\n  ".join(diffs))
+        raise ConfigError(
+            f"{root} holds a sweep with another configuration; use another --root, or the same flags:\n  "
+            + "\n  ".join(diffs)
+        )
 
 
-def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: str | Path, overrides: list[str],
-                 device: str = "auto", launcher: str = "local", launcher_options: dict[str, Any] | None = None,
-                 extra_hydra: list[str] | None = None, report: bool = True, report_reps: int = 50_000,
-                 dry_run: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+def launch_sweep(
+    games_text: str,
+    seeds_text: str,
+    preset: str,
+    env: str,
+    root: str | Path,
+    overrides: list[str],
+    device: str = "auto",
+    launcher: str = "local",
+    launcher_options: dict[str, Any] | None = None,
+    extra_hydra: list[str] | None = None,
+    report: bool = True,
+    report_reps: int = 50_000,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     from diamond.configs.presets import train_config
     from diamond.training.command import check_trainable, train_flags
 
@@ -108,10 +144,13 @@ def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: 
     check_manifest(root, manifest)
     status = {(g, s): run_status(run_folder(root, g, s)) for g in games for s in seeds}
     counts = {k: sum(v == k for v in status.values()) for k in (FINISHED, UNFINISHED, STALE, NEW)}
-    log(f"sweep of {len(games)} games × {len(seeds)} seeds in {root}: {counts[FINISHED]} finished (skipped), "
-        f"{counts[UNFINISHED]} to resume, {counts[NEW] + counts[STALE]} to start")
-    args = hydra_arguments(games, seeds, preset, env, root, overrides, device, launcher, launcher_options or {},
-                           extra_hydra or [])
+    log(
+        f"sweep of {len(games)} games × {len(seeds)} seeds in {root}: {counts[FINISHED]} finished (skipped), "
+        f"{counts[UNFINISHED]} to resume, {counts[NEW] + counts[STALE]} to start"
+    )
+    args = hydra_arguments(
+        games, seeds, preset, env, root, overrides, device, launcher, launcher_options or {}, extra_hydra or []
+    )
     command = [sys.executable, "-m", "diamond.sweeps.app", *args]
     if dry_run:
         return {"command": command, "status": {f"{g} seed {s}": v for (g, s), v in status.items()}}
@@ -125,8 +164,11 @@ def launch_sweep(games_text: str, seeds_text: str, preset: str, env: str, root: 
     code = subprocess.run(command, env={**os.environ, "HYDRA_FULL_ERROR": "1"}).returncode
     final = {(g, s): run_status(run_folder(root, g, s)) for g in games for s in seeds}
     not_done = [f"{g} seed {s}" for (g, s), v in final.items() if v != FINISHED]
-    result: dict[str, Any] = {"hydra_exit_code": code, "finished": sum(v == FINISHED for v in final.values()),
-                              "not_finished": not_done}
+    result: dict[str, Any] = {
+        "hydra_exit_code": code,
+        "finished": sum(v == FINISHED for v in final.values()),
+        "not_finished": not_done,
+    }
     if not_done:
         log(f"not finished: {', '.join(not_done)} (launch the same sweep again to complete them)")
     from diamond.envs.families import FAMILIES

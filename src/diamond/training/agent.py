@@ -50,8 +50,13 @@ class AgentTraining:
     shard of every global batch (batch sizes are global and must split evenly) with its own RNGs, and
     DDP averages the gradients, so the replicas stay identical."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, dist: DistInfo = DistInfo(),
-                 builders: Sequence[Builder] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        device: torch.device,
+        dist: DistInfo = DistInfo(),
+        builders: Sequence[Builder] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.device = device
         self.dist = dist
@@ -64,8 +69,9 @@ class AgentTraining:
         for build in builders:
             component = build(cfg, device, dist, seed)
             self.components[component.name] = component
-        self.batch_imagination = shard_size(cfg.actor_critic_training.imagination.batch_size, dist,
-                                            "actor_critic_training.imagination.batch_size")
+        self.batch_imagination = shard_size(
+            cfg.actor_critic_training.imagination.batch_size, dist, "actor_critic_training.imagination.batch_size"
+        )
 
     def module(self, name: str) -> nn.Module:
         if name not in self.components:
@@ -92,8 +98,11 @@ class AgentTraining:
             c.module.eval()
         out: dict[str, float] = {}
         for c in held:
-            _, stats = c.loss(c.module, *c.sample(sampler, c.batch_size),
-                              generator=torch.Generator(device=self.device).manual_seed(seed))
+            _, stats = c.loss(
+                c.module,
+                *c.sample(sampler, c.batch_size),
+                generator=torch.Generator(device=self.device).manual_seed(seed),
+            )
             out.update({f"test/{c.name}_{k}": float(v) for k, v in stats.items()})
         return out
 
@@ -104,8 +113,15 @@ class AgentTraining:
         k = self.cfg.denoiser.net.num_steps_conditioning
         self.denoiser.eval()
         self.rew_end.eval()
-        return WorldModelEnv(self.denoiser, self.rew_end, lambda n: sampler.sample(n, k, "end"),
-                             num_envs or self.batch_imagination, im.horizon, self.cfg.sampler, generator=self.gen_imagine)
+        return WorldModelEnv(
+            self.denoiser,
+            self.rew_end,
+            lambda n: sampler.sample(n, k, "end"),
+            num_envs or self.batch_imagination,
+            im.horizon,
+            self.cfg.sampler,
+            generator=self.gen_imagine,
+        )
 
     def rollout_runner(self, env: TensorEnv, keep_obs: bool = False) -> RolloutRunner:
         return RolloutRunner(env, self.actor_critic, generator=self.gen_imagine, keep_obs=keep_obs)
@@ -115,7 +131,11 @@ class AgentTraining:
     def rng_state(self) -> dict[str, Any]:
         """This process's random state (each process of a data-parallel run has its own)."""
         own = {f"gen_{name}": c.generator.get_state() for name, c in self.components.items() if c.generator is not None}
-        return {"numpy_rng": json.dumps(self.rng.bit_generator.state), **own, "gen_imagine": self.gen_imagine.get_state()}
+        return {
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            **own,
+            "gen_imagine": self.gen_imagine.get_state(),
+        }
 
     def load_rng_state(self, state: Mapping[str, Any]) -> None:
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])

@@ -102,8 +102,10 @@ class Collector:
         actions = np.asarray(self.policy(obs))
         kind = "an integer array" if space.is_discrete else "an array"
         if actions.shape != (n, *space.shape) or (space.is_discrete and not np.issubdtype(actions.dtype, np.integer)):
-            raise ValueError(f"policy must return {kind} of shape {(n, *space.shape)} ({space}), got shape "
-                             f"{actions.shape} dtype {actions.dtype}")
+            raise ValueError(
+                f"policy must return {kind} of shape {(n, *space.shape)} ({space}), got shape "
+                f"{actions.shape} dtype {actions.dtype}"
+            )
         actions = space.check(actions, "policy")
         # Always draw both, so the random stream does not depend on the policy's choices.
         explore = self.rng.random(n) < self.epsilon  # spec §2: per env, per step

@@ -58,8 +58,9 @@ class Component:
         batch = self.sample(source, self.shard_size)
         self.module.train()
         loss, stats = self.objective(*batch)
-        stats["grad_norm"] = optimizer_step(self.module, self.optimizer, self.scheduler, loss,
-                                            self.optimizer_cfg.max_grad_norm)
+        stats["grad_norm"] = optimizer_step(
+            self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm
+        )
         self.updates += 1
         return stats
 
@@ -70,8 +71,11 @@ class Component:
     # -- checkpoint entries: ``<name>``, ``<name>_optimizer``, ``<name>_scheduler`` --------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return {self.name: self.module.state_dict(), f"{self.name}_optimizer": self.optimizer.state_dict(),
-                f"{self.name}_scheduler": self.scheduler.state_dict()}
+        return {
+            self.name: self.module.state_dict(),
+            f"{self.name}_optimizer": self.optimizer.state_dict(),
+            f"{self.name}_scheduler": self.scheduler.state_dict(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.module.load_state_dict(state[self.name])
@@ -84,7 +88,9 @@ def make_objective(module: nn.Module, loss: Loss, dist: DistInfo, device: torch.
     return data_parallel(Objective(module, lambda m, *batch: loss(m, *batch, **training)), dist, device)
 
 
-def component_stats(name: str, stats: Iterable[dict[str, float]], keys: Iterable[str] | None = None) -> dict[str, float]:
+def component_stats(
+    name: str, stats: Iterable[dict[str, float]], keys: Iterable[str] | None = None
+) -> dict[str, float]:
     """``train/<name>_<stat>``: each stat's mean over the given updates (nothing if there were none)."""
     stats = list(stats)
     if not stats:
@@ -92,9 +98,12 @@ def component_stats(name: str, stats: Iterable[dict[str, float]], keys: Iterable
     return {f"train/{name}_{k}": float(np.mean([s[k] for s in stats])) for k in (keys or stats[0])}
 
 
-def update_components(components: Iterable[Component], updates: Mapping[str, int],
-                      sources: Mapping[str, Callable[[], Any]], clock: Callable[[], float]
-                      ) -> tuple[dict[str, float], dict[str, float]]:
+def update_components(
+    components: Iterable[Component],
+    updates: Mapping[str, int],
+    sources: Mapping[str, Callable[[], Any]],
+    clock: Callable[[], float],
+) -> tuple[dict[str, float], dict[str, float]]:
     """One epoch's updates of every component, in order (spec §1 steps 2-3); every process of a
     data-parallel run calls this with the same counts. Returns (seconds per component, logged stats)."""
     times: dict[str, float] = {}

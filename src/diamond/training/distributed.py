@@ -41,8 +41,9 @@ class DistInfo:
 def env_info() -> DistInfo:
     """The process's place in the job, from torchrun's RANK / WORLD_SIZE / LOCAL_RANK (one process if unset)."""
     try:
-        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                        int(os.environ.get("LOCAL_RANK", 0)))
+        return DistInfo(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
     except ValueError as exc:
         raise ConfigError(f"RANK / WORLD_SIZE / LOCAL_RANK must be integers (torchrun sets them): {exc}") from None
 
@@ -53,15 +54,21 @@ def init(info: DistInfo, device: torch.device) -> None:
         if device.type == "cuda":
             torch.cuda.set_device(info.local_rank)
         # the other processes wait while rank 0 collects and evaluates: allow long waits
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=info.rank,
-                                world_size=info.world_size, timeout=timedelta(hours=2))
+        dist.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo",
+            rank=info.rank,
+            world_size=info.world_size,
+            timeout=timedelta(hours=2),
+        )
 
 
 def shard_size(global_batch: int, info: DistInfo, where: str) -> int:
     """Each process's share of a global batch; the global batch must split evenly."""
     if global_batch % info.world_size:
-        raise ConfigError(f"{where}={global_batch} does not split evenly over {info.world_size} processes; "
-                          f"use a multiple of {info.world_size}")
+        raise ConfigError(
+            f"{where}={global_batch} does not split evenly over {info.world_size} processes; "
+            f"use a multiple of {info.world_size}"
+        )
     return global_batch // info.world_size
 
 

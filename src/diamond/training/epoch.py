@@ -25,11 +25,13 @@ def run_epoch(run: Run) -> None:
     """Epoch ``state.epoch + 1``, ending with its checkpoint."""
     state = run.state
     state.epoch += 1
-    plan, collected, times = collect(run, plan_epoch(state.epoch, state.agent_steps, run.cfg.schedule,
-                                                     run.agent.update_counts))
+    plan, collected, times = collect(
+        run, plan_epoch(state.epoch, state.agent_steps, run.cfg.schedule, run.agent.update_counts)
+    )
     follower.broadcast(run.info, {"stop": False, "plan": asdict(plan)})  # the other processes update with us
-    update_times, stats = update_components(run.agent.components.values(), plan.updates, run.experience.sources,
-                                            time.monotonic)
+    update_times, stats = update_components(
+        run.agent.components.values(), plan.updates, run.experience.sources, time.monotonic
+    )
     times.update(update_times)
     follower_rngs = follower.gather(run.info, None)
     t = time.monotonic()
@@ -57,7 +59,9 @@ def play(run: Run, num_episodes: int, seed: int) -> EpisodeReturns:
     env = run.make_env(run.cfg, "test", min(num_episodes, 16), seed)
     try:
         policy = RecurrentPolicy(run.agent.actor_critic, env.num_envs, seed=seed)
-        return run_evaluation_episodes(env, policy, num_episodes, seed=seed, max_steps=run.cfg.schedule.test_env_max_steps)
+        return run_evaluation_episodes(
+            env, policy, num_episodes, seed=seed, max_steps=run.cfg.schedule.test_env_max_steps
+        )
     finally:
         env.close()
 
@@ -69,8 +73,13 @@ def evaluate(run: Run) -> dict[str, float]:
     stats = run.agent.held_out_stats(result.episodes, cfg.seed)
     stats["test/return"] = result.mean
     state.test_history.append({"epoch": state.epoch, "agent_steps": state.agent_steps, "returns": result.returns})
-    save_checkpoint(run.run_dir / AgentRun.snapshot(state.epoch), run.config,
-                    actor_critic=run.agent.actor_critic.state_dict(), epoch=state.epoch, agent_steps=state.agent_steps)
+    save_checkpoint(
+        run.run_dir / AgentRun.snapshot(state.epoch),
+        run.config,
+        actor_critic=run.agent.actor_critic.state_dict(),
+        epoch=state.epoch,
+        agent_steps=state.agent_steps,
+    )
     return stats
 
 
@@ -106,8 +115,11 @@ def _fmt_time(seconds: float) -> str:
 
 def epoch_line(state: RunState, total_steps: int, times: dict[str, float], stats: dict[str, Any], eta: float) -> str:
     split = " ".join(f"{k} {v:.1f}s" for k, v in times.items() if v > 0)
-    parts = [f"epoch {state.epoch}", f"agent steps {state.agent_steps:,}/{total_steps:,}",
-             f"{sum(times.values()):.1f}s ({split})"]
+    parts = [
+        f"epoch {state.epoch}",
+        f"agent steps {state.agent_steps:,}/{total_steps:,}",
+        f"{sum(times.values()):.1f}s ({split})",
+    ]
     if "imagined_frames_per_s" in stats:
         parts.append(f"{stats['imagined_frames_per_s']:.0f} imagined frames/s")
     if "test/return" in stats:

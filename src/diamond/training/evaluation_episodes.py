@@ -47,8 +47,15 @@ class EpisodeReturns:
         return float(np.mean(self.returns))
 
 
-def run_evaluation_episodes(env: VectorEnv, policy: Policy, num_episodes: int, seed: int, epsilon: float = 0.0,
-                      keep_episodes: bool = True, max_steps: int = 0) -> EpisodeReturns:
+def run_evaluation_episodes(
+    env: VectorEnv,
+    policy: Policy,
+    num_episodes: int,
+    seed: int,
+    epsilon: float = 0.0,
+    keep_episodes: bool = True,
+    max_steps: int = 0,
+) -> EpisodeReturns:
     """Exactly ``num_episodes`` complete episodes, each env running a fixed quota of them.
 
     Fixed quotas, not "the first N to finish", so short episodes are not over-represented. ``max_steps``

@@ -51,7 +51,8 @@ class ReplayAndImagination:
         if len(self.store) == 0:
             raise ConfigError(
                 f"no {self.cfg.env.game} episode ended within the initial collection of {collected} agent steps, so "
-                "the world model has nothing to learn from; raise schedule.initial_steps (and initial_steps_max)")
+                "the world model has nothing to learn from; raise schedule.initial_steps (and initial_steps_max)"
+            )
         return plan, collected
 
     def close(self) -> None:

@@ -41,8 +41,9 @@ def gather(info: DistInfo, item: Any) -> list[Any]:
     return list(out[1:]) if out is not None else []
 
 
-def follow(cfg: TrainConfig, run_dir: Path, device: torch.device, info: DistInfo, resume: bool,
-           make_env: Callable[..., Any]) -> dict[str, Any]:
+def follow(
+    cfg: TrainConfig, run_dir: Path, device: torch.device, info: DistInfo, resume: bool, make_env: Callable[..., Any]
+) -> dict[str, Any]:
     """A process of rank > 0: the same updates as rank 0 on its own shard of every batch, sampled from a
     read-only view of the replay data that rank 0 collects; no collection, evaluation or output."""
     env = make_env(cfg, "train", 1, cfg.seed)

@@ -25,15 +25,22 @@ from diamond.training.schedule import scheduled_updates
 REPLAY, ROLLOUTS = "replay", "rollouts"
 
 
-def denoiser_loss(m: NextFrameDenoiser, obs: torch.Tensor, act: torch.Tensor, mask: torch.Tensor, generator=None,
-                  normaliser=None) -> tuple[torch.Tensor, dict[str, float]]:
+def denoiser_loss(
+    m: NextFrameDenoiser, obs: torch.Tensor, act: torch.Tensor, mask: torch.Tensor, generator=None, normaliser=None
+) -> tuple[torch.Tensor, dict[str, float]]:
     loss = m.loss(obs, act, mask, generator=generator, normaliser=normaliser)
     return loss, {"loss": float(loss.detach())}
 
 
-def denoiser_component(model: DenoiserConfig, training: DenoiserTrainingConfig, updates_in: Callable[[int], int],
-                       device: torch.device, dist: DistInfo, generator: torch.Generator,
-                       where: str = "denoiser_training") -> Component:
+def denoiser_component(
+    model: DenoiserConfig,
+    training: DenoiserTrainingConfig,
+    updates_in: Callable[[int], int],
+    device: torch.device,
+    dist: DistInfo,
+    generator: torch.Generator,
+    where: str = "denoiser_training",
+) -> Component:
     """The diffusion world model (spec §4): EDM loss on segments of context frames and targets."""
     module = make_denoiser(model).to(device)
     length = model.net.num_steps_conditioning + training.num_targets
@@ -42,11 +49,25 @@ def denoiser_component(model: DenoiserConfig, training: DenoiserTrainingConfig, 
         b = sampler.sample(n, length, "end", final_obs=training.final_obs_targets).to(device)
         return to_model_range(b.obs), b.act, b.mask_padding
 
-    objective = make_objective(module, denoiser_loss, dist, device, generator=generator, normaliser=count_normaliser(dist))
+    objective = make_objective(
+        module, denoiser_loss, dist, device, generator=generator, normaliser=count_normaliser(dist)
+    )
     # the metrics line has always held the denoiser's loss alone: runs stay comparable line for line
-    return Component("denoiser", module, training.optimizer, REPLAY, sample, denoiser_loss, objective,
-                     training.batch_size, shard_size(training.batch_size, dist, f"{where}.batch_size"), updates_in,
-                     generator=generator, held_out=True, logged_stats=("loss",))
+    return Component(
+        "denoiser",
+        module,
+        training.optimizer,
+        REPLAY,
+        sample,
+        denoiser_loss,
+        objective,
+        training.batch_size,
+        shard_size(training.batch_size, dist, f"{where}.batch_size"),
+        updates_in,
+        generator=generator,
+        held_out=True,
+        logged_stats=("loss",),
+    )
 
 
 def rew_end_loss(m: RewEndModel, *batch: torch.Tensor, generator=None, normaliser=None):
@@ -64,9 +85,19 @@ def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, se
         return to_model_range(b.obs), b.act, to_model_range(b.next_obs), b.rew, b.end, b.mask_padding
 
     objective = make_objective(module, rew_end_loss, dist, device, normaliser=count_normaliser(dist))
-    return Component("rew_end", module, t.optimizer, REPLAY, sample, rew_end_loss, objective, t.batch_size,
-                     shard_size(t.batch_size, dist, "rew_end_training.batch_size"),
-                     scheduled_updates(cfg.schedule, "rew_end"), held_out=True)
+    return Component(
+        "rew_end",
+        module,
+        t.optimizer,
+        REPLAY,
+        sample,
+        rew_end_loss,
+        objective,
+        t.batch_size,
+        shard_size(t.batch_size, dist, "rew_end_training.batch_size"),
+        scheduled_updates(cfg.schedule, "rew_end"),
+        held_out=True,
+    )
 
 
 def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, seed: int) -> Component:
@@ -78,13 +109,27 @@ def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInf
     def loss(m: ActorCritic, runner, generator=None, normaliser=None):
         return actor_critic_loss(runner.rollout(im.horizon), im)  # the runner acts with this module
 
-    return Component("actor_critic", module, t.optimizer, ROLLOUTS, lambda runner, n: (runner,), loss,
-                     make_objective(module, loss, dist, device), im.batch_size,
-                     shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
-                     scheduled_updates(cfg.schedule, "actor_critic"),
-                     frames_per_update=("imagined_frames_per_s", im.batch_size * im.horizon))
+    return Component(
+        "actor_critic",
+        module,
+        t.optimizer,
+        ROLLOUTS,
+        lambda runner, n: (runner,),
+        loss,
+        make_objective(module, loss, dist, device),
+        im.batch_size,
+        shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
+        scheduled_updates(cfg.schedule, "actor_critic"),
+        frames_per_update=("imagined_frames_per_s", im.batch_size * im.horizon),
+    )
 
 
 def agent_denoiser(cfg: TrainConfig, device: torch.device, dist: DistInfo, seed: int) -> Component:
-    return denoiser_component(cfg.denoiser, cfg.denoiser_training, scheduled_updates(cfg.schedule, "denoiser"), device,
-                              dist, torch.Generator(device=device).manual_seed(seed + 1))
+    return denoiser_component(
+        cfg.denoiser,
+        cfg.denoiser_training,
+        scheduled_updates(cfg.schedule, "denoiser"),
+        device,
+        dist,
+        torch.Generator(device=device).manual_seed(seed + 1),
+    )

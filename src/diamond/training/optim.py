@@ -22,11 +22,14 @@ def decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
     return decay, no_decay
 
 
-def make_optimizer(model: nn.Module, cfg: OptimizerConfig) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def make_optimizer(
+    model: nn.Module, cfg: OptimizerConfig
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     decay, no_decay = decay_groups(model)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr, eps=cfg.eps,
+        lr=cfg.lr,
+        eps=cfg.eps,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_factor(step, cfg.warmup_steps))
     return optimizer, scheduler
@@ -37,8 +40,9 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return 1.0 if step >= warmup_steps else step / warmup_steps
 
 
-def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss: torch.Tensor,
-                   max_grad_norm: float) -> float:
+def optimizer_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss: torch.Tensor, max_grad_norm: float
+) -> float:
     """Backward, clip the global gradient norm, step. Returns the pre-clipping gradient norm."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -26,12 +26,29 @@ def final_report(run: Run) -> dict[str, Any]:
     mean, low, high = mean_ci95(final.returns)
     log(f"final: mean return {mean:.2f} (95% CI {low:.2f} to {high:.2f}) over {len(final.returns)} test episodes")
     results: dict[str, Any] = {
-        "game": cfg.env.game, "env": cfg.env.family, "model_free": cfg.model_free, "seed": cfg.seed,
-        "agent_steps": state.agent_steps, "epochs": state.epoch, "initial_steps": state.initial_steps,
-        "final": {"mean_return": mean, "ci95": [low, high], "episodes": len(final.returns), "returns": final.returns,
-                  "lengths": final.lengths},
-        "test_history": [{"epoch": h["epoch"], "agent_steps": h["agent_steps"], "mean_return": float(np.mean(h["returns"])),
-                          "returns": h["returns"]} for h in state.test_history],
+        "game": cfg.env.game,
+        "env": cfg.env.family,
+        "model_free": cfg.model_free,
+        "seed": cfg.seed,
+        "agent_steps": state.agent_steps,
+        "epochs": state.epoch,
+        "initial_steps": state.initial_steps,
+        "final": {
+            "mean_return": mean,
+            "ci95": [low, high],
+            "episodes": len(final.returns),
+            "returns": final.returns,
+            "lengths": final.lengths,
+        },
+        "test_history": [
+            {
+                "epoch": h["epoch"],
+                "agent_steps": h["agent_steps"],
+                "mean_return": float(np.mean(h["returns"])),
+                "returns": h["returns"],
+            }
+            for h in state.test_history
+        ],
         "train_seconds": float(sum(state.epoch_seconds)),
     }
     if cfg.schedule.random_episodes:
@@ -54,13 +71,28 @@ def random_policy(run: Run, agent_low: float) -> dict[str, Any]:
     cfg, sched = run.cfg, run.cfg.schedule
     env = run.make_env(cfg, "test", min(sched.random_episodes, 16), cfg.seed + TEST_SEED_OFFSET)
     try:
-        rnd = run_evaluation_episodes(env, RandomPolicy(env.action_space, seed=cfg.seed), sched.random_episodes,
-                                      seed=cfg.seed, keep_episodes=False, max_steps=sched.test_env_max_steps)
+        rnd = run_evaluation_episodes(
+            env,
+            RandomPolicy(env.action_space, seed=cfg.seed),
+            sched.random_episodes,
+            seed=cfg.seed,
+            keep_episodes=False,
+            max_steps=sched.test_env_max_steps,
+        )
     finally:
         env.close()
     r_mean, r_low, r_high = mean_ci95(rnd.returns)
     beats = bool(agent_low > r_high)
-    run.log(f"uniformly random policy: mean return {r_mean:.2f} (95% CI {r_low:.2f} to {r_high:.2f}); "
-            f"the agent {'beats' if beats else 'does not beat'} it with non-overlapping intervals")
-    return {"random": {"mean_return": r_mean, "ci95": [r_low, r_high], "episodes": len(rnd.returns),
-                       "returns": rnd.returns}, "beats_random": beats}
+    run.log(
+        f"uniformly random policy: mean return {r_mean:.2f} (95% CI {r_low:.2f} to {r_high:.2f}); "
+        f"the agent {'beats' if beats else 'does not beat'} it with non-overlapping intervals"
+    )
+    return {
+        "random": {
+            "mean_return": r_mean,
+            "ci95": [r_low, r_high],
+            "episodes": len(rnd.returns),
+            "returns": rnd.returns,
+        },
+        "beats_random": beats,
+    }

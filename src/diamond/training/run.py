@@ -63,9 +63,15 @@ __all__ = ["CHECKPOINT", "make_env", "train"]
 MODEL_FREE_SEED_OFFSET = 20_000
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: bool = False,
-          allow_config_change: bool = False, log: Callable[[str], None] = print,
-          stop_after_epochs: int | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    device: torch.device,
+    resume: bool = False,
+    allow_config_change: bool = False,
+    log: Callable[[str], None] = print,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
     """Run (or resume) DIAMOND training in ``run_dir``; returns the results (also in results.json)."""
     run_dir = Path(run_dir)
     info = distributed.env_info()
@@ -84,8 +90,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
         while not run.state.training_done:
             if stop_after_epochs is not None and run.state.epoch - start_epoch >= stop_after_epochs:
                 follower.broadcast(info, {"stop": True})
-                return {"stopped_after_epochs": stop_after_epochs, "epoch": run.state.epoch,
-                        "agent_steps": run.state.agent_steps}
+                return {
+                    "stopped_after_epochs": stop_after_epochs,
+                    "epoch": run.state.epoch,
+                    "agent_steps": run.state.agent_steps,
+                }
             run_epoch(run)
         follower.broadcast(info, {"stop": True})
         return final_report(run)
@@ -93,8 +102,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, device: torch.device, resume: b
         run.close()
 
 
-def open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distributed.DistInfo, resume: bool,
-             allow_config_change: bool, log: Callable[[str], None]) -> Run:
+def open_run(
+    cfg: TrainConfig,
+    run_dir: Path,
+    device: torch.device,
+    info: distributed.DistInfo,
+    resume: bool,
+    allow_config_change: bool,
+    log: Callable[[str], None],
+) -> Run:
     """The run's envs, replay store, networks and state: new, or as its last checkpoint left them."""
     with ExitStack() as undo:  # on an error, close what is already open (a store keeps its writer lock)
         run = _open_run(cfg, run_dir, device, info, resume, allow_config_change, log, undo)
@@ -103,8 +119,16 @@ def open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distri
     return run
 
 
-def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distributed.DistInfo, resume: bool,
-              allow_config_change: bool, log: Callable[[str], None], undo: ExitStack) -> Run:
+def _open_run(
+    cfg: TrainConfig,
+    run_dir: Path,
+    device: torch.device,
+    info: distributed.DistInfo,
+    resume: bool,
+    allow_config_change: bool,
+    log: Callable[[str], None],
+    undo: ExitStack,
+) -> Run:
     ckpt = run_dir / CHECKPOINT
     train_env = make_env(cfg, "train", cfg.env.num_envs, cfg.seed)
     undo.callback(train_env.close)
@@ -127,11 +151,15 @@ def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distr
         collector.load_state_dict(from_tensor_tree(payload["collector"]))
         state = RunState(**payload["run"])
         dropped = store.roll_back(int(payload["num_episodes"]))
-        log(f"resumed {run_dir} after epoch {state.epoch} ({state.agent_steps:,} agent steps); "
-            f"{dropped} episode(s) stored after that checkpoint were rolled back and will be collected again")
+        log(
+            f"resumed {run_dir} after epoch {state.epoch} ({state.agent_steps:,} agent steps); "
+            f"{dropped} episode(s) stored after that checkpoint were rolled back and will be collected again"
+        )
     elif len(store) > 0:
-        raise ConfigError(f"{store.root} already holds {len(store)} episodes but there is no checkpoint to resume; "
-                          "choose another --out (nothing was changed)")
+        raise ConfigError(
+            f"{store.root} already holds {len(store)} episodes but there is no checkpoint to resume; "
+            "choose another --out (nothing was changed)"
+        )
     trim_metrics(run_dir, state.epoch)  # lines written after the checkpoint: their epochs run again
     write_json_atomically(run_dir / AgentRun.CONFIG, config)
     write_json_atomically(run_dir / AgentRun.PROTOCOL, metadata)
@@ -139,7 +167,9 @@ def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distr
     from torch.utils.tensorboard import SummaryWriter
 
     # scalars are logged against agent steps: drop those of the epochs after the checkpoint
-    writer = SummaryWriter(str(run_dir / AgentRun.TENSORBOARD), purge_step=state.agent_steps + 1 if state.epoch else None)
+    writer = SummaryWriter(
+        str(run_dir / AgentRun.TENSORBOARD), purge_step=state.agent_steps + 1 if state.epoch else None
+    )
     undo.callback(writer.close)
     if cfg.model_free:
         im = cfg.actor_critic_training.imagination
@@ -147,7 +177,9 @@ def _open_run(cfg: TrainConfig, run_dir: Path, device: torch.device, info: distr
         experience: Any = RealRollouts(cfg, agent, env)
     else:
         experience = ReplayAndImagination(cfg, agent, collector, store)
-    return Run(cfg, run_dir, config, device, info, agent, policy, collector, store, state, experience, writer, make_env, log)
+    return Run(
+        cfg, run_dir, config, device, info, agent, policy, collector, store, state, experience, writer, make_env, log
+    )
 
 
 def _continue_under_new_schedule(run: Run) -> None:
@@ -157,7 +189,9 @@ def _continue_under_new_schedule(run: Run) -> None:
     was_done = state.training_done
     state.training_done = state.epoch > 0 and run.experience.finished(state)
     if was_done and not state.training_done:
-        run.log(f"the run finished at {state.agent_steps:,} agent steps; it trains on to the schedule's "
-                f"{run.cfg.schedule.total_steps:,}")
+        run.log(
+            f"the run finished at {state.agent_steps:,} agent steps; it trains on to the schedule's "
+            f"{run.cfg.schedule.total_steps:,}"
+        )
     if not state.training_done and (run.run_dir / RESULTS).exists():
         (run.run_dir / RESULTS).unlink()

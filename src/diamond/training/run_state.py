@@ -78,19 +78,24 @@ def check_run_folder(run_dir: Path, resume: bool) -> None:
         what = "does not exist" if not run_dir.exists() else f"holds no checkpoint {CHECKPOINT}"
         raise ConfigError(f"--resume {run_dir}: the run folder {what}; nothing to resume")
     if not resume and ckpt.exists():
-        raise ConfigError(f"{run_dir} already holds a run ({CHECKPOINT}); pass --resume to continue it or choose "
-                          "another --out (nothing was changed)")
+        raise ConfigError(
+            f"{run_dir} already holds a run ({CHECKPOINT}); pass --resume to continue it or choose "
+            "another --out (nothing was changed)"
+        )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_probe"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"run folder {run_dir} cannot be written ({exc.strerror or exc}); choose another --out") from exc
+        raise ConfigError(
+            f"run folder {run_dir} cannot be written ({exc.strerror or exc}); choose another --out"
+        ) from exc
 
 
-def load_state(ckpt: Path, config: dict[str, Any], allow_config_change: bool, device: torch.device,
-               log: Callable[[str], None]) -> dict[str, Any]:
+def load_state(
+    ckpt: Path, config: dict[str, Any], allow_config_change: bool, device: torch.device, log: Callable[[str], None]
+) -> dict[str, Any]:
     """The checkpoint's payload, refused if its configuration differs (unless ``allow_config_change``)."""
     payload = load_checkpoint(ckpt, map_location=device)
     for key in ("agent", "run", "collector", "policy", "num_episodes"):
@@ -108,15 +113,25 @@ def load_state(ckpt: Path, config: dict[str, Any], allow_config_change: bool, de
 def check_world_size(ckpt: Path, payload: dict[str, Any], info: DistInfo) -> None:
     saved = int(payload.get("world_size", 1))
     if saved != info.world_size:
-        raise CheckpointError(f"{ckpt} was written by a run of {saved} process(es); resume it with the same number "
-                              f"(torchrun --nproc-per-node {saved}), not {info.world_size}")
+        raise CheckpointError(
+            f"{ckpt} was written by a run of {saved} process(es); resume it with the same number "
+            f"(torchrun --nproc-per-node {saved}), not {info.world_size}"
+        )
 
 
 def save_state(run: Run, follower_rngs: list[Any]) -> None:
     """The whole state after an epoch, atomically: a kill leaves this checkpoint or the previous one."""
-    save_checkpoint(run.run_dir / CHECKPOINT, run.config, agent=run.agent.state_dict(), run=asdict(run.state),
-                    policy=run.policy.state_dict(), collector=to_tensor_tree(run.collector.state_dict()),
-                    num_episodes=len(run.store), world_size=run.info.world_size, follower_rngs=follower_rngs)
+    save_checkpoint(
+        run.run_dir / CHECKPOINT,
+        run.config,
+        agent=run.agent.state_dict(),
+        run=asdict(run.state),
+        policy=run.policy.state_dict(),
+        collector=to_tensor_tree(run.collector.state_dict()),
+        num_episodes=len(run.store),
+        world_size=run.info.world_size,
+        follower_rngs=follower_rngs,
+    )
 
 
 def append_metrics(run_dir: Path, line: dict[str, Any]) -> None:

@@ -46,15 +46,20 @@ class EpochPlan:
     evaluate: bool
 
 
-def plan_epoch(epoch: int, agent_steps: int, cfg: ScheduleConfig,
-               counts: Mapping[str, Callable[[int], int]] | None = None) -> EpochPlan:
+def plan_epoch(
+    epoch: int, agent_steps: int, cfg: ScheduleConfig, counts: Mapping[str, Callable[[int], int]] | None = None
+) -> EpochPlan:
     """What epoch ``epoch`` (1-based) does, given the agent steps already taken. ``counts``: each network's
     updates per epoch (default: the three of the schedule)."""
     counts = counts if counts is not None else {name: scheduled_updates(cfg, name) for name in SCHEDULED}
     first = epoch == 1
     collect = 0 if first else min(cfg.steps_per_epoch, max(0, cfg.total_steps - agent_steps))
-    return EpochPlan(epoch=epoch, collect_steps=collect, updates={name: int(n(epoch)) for name, n in counts.items()},
-                     evaluate=epoch % cfg.eval_every == 0)
+    return EpochPlan(
+        epoch=epoch,
+        collect_steps=collect,
+        updates={name: int(n(epoch)) for name, n in counts.items()},
+        evaluate=epoch % cfg.eval_every == 0,
+    )
 
 
 def run_finished(epoch: int, agent_steps: int, epochs_without_collection: int, cfg: ScheduleConfig) -> bool:
@@ -68,12 +73,15 @@ def remaining_epochs(agent_steps: int, epochs_without_collection: int, cfg: Sche
     return math.ceil(collecting / cfg.steps_per_epoch) + max(0, cfg.extra_epochs - epochs_without_collection)
 
 
-def regular_epoch_seconds(times: dict[str, float], first: EpochPlan, regular: EpochPlan, collected: int,
-                          steps_per_epoch: int) -> float:
+def regular_epoch_seconds(
+    times: dict[str, float], first: EpochPlan, regular: EpochPlan, collected: int, steps_per_epoch: int
+) -> float:
     """Expected seconds of a later epoch (``regular``), from the first epoch's time per collected step and
     per update (the first epoch's counts differ, so its own duration would mislead an ETA)."""
+
     def scaled(phase: str, done: int, planned: int) -> float:
         return times.get(phase, 0.0) / done * planned if done else 0.0
 
-    return (scaled("collect", collected, steps_per_epoch)
-            + sum(scaled(name, n, regular.updates.get(name, 0)) for name, n in first.updates.items()))
+    return scaled("collect", collected, steps_per_epoch) + sum(
+        scaled(name, n, regular.updates.get(name, 0)) for name, n in first.updates.items()
+    )

@@ -40,18 +40,24 @@ def fit_to_data(cfg: WorldModelRunConfig, metadata: dict[str, Any], where: str) 
         raise ConfigError(f"{where}: the dataset's obs_shape is {shape!r}; expected [channels, height, width]")
     space = action_space_of(metadata, where)
     if space is None:
-        raise ConfigError(f"{where}: the dataset records no action space (no action_space or num_actions in its metadata)")
+        raise ConfigError(
+            f"{where}: the dataset records no action space (no action_space or num_actions in its metadata)"
+        )
     net = replace(cfg.denoiser.net, img_channels=int(shape[0]), action_space=space)
     return replace(cfg, denoiser=replace(cfg.denoiser, net=net))
 
 
-def require_compatible(train_meta: dict[str, Any], test_meta: dict[str, Any], train_where: str, test_where: str) -> None:
+def require_compatible(
+    train_meta: dict[str, Any], test_meta: dict[str, Any], train_where: str, test_where: str
+) -> None:
     train = {"obs_shape": train_meta.get("obs_shape"), "action space": action_space_of(train_meta, train_where)}
     test = {"obs_shape": test_meta.get("obs_shape"), "action space": action_space_of(test_meta, test_where)}
     for key in train:
         if train[key] != test[key]:
-            raise ConfigError(f"held-out data {test_where} has {key} {test[key]} but the training data {train_where} has "
-                              f"{key} {train[key]}; they must come from the same environment")
+            raise ConfigError(
+                f"held-out data {test_where} has {key} {test[key]} but the training data {train_where} has "
+                f"{key} {train[key]}; they must come from the same environment"
+            )
 
 
 class WorldModelTraining:
@@ -64,8 +70,15 @@ class WorldModelTraining:
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
         # one "epoch" of num_updates updates: this run has no collection between them
-        self.component = denoiser_component(cfg.denoiser, cfg.training, lambda epoch: cfg.num_updates, device,
-                                            DistInfo(), self.generator, where="training")
+        self.component = denoiser_component(
+            cfg.denoiser,
+            cfg.training,
+            lambda epoch: cfg.num_updates,
+            device,
+            DistInfo(),
+            self.generator,
+            where="training",
+        )
 
     @property
     def denoiser(self) -> NextFrameDenoiser:
@@ -94,14 +107,17 @@ class WorldModelTraining:
         self.generator.set_state(state["torch_rng"])
 
 
-def _start_or_resume(training: WorldModelTraining, run_dir: Path, config: dict[str, Any], resume: bool,
-                     log: Callable[[str], None]) -> None:
+def _start_or_resume(
+    training: WorldModelTraining, run_dir: Path, config: dict[str, Any], resume: bool, log: Callable[[str], None]
+) -> None:
     """Load the checkpoint to resume (refusing another configuration), or refuse to overwrite one."""
     ckpt_path = run_dir / CHECKPOINT
     if ckpt_path.exists():
         if not resume:
-            raise ConfigError(f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
-                              "or choose another --out (nothing was changed)")
+            raise ConfigError(
+                f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
+                "or choose another --out (nothing was changed)"
+            )
         payload = load_checkpoint(ckpt_path, map_location=training.device)
         require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
         training.load_state_dict(payload)
@@ -116,8 +132,9 @@ def _start_or_resume(training: WorldModelTraining, run_dir: Path, config: dict[s
         metrics_path.write_text("".join(line + "\n" for line in kept))
 
 
-def _evaluate(training: WorldModelTraining, held_out, writer, metrics_path: Path,
-              log: Callable[[str], None]) -> dict[str, float]:
+def _evaluate(
+    training: WorldModelTraining, held_out, writer, metrics_path: Path, log: Callable[[str], None]
+) -> dict[str, float]:
     """One-step prediction on the held-out contexts: TensorBoard, a metrics line and a line of output."""
     cfg = training.cfg
     training.denoiser.eval()
@@ -128,8 +145,10 @@ def _evaluate(training: WorldModelTraining, held_out, writer, metrics_path: Path
             writer.add_scalar(f"eval/{key}", value, training.step)
     with open(metrics_path, "a") as f:
         f.write(dumps(m) + "\n")
-    log(f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
-        f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})")
+    log(
+        f"step {training.step}: one-step PSNR {m['psnr_model']:.2f} dB (copy last frame {m['psnr_copy_last']:.2f}); "
+        f"on changed pixels {m['psnr_model_changed']:.2f} dB (copy {m['psnr_copy_last_changed']:.2f})"
+    )
     return m
 
 
@@ -158,7 +177,9 @@ def train_world_model(
 
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(run_dir / WorldModelRun.TENSORBOARD), purge_step=training.step if training.step else None)
+    writer = SummaryWriter(
+        str(run_dir / WorldModelRun.TENSORBOARD), purge_step=training.step if training.step else None
+    )
     sampler = SegmentSampler(train_store, training.rng)
     held_out = held_out_contexts(test_store, cfg.eval_contexts, cfg.denoiser.net.num_steps_conditioning, seed=cfg.seed)
     metrics_path = run_dir / WorldModelRun.METRICS
@@ -169,8 +190,15 @@ def train_world_model(
 
     last_eval = evaluate() if training.step == 0 else None
     start = time.monotonic()
-    bar = Progress(cfg.num_updates, training.step, unit="update", desc="denoiser", enabled=progress, log=log,
-                   time_budget_s=None if max_minutes is None else 60 * max_minutes)
+    bar = Progress(
+        cfg.num_updates,
+        training.step,
+        unit="update",
+        desc="denoiser",
+        enabled=progress,
+        log=log,
+        time_budget_s=None if max_minutes is None else 60 * max_minutes,
+    )
     losses: list[float] = []
     stopped_early = False
     while training.step < cfg.num_updates:

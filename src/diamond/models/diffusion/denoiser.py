@@ -39,8 +39,9 @@ class Denoiser(nn.Module):
     def preconditioners(self, sigma: Tensor) -> edm.Preconditioners:
         return edm.preconditioners(sigma, self.cfg.sigma_data, self.cfg.sigma_offset_noise)
 
-    def model_output(self, noisy_next_obs: Tensor, sigma: Tensor, obs: Tensor, act: Tensor,
-                     pc: edm.Preconditioners | None = None) -> Tensor:
+    def model_output(
+        self, noisy_next_obs: Tensor, sigma: Tensor, obs: Tensor, act: Tensor, pc: edm.Preconditioners | None = None
+    ) -> Tensor:
         """F's raw output. obs: (B, L, C, H, W) or (B, L·C, H, W) context frames in [-1, 1]; act: (B, L[, A])."""
         pc = pc if pc is not None else self.preconditioners(sigma)
         obs = obs.flatten(1, 2) if obs.ndim == 5 else obs
@@ -59,9 +60,15 @@ class Denoiser(nn.Module):
         d = edm.as_image_scale(pc.c_skip, noisy.ndim) * noisy + edm.as_image_scale(pc.c_out, noisy.ndim) * model_output
         return quantize(d)
 
-    def loss(self, obs: Tensor, act: Tensor, mask: Tensor, generator: torch.Generator | None = None,
-             noise: list[tuple[Tensor, Tensor, Tensor]] | None = None,
-             normaliser: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    def loss(
+        self,
+        obs: Tensor,
+        act: Tensor,
+        mask: Tensor,
+        generator: torch.Generator | None = None,
+        noise: list[tuple[Tensor, Tensor, Tensor]] | None = None,
+        normaliser: Callable[[Tensor], Tensor] | None = None,
+    ) -> Tensor:
         """Autoregressive EDM loss on sequences of L context frames followed by targets (spec §4).
 
         obs: (B, L + K, C, H, W) in [-1, 1]; act: (B, L + K[, A]); mask: (B, L + K) True on real (unpadded)
@@ -81,8 +88,15 @@ class Denoiser(nn.Module):
             context, target = frames[:, k : n + k], frames[:, n + k]
             valid = mask[:, n + k]
             if noise is None:
-                sigma = edm.sample_training_sigmas(obs.size(0), dist.loc, dist.scale, dist.sigma_min, dist.sigma_max,
-                                                   device=obs.device, generator=generator)
+                sigma = edm.sample_training_sigmas(
+                    obs.size(0),
+                    dist.loc,
+                    dist.scale,
+                    dist.sigma_min,
+                    dist.sigma_max,
+                    device=obs.device,
+                    generator=generator,
+                )
                 noisy = edm.add_noise(target, sigma, self.cfg.sigma_offset_noise, generator=generator)
             else:
                 sigma, offset, eps = noise[k]
@@ -102,17 +116,30 @@ class Denoiser(nn.Module):
         return total / num_targets
 
     @torch.no_grad()
-    def sample_next_obs(self, obs: Tensor, act: Tensor, sampler: SamplerConfig, x_init: Tensor | None = None,
-                        generator: torch.Generator | None = None) -> tuple[Tensor, list[Tensor]]:
+    def sample_next_obs(
+        self,
+        obs: Tensor,
+        act: Tensor,
+        sampler: SamplerConfig,
+        x_init: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
         """Sample the next frame given (B, L, C, H, W) context frames and (B, L[, A]) actions."""
         b, _, c, h, w = obs.shape
         context = obs.flatten(1, 2)
         if x_init is None:  # spec §4: start from N(0, I), not scaled by σ_max
             x_init = torch.randn(b, c, h, w, device=obs.device, dtype=obs.dtype, generator=generator)
-        sigmas = karras_sigmas(sampler.num_steps_denoising, sampler.sigma_min, sampler.sigma_max, sampler.rho,
-                               device=obs.device)
+        sigmas = karras_sigmas(
+            sampler.num_steps_denoising, sampler.sigma_min, sampler.sigma_max, sampler.rho, device=obs.device
+        )
         return sample(
             lambda x, s: self.denoise(x, s, context, act),
-            x_init, sigmas, order=sampler.order, s_churn=sampler.s_churn, s_tmin=sampler.s_tmin,
-            s_tmax=sampler.s_tmax, s_noise=sampler.s_noise, generator=generator,
+            x_init,
+            sigmas,
+            order=sampler.order,
+            s_churn=sampler.s_churn,
+            s_tmin=sampler.s_tmin,
+            s_tmax=sampler.s_tmax,
+            s_noise=sampler.s_noise,
+            generator=generator,
         )

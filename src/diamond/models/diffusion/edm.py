@@ -51,8 +51,15 @@ def training_target(x0: Tensor, noisy: Tensor, pc: Preconditioners) -> Tensor:
     return (x0 - as_image_scale(pc.c_skip, x0.ndim) * noisy) / as_image_scale(pc.c_out, x0.ndim)
 
 
-def sample_training_sigmas(n: int, loc: float, scale: float, sigma_min: float, sigma_max: float,
-                           device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> Tensor:
+def sample_training_sigmas(
+    n: int,
+    loc: float,
+    scale: float,
+    sigma_min: float,
+    sigma_max: float,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """ln σ ~ N(loc, scale²), clipped to [sigma_min, sigma_max]."""
     log_sigma = torch.randn(n, device=device, generator=generator) * scale + loc
     return log_sigma.exp().clip(sigma_min, sigma_max)

@@ -34,14 +34,26 @@ class NextFrameDenoiser(Protocol):
     @property
     def device(self) -> torch.device: ...
 
-    def loss(self, obs: Tensor, act: Tensor, mask: Tensor, generator: torch.Generator | None = None,
-             normaliser: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    def loss(
+        self,
+        obs: Tensor,
+        act: Tensor,
+        mask: Tensor,
+        generator: torch.Generator | None = None,
+        normaliser: Callable[[Tensor], Tensor] | None = None,
+    ) -> Tensor:
         """The training loss on segments of L context frames followed by targets, frames in [-1, 1]:
         obs (B, L + K, C, H, W), act (B, L + K[, A]), mask (B, L + K) True on real steps."""
         ...
 
-    def sample_next_obs(self, obs: Tensor, act: Tensor, sampler: SamplerConfig, x_init: Tensor | None = None,
-                        generator: torch.Generator | None = None) -> tuple[Tensor, list[Tensor]]:
+    def sample_next_obs(
+        self,
+        obs: Tensor,
+        act: Tensor,
+        sampler: SamplerConfig,
+        x_init: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, list[Tensor]]:
         """The next frame (B, C, H, W) in [-1, 1] given obs (B, L, C, H, W) and act (B, L[, A]), and the
         sampler's trajectory."""
         ...

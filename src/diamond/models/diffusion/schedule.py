@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 
-def karras_sigmas(n: int, sigma_min: float = 2e-3, sigma_max: float = 5.0, rho: float = 7.0,
-                  device: torch.device | str = "cpu") -> Tensor:
+def karras_sigmas(
+    n: int, sigma_min: float = 2e-3, sigma_max: float = 5.0, rho: float = 7.0, device: torch.device | str = "cpu"
+) -> Tensor:
     """σ_i = (σ_max^(1/ρ) + i/(n−1) · (σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ for i = 0..n−1, then σ_n = 0.
 
     With n = 1 the single level is σ_max.
