@@ -81,7 +81,7 @@ def imagine(
     meta = store.metadata
     net = cfg.denoiser.net
     space = action_space_of(meta, f"--data {data}")
-    if space != net.action_space or meta.get("obs_shape", [None])[0] != net.img_channels:
+    if not net.action_space.accepts_same_actions(space) or meta.get("obs_shape", [None])[0] != net.img_channels:
         raise InvalidValue(
             f"--data {data} has obs_shape={meta.get('obs_shape')} and a {space}, but the checkpoint "
             f"{checkpoint} was trained for {net.img_channels} channels and a {net.action_space}"

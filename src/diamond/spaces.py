@@ -120,6 +120,11 @@ class ActionSpace:
     def is_discrete(self) -> bool:
         return self.kind == "discrete"
 
+    def accepts_same_actions(self, other: ActionSpace | None) -> bool:
+        """The same actions, whatever they are called (a checkpoint inferred from tensor shapes has no names)."""
+        keys = lambda s: (s.kind, s.size, s.groups, s.low, s.high)  # noqa: E731
+        return other is not None and keys(self) == keys(other)
+
     def name(self, i: int) -> str:
         """The name of action (discrete), entry (multi_hot) or dimension (continuous) ``i``."""
         return self.names[i] if self.names else f"{self._unit}{i}"

@@ -56,7 +56,7 @@ def test_a_run_configuration_builds_its_envs():
     cfg = train_config("tiny", None, ["env.family=gym", "env.game=CartPole-v1", "env.max_episode_steps=5"])
     env = make_run_env(cfg, "test", 1, 0)
     try:
-        assert env.observation_shape == (3, cfg.env.size, cfg.env.size) and env.num_actions == 2
+        assert env.observation_shape == (3, cfg.env.size, cfg.env.size) and env.action_space.size == 2
     finally:
         env.close()
 

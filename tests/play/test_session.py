@@ -211,7 +211,7 @@ def test_a_gymnasium_world_model_plays_with_env_gym(tmp_path):
     from diamond.configs.schema import to_dict
     from diamond.models.diffusion.denoiser import Denoiser
 
-    wm_cfg = world_model_config("tiny", None, ["denoiser.net.num_actions=2"])  # CartPole: push left or right
+    wm_cfg = world_model_config("tiny", None, ["denoiser.net.action_space.size=2"])  # CartPole: push left or right
     path = tmp_path / "cartpole_world_model.pt"
     save_checkpoint(path, to_dict(wm_cfg), denoiser=Denoiser(wm_cfg.denoiser).state_dict(), step=0)
     models = load_play_models(path, game="CartPole-v1", env="gym")
