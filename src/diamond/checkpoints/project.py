@@ -27,6 +27,8 @@ def save_checkpoint(path: str | Path, config: dict[str, Any], **states: Any) -> 
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The payload, on the CPU by default: modules and optimisers copy their states to their own device, and
+    generator states must stay CPU tensors whatever the device (``torch.Generator.set_state``)."""
     return check_project_payload(path, read_torch_file(path, map_location))
 
 
@@ -45,6 +47,22 @@ def check_project_payload(path: str | Path, payload: Any) -> dict[str, Any]:
             f"checkpoint {path} has format version {payload.get('version')}; this version reads {VERSION}"
         )
     return payload
+
+
+def require_generator_device(path: str | Path, payload: dict[str, Any], device: torch.device | str) -> None:
+    """Refuse to resume on another device type than the one whose random generators the checkpoint holds.
+
+    CPU and CUDA generators have different states, so the run could not continue as the uninterrupted one
+    would; reseeding instead would silently make it another run. Checkpoints written before the device was
+    recorded come from the CPU, the only device they could be resumed on.
+    """
+    saved, now = str(payload.get("generator_device", "cpu")), torch.device(device).type
+    if saved != now:
+        raise CheckpointError(
+            f"checkpoint {path} holds the random-generator states of a {saved} run and this run is on {now}; "
+            f"{saved} and {now} generators differ, so it could not continue exactly: resume it with --device {saved}, "
+            "or start a new run"
+        )
 
 
 def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:

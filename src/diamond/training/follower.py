@@ -51,7 +51,7 @@ def follow(
     env.close()
     agent = AgentTraining(cfg, device, info)
     if resume:
-        payload = load_checkpoint(run_dir / CHECKPOINT, map_location=device)
+        payload = load_checkpoint(run_dir / CHECKPOINT)  # on the CPU, like rank 0
         check_world_size(run_dir / CHECKPOINT, payload, info)
         agent.load_state_dict(payload["agent"])
         agent.load_rng_state(payload["follower_rngs"][info.rank - 1])

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from diamond.checkpoints.files import CheckpointError
-from diamond.checkpoints.project import load_checkpoint, require_same_config, save_checkpoint
+from diamond.checkpoints.project import load_checkpoint, require_generator_device, require_same_config, save_checkpoint
 from diamond.checkpoints.trees import to_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig
 from diamond.fileio import dumps, write_atomically
@@ -97,10 +97,11 @@ def load_state(
     ckpt: Path, config: dict[str, Any], allow_config_change: bool, device: torch.device, log: Callable[[str], None]
 ) -> dict[str, Any]:
     """The checkpoint's payload, refused if its configuration differs (unless ``allow_config_change``)."""
-    payload = load_checkpoint(ckpt, map_location=device)
+    payload = load_checkpoint(ckpt)  # on the CPU: the states move to their modules' device as they load
     for key in ("agent", "run", "collector", "policy", "num_episodes"):
         if key not in payload:
             raise CheckpointError(f"{ckpt} is not an agent checkpoint of `diamond train` (no {key!r} entry)")
+    require_generator_device(ckpt, payload, device)
     try:
         require_same_config(ckpt, payload["config"], config, TrainConfig)
     except CheckpointError as exc:
@@ -130,6 +131,7 @@ def save_state(run: Run, follower_rngs: list[Any]) -> None:
         collector=to_tensor_tree(run.collector.state_dict()),
         num_episodes=len(run.store),
         world_size=run.info.world_size,
+        generator_device=run.device.type,
         follower_rngs=follower_rngs,
     )
 

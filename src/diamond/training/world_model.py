@@ -15,6 +15,7 @@ import torch
 
 from diamond.checkpoints.project import (
     load_checkpoint,
+    require_generator_device,
     require_same_config,
     save_checkpoint,
 )
@@ -96,6 +97,7 @@ class WorldModelTraining:
             "step": self.step,
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
             "torch_rng": self.generator.get_state(),
+            "generator_device": self.device.type,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -118,7 +120,8 @@ def _start_or_resume(
                 f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
                 "or choose another --out (nothing was changed)"
             )
-        payload = load_checkpoint(ckpt_path, map_location=training.device)
+        payload = load_checkpoint(ckpt_path)  # on the CPU: generator states must stay CPU tensors
+        require_generator_device(ckpt_path, payload, training.device)
         require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
         training.load_state_dict(payload)
         log(f"resumed from {ckpt_path} at step {training.step}")
