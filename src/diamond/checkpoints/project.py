@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from diamond.checkpoints.files import CheckpointError, read_torch_file
+from diamond.configs.schema import from_dict, to_dict
 from diamond.fileio import write_atomically
 
 FORMAT = "diamond-checkpoint"
@@ -87,8 +88,6 @@ def require_same_config(
     """Refuse a checkpoint made with another configuration. With ``cls`` (the config's dataclass), the saved
     config is first read as that class, so that older spellings of the same values (``num_actions``) compare equal."""
     if cls is not None:
-        from diamond.configs.schema import from_dict, to_dict
-
         saved = to_dict(from_dict(cls, saved, f"config stored in {path}"))
     diffs = config_differences(saved, current)
     if diffs:
