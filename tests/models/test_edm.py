@@ -1,5 +1,6 @@
 """EDM pieces whose behaviour the spec pins down (spec §4)."""
 
+import dataclasses
 import math
 
 import pytest
@@ -98,8 +99,9 @@ def test_second_target_is_conditioned_on_the_quantised_first_prediction():
     calls = []
     model.inner_model.register_forward_hook(lambda m, args, out: calls.append((args, out.detach())))
     model.loss(obs, torch.randint(0, 4, (2, 6)), torch.ones(2, 6, dtype=torch.bool))
-    (noisy1, _, ctx1, _), out1 = calls[0]
-    (_, _, ctx2, _), _ = calls[1]
+    (noisy1, _, ctx1, _, cond1), out1 = calls[0]
+    (_, _, ctx2, _, _), _ = calls[1]
+    assert cond1 is None  # no context noise: the network is told nothing about it
     sd = model.cfg.sigma_data
     # Second call's context: true frames 1..3, then the model's own quantised denoised first target.
     assert torch.allclose(ctx2[:, :9] * sd, obs[:, 1:4].flatten(1, 2), atol=1e-6)
@@ -107,6 +109,27 @@ def test_second_target_is_conditioned_on_the_quantised_first_prediction():
     assert not torch.allclose(last, obs[:, 4], atol=1e-3)
     levels = (last + 1) / 2 * 255
     assert torch.allclose(levels, levels.round(), atol=1e-3)  # 8-bit quantised
+
+
+def test_context_noise_in_training_noises_the_context_and_tells_the_network():
+    """spec §10: with context noise, each target's context is x + offset noise + σ_cond ε and the network
+    receives c_noise_cond = ln(σ_cond) / 4 (σ_cond drawn from the training distribution)."""
+    torch.manual_seed(0)
+    net = dataclasses.replace(TINY.net, context_noise_embedding=True)
+    model = Denoiser(dataclasses.replace(TINY, net=net, context_noise=True))
+    obs = torch.rand(64, 5, 3, 16, 16) * 2 - 1
+    calls = []
+    model.inner_model.register_forward_hook(lambda m, args, out: calls.append(args))
+    model.loss(obs, torch.randint(0, 4, (64, 5)), torch.ones(64, 5, dtype=torch.bool))
+    (_, _, ctx, _, c_noise_cond) = calls[0]
+    sigma_cond = (c_noise_cond * 4).exp()
+    residual = ctx * model.cfg.sigma_data - obs[:, :4].flatten(1, 2)
+    offset = residual.mean(dim=(2, 3), keepdim=True)  # the per-channel offset noise, ε_c · σ_off
+    per_pixel = (residual - offset).std(dim=(1, 2, 3))
+    assert torch.allclose(per_pixel, sigma_cond, rtol=0.05)
+    dist = model.cfg.sigma_distribution
+    assert sigma_cond.min() >= dist.sigma_min and sigma_cond.max() <= dist.sigma_max
+    assert abs(sigma_cond.log().mean().item() - dist.loc) < 0.5  # drawn from ln σ ~ N(loc, scale²)
 
 
 def test_sample_next_obs_shapes_and_range():

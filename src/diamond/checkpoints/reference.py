@@ -18,7 +18,7 @@ from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.configs.schema import ActorCriticConfig, DenoiserConfig, DenoiserNetConfig, RewEndConfig
 from diamond.spaces import ActionSpace
 
-PARTS = ("denoiser", "rew_end_model", "actor_critic")
+PARTS = ("denoiser", "rew_end_model", "actor_critic", "upsampler")
 
 
 def is_reference_layout(obj: Any) -> bool:
@@ -69,10 +69,15 @@ def infer_denoiser_config(
     """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project)."""
     try:
         p = "inner_model."
-        emb = sd[p + "act_emb.0.weight"]
-        num_actions, per_step = emb.shape
         cond_channels = sd[p + "cond_proj.0.weight"].shape[0]
         img_channels = sd[p + "conv_out.weight"].shape[0]
+        upsampler = p + "act_emb.0.weight" not in sd  # spec §10: the upsampler reads a low-res frame, no actions
+        if upsampler:
+            num_actions = None
+            num_steps = sd[p + "conv_in.weight"].shape[1] // img_channels - 2
+        else:
+            num_actions, per_step = sd[p + "act_emb.0.weight"].shape
+            num_steps = cond_channels // per_step
         levels = sorted({int(m.group(1)) for k in sd if (m := re.match(p + r"unet\.d_blocks\.(\d+)\.", k))})
         depths, channels, attn = [], [], []
         for i in levels:
@@ -86,12 +91,14 @@ def infer_denoiser_config(
         raise CheckpointError(f"not a denoiser state dict: missing tensor {exc.args[0]!r}") from exc
     net = DenoiserNetConfig(
         img_channels=int(img_channels),
-        num_steps_conditioning=int(cond_channels // per_step),
+        num_steps_conditioning=int(num_steps),
         cond_channels=int(cond_channels),
         depths=tuple(depths),
         channels=tuple(int(c) for c in channels),
         attn_depths=tuple(attn),
-        action_space=_space(int(num_actions), action_space, "denoiser"),
+        action_space=ActionSpace() if num_actions is None else _space(int(num_actions), action_space, "denoiser"),
+        context_noise_embedding=p + "noise_cond_emb.weight" in sd,
+        low_res_conditioning=upsampler,
     )
     cfg = DenoiserConfig(net=net, **overrides)
     cfg.validate("denoiser config inferred from checkpoint shapes")

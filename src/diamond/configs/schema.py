@@ -55,6 +55,11 @@ class DenoiserNetConfig:
     channels: tuple[int, ...] = (64, 64, 64, 64)
     attn_depths: tuple[bool, ...] = (False, False, False, False)
     action_space: ActionSpace = field(default_factory=ActionSpace)  # set from the environment
+    # spec §10: a second Fourier embedding of the context's noise level, added to the first (the engine)
+    context_noise_embedding: bool = False
+    # spec §10, the upsampler: conditioned on the bicubic upsampling of a new low-resolution frame (one more
+    # context frame) instead of actions (no action embedding)
+    low_res_conditioning: bool = False
 
     upgrade = staticmethod(_upgrade_num_actions)
 
@@ -108,6 +113,8 @@ class DenoiserConfig:
     sigma_data: float = 0.5
     sigma_offset_noise: float = 0.3
     sigma_distribution: SigmaDistributionConfig = field(default_factory=SigmaDistributionConfig)
+    # spec §10: train with the context frames noised too (σ_cond from sigma_distribution)
+    context_noise: bool = False
 
     def validate(self, where: str = "denoiser") -> None:
         check(
@@ -121,6 +128,13 @@ class DenoiserConfig:
         check(self.sigma_offset_noise >= 0, where, "sigma_offset_noise", self.sigma_offset_noise, ">= 0")
         self.net.validate(f"{where}.net")
         self.sigma_distribution.validate(f"{where}.sigma_distribution")
+        check(
+            not self.context_noise or self.net.context_noise_embedding,
+            where,
+            "context_noise",
+            self.context_noise,
+            "False unless net.context_noise_embedding is True (the network must see the context's noise level)",
+        )
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,7 @@ class SamplerConfig:
     s_tmin: float = 0.0
     s_tmax: float = math.inf
     s_noise: float = 1.0
+    s_cond: float = 0.0  # spec §10: σ of the light noise put on the context at every step (0: clean context)
 
     def validate(self, where: str = "sampler") -> None:
         check(self.num_steps_denoising >= 1, where, "num_steps_denoising", self.num_steps_denoising, "an integer >= 1")
@@ -150,6 +165,7 @@ class SamplerConfig:
         check(self.order in (1, 2), where, "order", self.order, "1 (Euler) or 2 (Heun)")
         check(self.s_churn >= 0, where, "s_churn", self.s_churn, ">= 0")
         check(self.s_noise >= 0, where, "s_noise", self.s_noise, ">= 0")
+        check(self.s_cond >= 0, where, "s_cond", self.s_cond, ">= 0")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,11 @@ def preconditioners(sigma: Tensor, sigma_data: float, sigma_offset_noise: float)
     )
 
 
+def context_noise_level(sigma_cond: Tensor) -> Tensor:
+    """c_noise_cond = ln(σ_cond) / 4, the input of the context-noise embedding (spec §10)."""
+    return sigma_cond.log() / 4
+
+
 def add_noise(x0: Tensor, sigma: Tensor, sigma_offset_noise: float, generator: torch.Generator | None = None) -> Tensor:
     """x^σ = x⁰ + σ_off · ε_c + σ · ε, with ε_c constant over the pixels of each sample and channel."""
     offset, noise = draw_noise(x0, generator)

@@ -12,27 +12,54 @@ from diamond.models.blocks import FourierFeatures, GroupNorm, conv3x3
 from diamond.models.diffusion.unet import UNet
 
 
+def context_frames(cfg: DenoiserNetConfig) -> int:
+    """How many frames the network reads besides the noisy one: L past frames, plus the bicubic
+    upsampling of the new low-resolution frame for an upsampler (spec §10)."""
+    return cfg.num_steps_conditioning + (1 if cfg.low_res_conditioning else 0)
+
+
 class DenoiserNetwork(nn.Module):
-    """F(c_in · x^σ, c_noise, context frames / σ_data, context actions) → preconditioned output."""
+    """F(c_in · x^σ, c_noise, context frames / σ_data, context actions[, c_noise_cond]) → preconditioned output."""
 
     def __init__(self, cfg: DenoiserNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         c = cfg.cond_channels
         self.noise_emb = FourierFeatures(c)
+        # spec §10: the context's noise level has its own embedding, added to the first
+        self.noise_cond_emb = FourierFeatures(c) if cfg.context_noise_embedding else None
         # Each of the L context actions gets c / L dimensions; concatenated they add to the noise embedding.
-        self.act_emb = nn.Sequential(ActionEncoder(cfg.action_space, c // cfg.num_steps_conditioning), nn.Flatten())
+        # An upsampler is conditioned on a low-resolution frame instead, and has no action embedding.
+        self.act_emb = (
+            None
+            if cfg.low_res_conditioning
+            else nn.Sequential(ActionEncoder(cfg.action_space, c // cfg.num_steps_conditioning), nn.Flatten())
+        )
         self.cond_proj = nn.Sequential(nn.Linear(c, c), nn.SiLU(), nn.Linear(c, c))
-        self.conv_in = conv3x3((cfg.num_steps_conditioning + 1) * cfg.img_channels, cfg.channels[0])
+        self.conv_in = conv3x3((context_frames(cfg) + 1) * cfg.img_channels, cfg.channels[0])
         self.unet = UNet(c, list(cfg.depths), list(cfg.channels), list(cfg.attn_depths))
         self.norm_out = GroupNorm(cfg.channels[0])
         self.conv_out = conv3x3(cfg.channels[0], cfg.img_channels)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 
-    def forward(self, noisy_next_obs: Tensor, c_noise: Tensor, obs: Tensor, act: Tensor) -> Tensor:
-        """noisy_next_obs (B, C, H, W), c_noise (B,) or (1,), obs (B, L·C, H, W), act (B, L) or (B, L, A) (see ActionEncoder)."""
-        cond = self.cond_proj(self.noise_emb(c_noise) + self.act_emb(act))
+    def forward(
+        self,
+        noisy_next_obs: Tensor,
+        c_noise: Tensor,
+        obs: Tensor,
+        act: Tensor | None,
+        c_noise_cond: Tensor | None = None,
+    ) -> Tensor:
+        """noisy_next_obs (B, C, H, W), c_noise (B,) or (1,), obs (B, L·C, H, W) (an upsampler: (B, (L+1)·C, H, W),
+        the bicubic frame last), act (B, L) or (B, L, A) (see ActionEncoder; None for an upsampler), c_noise_cond
+        (B,): the context's noise level, None for a clean context (its embedding input is then 0, spec §10)."""
+        emb = self.noise_emb(c_noise)
+        if self.noise_cond_emb is not None:
+            emb = emb + self.noise_cond_emb(c_noise_cond if c_noise_cond is not None else torch.zeros_like(c_noise))
+        if self.act_emb is not None:
+            emb = emb + self.act_emb(act)
+        cond = self.cond_proj(emb)
         x = self.conv_in(torch.cat((obs, noisy_next_obs), dim=1))
         x = self.unet(x, cond)
         return self.conv_out(F.silu(self.norm_out(x)))

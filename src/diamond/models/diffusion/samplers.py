@@ -1,12 +1,15 @@
 """Samplers (spec §4): a pure function of a denoiser, the initial noise and the noise levels.
 
-Euler (order 1) is the paper's choice; Heun (order 2) and EDM's stochastic "churn" are options.
+Euler (order 1) is the paper's choice for Atari; Heun (order 2) and EDM's stochastic "churn" are options,
+and the engine's upsampler uses churn (spec §10). The churn step is the reference's: the noise is raised
+to σ̂ = σ(1 + γ), the denoiser is called at σ (not σ̂), and the Euler step uses d = (x − D) / σ̂ over
+σ_next − σ̂, all as float32 tensors. Without churn (γ = 0, the Atari sampler) σ̂ = σ and this is plain Euler.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -25,10 +28,13 @@ def sample(
     s_tmax: float = math.inf,
     s_noise: float = 1.0,
     generator: torch.Generator | None = None,
+    churn_noise: Iterator[Tensor] | None = None,
 ) -> tuple[Tensor, list[Tensor]]:
     """Integrate the probability-flow ODE from sigmas[0] to sigmas[-1] (= 0).
 
-    Returns the final sample and the trajectory (initial noise first, one entry per step).
+    ``churn_noise``: the standard normal draws of the steps that churn, in order, instead of drawing them
+    from ``generator`` (to replay a recorded run). Returns the final sample and the trajectory (initial
+    noise first, one entry per step).
     """
     if order not in (1, 2):
         raise ValueError(f"sample: order={order}; expected 1 (Euler) or 2 (Heun)")
@@ -40,9 +46,13 @@ def sample(
         gamma = gamma_max if s_tmin <= sigma <= s_tmax else 0.0
         sigma_hat = sigma * (gamma + 1)
         if gamma > 0:  # churn: raise the noise level to sigma_hat with fresh noise
-            eps = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator) * s_noise
-            x = x + eps * (sigma_hat**2 - sigma**2).sqrt()
-        d = (x - denoise(x, sigma_hat)) / sigma_hat
+            draw = (
+                next(churn_noise)
+                if churn_noise is not None
+                else torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+            )
+            x = x + draw * s_noise * (sigma_hat**2 - sigma**2) ** 0.5
+        d = (x - denoise(x, sigma)) / sigma_hat
         dt = next_sigma - sigma_hat
         if order == 1 or next_sigma == 0:
             x = x + d * dt
