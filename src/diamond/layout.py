@@ -54,3 +54,27 @@ class ImaginationOutput:
     VIDEO = "imagination.mp4"
     PSNR_PLOT = "imagination_psnr.png"
     RESULTS = "imagination.json"
+
+
+class EngineRun:
+    """A ``diamond train-engine`` run folder (spec §10)."""
+
+    CONFIG = "config.json"
+    CHECKPOINT = "checkpoints/engine.pt"  # the full state, rewritten atomically every epoch
+    METRICS = "metrics.jsonl"  # one line per epoch
+    TENSORBOARD = "tensorboard"
+    EVALUATION = "evaluation"  # one folder per evaluation: evaluation/epoch_00010/
+    RESULTS = "engine_results.json"  # the final evaluation; written last, so its presence means "finished"
+
+    @staticmethod
+    def evaluation(epoch: int) -> str:
+        return f"{EngineRun.EVALUATION}/epoch_{epoch:05d}"
+
+
+class EngineEvaluation:
+    """One evaluation of an engine on held-out data: numbers, the rollout video and the figures."""
+
+    RESULTS = "evaluation.json"
+    ROLLOUT_VIDEO = "rollout_real_vs_imagined.mp4"
+    PSNR_PLOT = "rollout_psnr.png"
+    ACTION_SENSITIVITY = "action_sensitivity.png"

@@ -1,0 +1,91 @@
+"""Engine checkpoints (spec §10): the project's ``engine.pt`` (config, both networks, training state) and
+the authors' layout (one flat state dict, keys prefixed ``denoiser.`` and ``upsampler.``), both ways."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from diamond.checkpoints.files import CheckpointError, read_torch_file
+from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
+from diamond.checkpoints.reference import infer_denoiser_config, is_reference_layout, split_reference
+from diamond.configs.engine import ENGINE_OFFSET_NOISE, ENGINE_SIGMAS, EngineConfig
+from diamond.configs.schema import from_dict
+from diamond.fps_actions import csgo_action_space
+from diamond.models.engine import Engine
+
+KIND = "engine"  # the ``kind`` entry of a project engine checkpoint
+REFERENCE_PARTS = ("denoiser", "upsampler")  # the reference names of the dynamics model and the upsampler
+
+
+def engine_config_from_reference(sd: dict[str, Tensor], where: str) -> EngineConfig:
+    """The configuration of an engine in the reference layout: networks from the tensor shapes, the EDM
+    constants and samplers from spec §10 (the layout carries no configuration)."""
+    parts = split_reference(sd)
+    missing = [p for p in REFERENCE_PARTS if p not in parts]
+    if missing:
+        raise CheckpointError(f"{where}: an engine in the reference layout needs {REFERENCE_PARTS} tensors; no {missing}")
+    rows = parts["denoiser"].get("inner_model.act_emb.0.weight")
+    space = csgo_action_space() if rows is not None and rows.shape[0] == csgo_action_space().size else None
+    common = {"sigma_offset_noise": ENGINE_OFFSET_NOISE, "sigma_distribution": ENGINE_SIGMAS}
+    dynamics = infer_denoiser_config(parts["denoiser"], space, context_noise=True, **common)
+    upsampler = infer_denoiser_config(parts["upsampler"], **common)
+    if not upsampler.net.low_res_conditioning:
+        raise CheckpointError(f"{where}: its upsampler.* tensors hold an action embedding; not an upsampler")
+    return EngineConfig(dynamics=dynamics, upsampler=upsampler)
+
+
+def engine_to_reference(engine: Engine) -> dict[str, Tensor]:
+    """The engine's weights in the reference layout."""
+    return {
+        **{f"denoiser.{k}": v for k, v in engine.dynamics.state_dict().items()},
+        **{f"upsampler.{k}": v for k, v in engine.upsampler.state_dict().items()},
+    }
+
+
+def engine_from_reference(sd: dict[str, Tensor], where: str) -> Engine:
+    engine = Engine(engine_config_from_reference(sd, where))
+    parts = split_reference(sd)
+    _load(engine, parts["denoiser"], parts["upsampler"], where)
+    return engine
+
+
+def _load(engine: Engine, dynamics: dict[str, Tensor], upsampler: dict[str, Tensor], where: str) -> None:
+    try:
+        engine.dynamics.load_state_dict(dynamics)
+        engine.upsampler.load_state_dict(upsampler)
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"{where}: its weights do not fit its configuration ({exc})") from exc
+
+
+def is_engine_checkpoint(raw: Any) -> bool:
+    return is_project_checkpoint(raw) and raw.get("kind") == KIND
+
+
+def engine_from_checkpoint(raw: Any, path: str | Path, config: EngineConfig | None = None) -> Engine:
+    """The engine of a checkpoint already read from ``path`` (project or reference layout), on the CPU.
+
+    ``config``: for a reference-layout checkpoint, settings to keep beside the networks read from it (its
+    samplers, training); the networks themselves always come from the checkpoint.
+    """
+    if is_reference_layout(raw) and not is_project_checkpoint(raw):
+        engine = engine_from_reference(raw, str(path))
+        if config is not None:
+            cfg = dataclasses.replace(config, dynamics=engine.cfg.dynamics, upsampler=engine.cfg.upsampler)
+            engine.cfg = cfg
+        return engine.eval()
+    payload = check_project_payload(path, raw)
+    if payload.get("kind") != KIND:
+        raise CheckpointError(f"{path} is a project checkpoint but not an engine's (kind {payload.get('kind')!r})")
+    engine = Engine(from_dict(EngineConfig, payload["config"], f"config stored in {path}"))
+    _load(engine, payload["dynamics"], payload["upsampler"], str(path))
+    return engine.eval()
+
+
+def load_engine(path: str | Path, device: torch.device | str = "cpu") -> Engine:
+    """An engine from a ``train-engine`` checkpoint or a file in the authors' layout, on ``device``."""
+    return engine_from_checkpoint(read_torch_file(path, map_location="cpu"), path).to(device)
