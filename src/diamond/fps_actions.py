@@ -15,7 +15,31 @@ from diamond.spaces import ActionSpace
 
 KEYS = ("w", "a", "s", "d", "space", "ctrl", "shift", "1", "2", "3", "r")
 BUTTONS = ("lmb", "rmb")  # left and right mouse buttons
-MOUSE_X_BINS = (-1000, -500, -300, -200, -100, -60, -30, -20, -10, -4, -2, 0, 2, 4, 10, 20, 30, 60, 100, 200, 300, 500, 1000)
+MOUSE_X_BINS = (
+    -1000,
+    -500,
+    -300,
+    -200,
+    -100,
+    -60,
+    -30,
+    -20,
+    -10,
+    -4,
+    -2,
+    0,
+    2,
+    4,
+    10,
+    20,
+    30,
+    60,
+    100,
+    200,
+    300,
+    500,
+    1000,
+)
 MOUSE_Y_BINS = (-200, -100, -50, -20, -10, -4, -2, 0, 2, 4, 10, 20, 50, 100, 200)
 NAMES = (*KEYS, *BUTTONS, *(f"mouse_x{v:+d}" for v in MOUSE_X_BINS), *(f"mouse_y{v:+d}" for v in MOUSE_Y_BINS))
 X_SLICE = slice(len(KEYS) + len(BUTTONS), len(KEYS) + len(BUTTONS) + len(MOUSE_X_BINS))
@@ -25,7 +49,9 @@ SIZE = len(NAMES)  # 51
 
 def csgo_action_space() -> ActionSpace:
     """The 51-entry multi-hot space; each mouse axis is a one-hot group."""
-    return ActionSpace.multi_hot(NAMES, groups=(tuple(range(X_SLICE.start, X_SLICE.stop)), tuple(range(Y_SLICE.start, Y_SLICE.stop))))
+    return ActionSpace.multi_hot(
+        NAMES, groups=(tuple(range(X_SLICE.start, X_SLICE.stop)), tuple(range(Y_SLICE.start, Y_SLICE.stop)))
+    )
 
 
 def nearest_bin(value: float, bins: tuple[int, ...]) -> int:

@@ -45,7 +45,9 @@ def write_hdf5_episode(path: str | os.PathLike, frames_bgr: np.ndarray, actions:
     """
     frames_bgr, actions = np.asarray(frames_bgr), np.asarray(actions)
     if frames_bgr.ndim != 4 or frames_bgr.shape[-1] != 3 or frames_bgr.dtype != np.uint8:
-        raise ValueError(f"write_hdf5_episode: frames must be (T, H, W, 3) uint8, got {frames_bgr.shape} {frames_bgr.dtype}")
+        raise ValueError(
+            f"write_hdf5_episode: frames must be (T, H, W, 3) uint8, got {frames_bgr.shape} {frames_bgr.dtype}"
+        )
     if actions.ndim != 2 or len(actions) != len(frames_bgr):
         raise ValueError(f"write_hdf5_episode: actions must be (T, A) with T = {len(frames_bgr)}, got {actions.shape}")
     h5py = h5py_module()
