@@ -31,6 +31,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_hdf5(args: argparse.Namespace) -> int:
+    from diamond.data.static_import import held_out_split, import_hdf5_dataset
+
+    summary = import_hdf5_dataset(
+        args.source_dir, args.out, held_out_split(args.test_split), args.on_bad, progress=not args.no_progress
+    )
+    print(
+        f"imported {summary['imported']} episodes ({summary['frames_imported']:,} frames) into {summary['out']}; "
+        f"{summary['already_imported']} were already there, {len(summary['skipped'])} skipped; it now holds "
+        + ", ".join(f"{s}: {n} episodes ({summary['frames'][s]:,} frames)" for s, n in summary["episodes"].items())
+    )
+    return 0
+
+
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     from diamond.configs.presets import world_model_config
     from diamond.data.datasets import open_dataset
@@ -397,6 +411,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=["sync", "subproc"], default="sync", help="run envs in-process or in subprocesses"
     )
     sp.set_defaults(func=cmd_collect)
+
+    sp = sub.add_parser(
+        "import-hdf5", help="import the CS:GO HDF5 episodes into episode stores (train/test, low and full resolution)"
+    )
+    sp.add_argument("source_dir", metavar="SOURCE_DIR", help="folder of hdf5_dm_july2021_<N>.hdf5 files")
+    sp.add_argument("out", metavar="OUT", help="dataset folder (created, or resumed if it is one)")
+    sp.add_argument(
+        "--test-split",
+        metavar="FILE|none",
+        help="held-out file names, one a line (default: the paper's 500); 'none' puts every file in train",
+    )
+    sp.add_argument(
+        "--on-bad",
+        choices=["skip", "refuse"],
+        default="skip",
+        help="a bad source file: skip it (listed in OUT/skipped.json) or stop the import (default skip)",
+    )
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_import_hdf5)
 
     sp = sub.add_parser("train", help="train DIAMOND end to end: collect, world model, RL in imagination, evaluate")
     sp.add_argument("--preset", help="paper (Atari 100k, default) | cpu (MinAtar, two CPU cores) | tiny (tests)")

@@ -29,6 +29,23 @@ def to_display(x: Tensor) -> Tensor:
     return x.clamp(-1, 1).add(1).div(2).mul(255).round().to(torch.uint8)
 
 
+def downscale_frames(frames_uint8: np.ndarray, size: tuple[int, int], chunk: int = 64) -> np.ndarray:
+    """(T, C, H, W) uint8 frames resized to ``size`` (H, W) as the reference makes the CS:GO low-resolution
+    frames (spec §10): as floats in [-1, 1], bicubic (align_corners=False), back to uint8 by rounding.
+
+    Done ``chunk`` frames at a time, so a 1,000-frame full-resolution episode needs no gigabytes of floats.
+    """
+    frames = np.asarray(frames_uint8)
+    if frames.ndim != 4 or frames.dtype != np.uint8:
+        raise ValueError(f"downscale_frames: expected (T, C, H, W) uint8 frames, got {frames.shape} {frames.dtype}")
+    out = torch.empty((frames.shape[0], frames.shape[1], *size), dtype=torch.uint8)
+    for start in range(0, frames.shape[0], chunk):
+        x = to_model_range(torch.from_numpy(np.array(frames[start : start + chunk])))  # any strides, any flags
+        y = torch.nn.functional.interpolate(x, size=size, mode="bicubic", align_corners=False)
+        out[start : start + chunk] = to_display(y)
+    return out.numpy()
+
+
 def psnr(a: np.ndarray | Tensor, b: np.ndarray | Tensor, mask: np.ndarray | Tensor | None = None) -> float:
     """Peak signal-to-noise ratio in dB between uint8 images (peak 255), optionally over masked pixels only."""
     a = torch.as_tensor(np.asarray(a) if not isinstance(a, Tensor) else a).double()

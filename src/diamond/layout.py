@@ -78,3 +78,23 @@ class EngineEvaluation:
     ROLLOUT_VIDEO = "rollout_real_vs_imagined.mp4"
     PSNR_PLOT = "rollout_psnr.png"
     ACTION_SENSITIVITY = "action_sensitivity.png"
+
+
+class StaticDataset:
+    """The folder of ``diamond import-hdf5``: a static dataset as four episode stores (spec §10)."""
+
+    SPLITS = ("train", "test")
+    RESOLUTIONS = ("low_res", "full_res")
+    DESCRIPTION = "dataset.json"  # written first: marks the folder as a dataset and records its split
+    IMPORTED = "imported.json"  # the source files in each split's stores, in store order (see static_import.py)
+    SKIPPED = "skipped.json"  # the source files that were not imported, with the reason
+
+    @staticmethod
+    def store(split: str, resolution: str) -> str:
+        """The episode store of one split at one resolution, e.g. ``train/low_res``."""
+        if split not in StaticDataset.SPLITS or resolution not in StaticDataset.RESOLUTIONS:
+            raise ValueError(
+                f"no store {split}/{resolution} in a static dataset: splits {StaticDataset.SPLITS}, "
+                f"resolutions {StaticDataset.RESOLUTIONS}"
+            )
+        return f"{split}/{resolution}"

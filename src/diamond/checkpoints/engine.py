@@ -28,7 +28,9 @@ def engine_config_from_reference(sd: dict[str, Tensor], where: str) -> EngineCon
     parts = split_reference(sd)
     missing = [p for p in REFERENCE_PARTS if p not in parts]
     if missing:
-        raise CheckpointError(f"{where}: an engine in the reference layout needs {REFERENCE_PARTS} tensors; no {missing}")
+        raise CheckpointError(
+            f"{where}: an engine in the reference layout needs {REFERENCE_PARTS} tensors; no {missing}"
+        )
     rows = parts["denoiser"].get("inner_model.act_emb.0.weight")
     space = csgo_action_space() if rows is not None and rows.shape[0] == csgo_action_space().size else None
     common = {"sigma_offset_noise": ENGINE_OFFSET_NOISE, "sigma_distribution": ENGINE_SIGMAS}

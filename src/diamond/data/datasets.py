@@ -21,11 +21,11 @@ def store_metadata(protocol: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def open_or_create_store(path: Path, metadata: dict[str, Any]) -> EpisodeStore:
+def open_or_create_store(path: Path, metadata: dict[str, Any], cache_in_ram: bool = True) -> EpisodeStore:
     """The store in ``path`` opened for appending (its metadata must match), or a new one."""
     if (path / METADATA_FILE).exists():
-        return EpisodeStore.open(path, expected_metadata=metadata)
-    return EpisodeStore.create(path, metadata)
+        return EpisodeStore.open(path, expected_metadata=metadata, cache_in_ram=cache_in_ram)
+    return EpisodeStore.create(path, metadata, cache_in_ram=cache_in_ram)
 
 
 def open_dataset(path: str | Path, flag: str) -> EpisodeStore:

@@ -14,15 +14,8 @@ import numpy as np
 
 from diamond.data.store import EpisodeStore, action_space_of
 from diamond.errors import InvalidValue
+from diamond.layout import StaticDataset
 from diamond.spaces import ActionSpace
-
-RESOLUTIONS = ("low_res", "full_res")
-SPLITS = ("train", "test")
-
-
-def split_path(root: str | Path, split: str, resolution: str) -> Path:
-    """Where one store of a static dataset lives: ``<root>/<split>/<resolution>``."""
-    return Path(root) / split / resolution
 
 
 class EngineSplit:
@@ -31,12 +24,13 @@ class EngineSplit:
     def __init__(self, root: str | Path, split: str) -> None:
         self.root, self.split = Path(root), split
         stores = {}
-        for res in RESOLUTIONS:
-            path = split_path(root, split, res)
+        for res in StaticDataset.RESOLUTIONS:
+            path = Path(root) / StaticDataset.store(split, res)
             if not (path / "metadata.json").exists():
                 raise InvalidValue(
                     f"{root}: no {split}/{res} episode store at {path}; a static dataset holds "
-                    f"{'/'.join(SPLITS)} × {'/'.join(RESOLUTIONS)} stores (make one with `diamond import-hdf5`)"
+                    f"{'/'.join(StaticDataset.SPLITS)} × {'/'.join(StaticDataset.RESOLUTIONS)} stores "
+                    "(make one with `diamond import-hdf5`)"
                 )
             stores[res] = EpisodeStore.open(path, read_only=True, cache_in_ram=False)
         self.low, self.full = stores["low_res"], stores["full_res"]

@@ -140,6 +140,28 @@ def decode_episode(data: bytes | bytearray | memoryview, path: str | Path = "<me
         raise CorruptEpisodeFile(f"episode file {path} has a valid checksum but an unreadable layout: {e}") from e
 
 
+def read_episode_header(f: BinaryIO, path: str | Path) -> dict:
+    """The JSON header of an open episode file ({"arrays": [...], "info": {...}}), read without its arrays.
+
+    Checks the magic and that every array lies inside the file, not the checksum (that needs every byte):
+    for lazy reads of a few frames; ``read_episode_file`` and ``diamond store check`` verify whole files.
+    """
+    size = os.fstat(f.fileno()).st_size
+    f.seek(0)
+    head = f.read(len(MAGIC) + _LEN.size)
+    if len(head) < len(MAGIC) + _LEN.size or head[: len(MAGIC)] != MAGIC:
+        raise CorruptEpisodeFile(f"episode file {path} does not start with {MAGIC!r}: not an episode file, or damaged")
+    (header_len,) = _LEN.unpack(head[len(MAGIC) :])
+    try:
+        header = json.loads(f.read(min(header_len, size)))
+        for e in header["arrays"]:
+            if int(e["offset"]) + int(e["nbytes"]) > size - _FOOTER.size:
+                raise ValueError(f"array {e['name']} lies outside the file ({size} bytes)")
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptEpisodeFile(f"episode file {path} has an unreadable header: {e}") from e
+    return header
+
+
 def read_episode_file(path: str | Path) -> Episode:
     """Read and verify one episode file; raises CorruptEpisodeFile naming the path if it is damaged."""
     with open(path, "rb") as f:

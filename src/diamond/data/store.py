@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from diamond.data.episode import Episode
-from diamond.data.episode_file import CorruptEpisodeFile, read_episode_file, write_episode_file
+from diamond.data.episode_file import (
+    CorruptEpisodeFile,
+    read_episode_file,
+    read_episode_header,
+    write_episode_file,
+)
 from diamond.errors import InvalidValue, UserError
 from diamond.fileio import TMP_PREFIX, fsync_dir, write_atomically, write_json_atomically
 from diamond.spaces import ActionSpace, from_json
@@ -518,12 +523,16 @@ class EpisodeStore:
                 f"finish it with `diamond store repair {self.root}` before you {action}"
             )
 
-    def get(self, episode_id: int) -> Episode:
-        """Episode ``episode_id`` (negative ids count from the end). Arrays are read-only."""
+    def _checked_id(self, episode_id: int) -> int:
+        """The id in 0..n-1 (negative ids count from the end); IndexError naming the store if out of range."""
         n = len(self._entries)
         if not -n <= episode_id < n:
             raise IndexError(f"episode id {episode_id} is out of range: store {self.root} has {n} episodes")
-        episode_id %= n
+        return episode_id % n
+
+    def get(self, episode_id: int) -> Episode:
+        """Episode ``episode_id`` (negative ids count from the end). Arrays are read-only."""
+        episode_id = self._checked_id(episode_id)
         cached = self._cache.get(episode_id)
         if cached is not None:
             return cached
@@ -533,6 +542,45 @@ class EpisodeStore:
         return episode
 
     __getitem__ = get
+
+    def read_obs(self, episode_id: int, start: int, stop: int) -> np.ndarray:
+        """Frames ``start..stop-1`` of episode ``episode_id``'s observations with the final one appended
+        (``get(episode_id).all_obs()[start:stop]``, so ``stop`` may be T + 1), as a new (stop - start, C, H, W)
+        array. Reads only those frames from the file: for stores too large to read whole (the full-resolution
+        CS:GO frames). The checksum is not verified here; ``verify`` and ``diamond store check`` do that.
+        """
+        episode_id = self._checked_id(episode_id)
+        length = self._entries[episode_id]["length"]
+        if not 0 <= start <= stop <= length + 1:
+            raise IndexError(
+                f"frames {start}..{stop} of episode {episode_id} in {self.root}: expected 0 <= start <= stop <= "
+                f"{length + 1} (its {length} observations and the final one)"
+            )
+        cached = self._cache.get(episode_id)
+        if cached is not None:
+            return cached.all_obs()[start:stop]
+        path = self.root / self._entries[episode_id]["file"]
+        with open(path, "rb") as f:
+            arrays = {e["name"]: e for e in read_episode_header(f, path)["arrays"]}
+            obs = arrays["obs"]
+            dtype, shape = np.dtype(obs["dtype"]), tuple(obs["shape"][1:])
+            frame_bytes = int(np.prod(shape)) * dtype.itemsize
+            out = np.empty((stop - start, *shape), dtype=dtype)
+            stored = min(stop, length) - start  # frames from obs; the final one comes from final_obs
+            parts = [(int(obs["offset"]) + start * frame_bytes, out[: max(0, stored)])]
+            if stop > length:
+                parts.append((int(arrays["final_obs"]["offset"]), out[stop - start - 1 :]))
+            for offset, dest in parts:
+                f.seek(offset)
+                if dest.size and f.readinto(memoryview(dest).cast("B")) != dest.nbytes:
+                    raise with_repair_hint(CorruptEpisodeFile(f"episode file {path} is truncated"), self.root)
+        return out
+
+    def read_info(self, episode_id: int) -> dict[str, Any]:
+        """Episode ``episode_id``'s info, read from its file's header only (no arrays, no checksum)."""
+        path = self.root / self._entries[self._checked_id(episode_id)]["file"]
+        with open(path, "rb") as f:
+            return read_episode_header(f, path).get("info", {})
 
     def verify(self) -> None:
         """Read every episode file and check its checksum; raises CorruptEpisodeFile naming the first bad one."""
