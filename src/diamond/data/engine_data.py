@@ -44,6 +44,7 @@ class EngineSplit:
             raise InvalidValue(f"{root}/{split}/low_res: its metadata records no action space")
         self.action_space: ActionSpace = space
         self.lengths = np.asarray(self.low.lengths, dtype=np.int64) + 1  # frames per episode
+        self._actions: dict[int, np.ndarray] = {}  # per episode, read once (A floats per frame: small)
 
     def __len__(self) -> int:
         return len(self.low)
@@ -62,12 +63,12 @@ class EngineSplit:
 
     def actions(self, episode: int, start: int, stop: int) -> np.ndarray:
         """The actions of frames start..stop-1: (n, A) float32."""
-        ep = self.low.get(episode)
-        act = np.asarray(ep.act, dtype=np.float32)
-        if stop > len(act):
+        if episode not in self._actions:
+            ep = self.low.get(episode)
+            act = np.asarray(ep.act, dtype=np.float32)
             last = np.asarray(ep.info.get("last_action", np.zeros(act.shape[1:])), dtype=np.float32)
-            act = np.concatenate([act, last[None]])
-        return act[start:stop]
+            self._actions[episode] = np.concatenate([act, last[None]])
+        return self._actions[episode][start:stop]
 
     def close(self) -> None:
         self.low.close()
