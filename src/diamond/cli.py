@@ -69,6 +69,26 @@ def cmd_train_world_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_engine(args: argparse.Namespace) -> int:
+    from diamond.configs.presets import engine_config
+    from diamond.devices import resolve_device
+    from diamond.training.engine import train_engine
+
+    cfg = engine_config(args.preset, args.config, args.set)
+    results = train_engine(
+        cfg,
+        args.dataset,
+        args.out,
+        resolve_device(args.device),
+        resume=args.resume,
+        max_minutes=args.max_minutes,
+        setting=args.setting,
+        progress=not args.no_progress,
+    )
+    print(dumps(results, indent=1))
+    return 0
+
+
 def cmd_imagine(args: argparse.Namespace) -> int:
     from diamond.jobs import imagine
 
@@ -382,8 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--num-envs", type=int, default=1, help="environments stepped together (default 1)")
 
-    def model_args(sp: argparse.ArgumentParser, preset_default: str) -> None:
-        sp.add_argument("--preset", default=preset_default, help="paper | cpu | tiny (default %(default)s)")
+    def model_args(sp: argparse.ArgumentParser, preset_default: str, presets: str = "paper | cpu | tiny") -> None:
+        sp.add_argument("--preset", default=preset_default, help=f"{presets} (default %(default)s)")
         sp.add_argument(
             "--set",
             action="append",
@@ -482,6 +502,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="continue the run in --out")
     sp.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much training time")
     sp.set_defaults(func=cmd_train_world_model)
+
+    sp = sub.add_parser(
+        "train-engine", help="train the neural game engine (dynamics + ×5 upsampler) on a static dataset"
+    )
+    sp.add_argument("dataset", metavar="DATASET", help="a static dataset folder (made by `diamond import-hdf5`)")
+    sp.add_argument("--out", required=True, help="run directory (checkpoints, TensorBoard, metrics, evaluations)")
+    model_args(sp, "cpu", "csgo | cpu | tiny")
+    sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    sp.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after the epoch that passes this")
+    sp.add_argument(
+        "--setting",
+        choices=["fast", "higher_quality"],
+        default="higher_quality",
+        help="sampling setting of the held-out evaluations (default %(default)s)",
+    )
+    sp.set_defaults(func=cmd_train_engine)
 
     sp = sub.add_parser("imagine", help="open-loop imagination from held-out contexts: video + PSNR plot")
     sp.add_argument(

@@ -17,7 +17,7 @@ from torch import nn
 
 from diamond.configs.schema import OptimizerConfig
 from diamond.training.distributed import DistInfo, Objective, data_parallel
-from diamond.training.optim import make_optimizer, optimizer_step
+from diamond.training.optim import clip_and_step, make_optimizer, optimizer_step
 
 # loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show
 Loss = Callable[..., tuple[torch.Tensor, dict[str, float]]]
@@ -46,6 +46,7 @@ class Component:
     held_out: bool = False  # also report its loss on the test episodes of each evaluation
     logged_stats: tuple[str, ...] | None = None  # the stats of the epoch's metrics line (None: all)
     frames_per_update: tuple[str, int] | None = None  # a throughput stat: (its name, frames per update)
+    grad_accumulation: int = 1  # batches whose gradients add up to one update (spec §10: the engine's 8)
     optimizer: torch.optim.Optimizer = field(init=False)
     scheduler: torch.optim.lr_scheduler.LRScheduler = field(init=False)
     updates: int = field(default=0, init=False)
@@ -54,13 +55,24 @@ class Component:
         self.optimizer, self.scheduler = make_optimizer(self.module, self.optimizer_cfg)
 
     def update(self, source: Any) -> dict[str, float]:
-        """One optimiser step on one batch from ``source``; returns the loss's stats and the gradient norm."""
-        batch = self.sample(source, self.shard_size)
+        """One optimiser step on one batch from ``source`` (or the mean loss of ``grad_accumulation``
+        batches); returns the loss's stats (averaged over the batches) and the gradient norm."""
         self.module.train()
-        loss, stats = self.objective(*batch)
-        stats["grad_norm"] = optimizer_step(
-            self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm
-        )
+        if self.grad_accumulation == 1:
+            loss, stats = self.objective(*self.sample(source, self.shard_size))
+            grad_norm = optimizer_step(
+                self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm
+            )
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            per_batch = []
+            for _ in range(self.grad_accumulation):
+                loss, batch_stats = self.objective(*self.sample(source, self.shard_size))
+                (loss / self.grad_accumulation).backward()
+                per_batch.append(batch_stats)
+            stats = {k: float(np.mean([s[k] for s in per_batch])) for k in per_batch[0]}
+            grad_norm = clip_and_step(self.module, self.optimizer, self.scheduler, self.optimizer_cfg.max_grad_norm)
+        stats["grad_norm"] = grad_norm
         self.updates += 1
         return stats
 

@@ -46,6 +46,11 @@ def optimizer_step(
     """Backward, clip the global gradient norm, step. Returns the pre-clipping gradient norm."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    return clip_and_step(model, optimizer, scheduler, max_grad_norm)
+
+
+def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, max_grad_norm: float) -> float:
+    """Clip the global norm of the gradients already accumulated, step. Returns the pre-clipping norm."""
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
     scheduler.step()
