@@ -1,0 +1,121 @@
+"""`diamond train-engine` (spec §10) on a small static dataset imported from real HDF5 files: it trains
+both networks, evaluates, checkpoints every epoch, resumes exactly after SIGKILL, and refuses what it
+cannot honour without changing anything."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diamond.checkpoints.engine import load_engine
+from diamond.configs.presets import engine_config
+from diamond.configs.schema import ConfigError
+from diamond.data.hdf5_episodes import episode_file_name, write_hdf5_episode
+from diamond.data.static_import import import_hdf5_dataset
+from diamond.fps_actions import encode
+from diamond.layout import EngineEvaluation, EngineRun
+from diamond.training.engine import train_engine
+
+pytest.importorskip("h5py")
+FRAMES = 14
+
+
+def scene(t: int, offset: float) -> np.ndarray:
+    """A 150×280 BGR frame of vertical stripes that move with the accumulated turning (a panning view)."""
+    x = np.arange(280)[None, :] + offset
+    stripes = (127 + 120 * np.sin(x / 9.0)) * np.ones((150, 1))
+    frame = np.stack([stripes, np.roll(stripes, 40, axis=1), 255 - stripes], axis=-1)
+    return frame.clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("engine-data")
+    source = root / "source"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    for number in range(5):
+        turns = rng.choice([-30, 0, 30], size=FRAMES)
+        offsets = np.concatenate([[0], np.cumsum(turns[:-1] / 10)])
+        frames = np.stack([scene(t, o) for t, o in enumerate(offsets)])
+        actions = np.stack([encode(["w"], float(dx), 0.0) for dx in turns])
+        write_hdf5_episode(source / episode_file_name(number), frames, actions)
+    split = {episode_file_name(3), episode_file_name(4)}
+    import_hdf5_dataset(source, root / "dataset", split, progress=False, log=lambda m: None)
+    return root / "dataset"
+
+
+def quiet(message: str) -> None:
+    pass
+
+
+def test_trains_evaluates_and_checkpoints(dataset, tmp_path):
+    cfg = engine_config("tiny")
+    results = train_engine(cfg, dataset, tmp_path / "run", torch.device("cpu"), log=quiet, progress=False)
+    run = tmp_path / "run"
+    assert results["epochs"] == cfg.num_epochs == 3
+    assert results["updates"] == {"dynamics": 3 * 2, "upsampler": 3 * 2}
+    lines = [json.loads(line) for line in (run / EngineRun.METRICS).read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2, 3]
+    assert all(m["train/dynamics_loss"] > 0 and m["train/upsampler_loss"] > 0 for m in lines)
+    assert "eval" in lines[1] and "eval" not in lines[0]  # eval_every 2; the last epoch's is the final one
+    for epoch in (2, 3):
+        folder = run / EngineRun.evaluation(epoch)
+        assert (folder / EngineEvaluation.RESULTS).exists() and (folder / EngineEvaluation.ROLLOUT_VIDEO).exists()
+    assert json.loads((run / EngineRun.RESULTS).read_text())["epochs"] == 3
+    engine = load_engine(run / EngineRun.CHECKPOINT)
+    assert engine.cfg == cfg
+    saved = torch.load(run / EngineRun.CHECKPOINT, weights_only=False)
+    assert saved["kind"] == "engine" and saved["dynamics_scheduler"]["last_epoch"] == 6
+
+
+def test_refuses_to_overwrite_or_resume_another_configuration(dataset, tmp_path):
+    cfg = engine_config("tiny", None, ["num_epochs=1"])
+    train_engine(cfg, dataset, tmp_path / "run", torch.device("cpu"), log=quiet, progress=False)
+    checkpoint = (tmp_path / "run" / EngineRun.CHECKPOINT).read_bytes()
+    with pytest.raises(ConfigError, match="already holds an engine checkpoint; pass --resume"):
+        train_engine(cfg, dataset, tmp_path / "run", torch.device("cpu"), log=quiet, progress=False)
+    other = engine_config("tiny", None, ["num_epochs=1", "dynamics_training.optimizer.lr=0.5"])
+    with pytest.raises(ConfigError, match="lr"):
+        train_engine(other, dataset, tmp_path / "run", torch.device("cpu"), resume=True, log=quiet, progress=False)
+    assert (tmp_path / "run" / EngineRun.CHECKPOINT).read_bytes() == checkpoint
+
+
+def cli(dataset: Path, run: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "diamond.cli", "train-engine", str(dataset), "--out", str(run), "--preset", "tiny",
+            "--set", "num_epochs=6", "--set", "eval_every=100", "--device", "cpu", "--no-progress", *extra]  # fmt: skip
+
+
+def test_resumes_exactly_after_sigkill(dataset, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    straight = tmp_path / "straight"
+    subprocess.run(cli(dataset, straight), check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(dataset, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = killed / EngineRun.METRICS
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cli(dataset, killed, "--resume"), check=True, env=env, capture_output=True)
+
+    a = torch.load(straight / EngineRun.CHECKPOINT, weights_only=False)
+    b = torch.load(killed / EngineRun.CHECKPOINT, weights_only=False)
+    assert a["epoch"] == b["epoch"] == 6
+    for part in ("dynamics", "upsampler"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), f"{part}.{key}"
+    lines = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()]
+    assert lines == [1, 2, 3, 4, 5, 6]
