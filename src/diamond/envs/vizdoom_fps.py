@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +191,8 @@ class VizdoomFPSEnv:
         game = vzd.DoomGame()
         game.set_doom_scenario_path(os.path.join(os.path.dirname(vzd.__file__), "scenarios", sc.wad))
         game.set_doom_map(sc.doom_map)
+        # the engine's settings file, which ViZDoom otherwise writes into the working directory
+        game.set_doom_config_path(os.path.join(tempfile.gettempdir(), "diamond-vizdoom.ini"))
         game.set_doom_skill(sc.skill)
         game.set_screen_resolution(getattr(vzd.ScreenResolution, "RES_" + self.config.resolution.upper()))
         game.set_screen_format(vzd.ScreenFormat.RGB24)
