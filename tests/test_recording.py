@@ -58,6 +58,8 @@ def test_the_recorder_writes_format_true_files_and_resumes_after_the_highest_num
     record_vizdoom(fresh, frames=150, episode_frames=25, seed=1, progress=False)
     assert all(np.array_equal(a, b) for a, b in zip(resumed, read(fresh / "hdf5_dm_july2021_5.hdf5")))
     assert "enemy in sight" in capsys.readouterr().out
+    again = record_vizdoom(fresh, frames=150, episode_frames=25, seed=1, progress=False)  # nothing left to do
+    assert again["this_run"]["frames_recorded"] == 150  # the report of the run that recorded the files stays
 
 
 def test_the_cli_records_and_refuses_bad_flags(tmp_path, capsys):

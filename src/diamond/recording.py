@@ -14,6 +14,7 @@ folder, game statistics of this run) and ``contact_sheet.png``.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -89,6 +90,10 @@ def record_vizdoom(
     first = (file_number(have[-1]) + 1) if have else 0
     if have:
         log(f"{out} already holds {len(have)} episode files (up to #{first - 1}); recording {todo} more")
+    if todo == 0 and (out / REPORT).is_file():  # finished: keep the report of the run that recorded the files
+        report = json.loads((out / REPORT).read_text())
+        log(_summary(report))
+        return report
     tally = GameTally()
     bar = Progress(todo * episode_frames, unit="frame", desc="record-vizdoom", enabled=progress)
     t0 = time.monotonic()
