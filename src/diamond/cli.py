@@ -365,6 +365,21 @@ def cmd_browse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_record_vizdoom(args: argparse.Namespace) -> int:
+    from diamond.recording import record_vizdoom
+
+    record_vizdoom(
+        args.out,
+        args.frames,
+        args.episode_frames,
+        args.scenario,
+        args.seed,
+        progress=not args.no_progress,
+        log=lambda m: print(m, flush=True),
+    )
+    return 0
+
+
 def cmd_world_model_demo(args: argparse.Namespace) -> int:
     from diamond.jobs import run_demo
 
@@ -667,6 +682,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); re-running resumes it")
     sp.add_argument("--device", default="auto")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser(
+        "record-vizdoom",
+        help="record a first-person-shooter dataset in the CS:GO file format: ViZDoom played by a scripted player",
+    )
+    sp.add_argument("out", metavar="OUT_DIR", help="folder of hdf5_dm_july2021_<N>.hdf5 files; re-running resumes")
+    sp.add_argument("--frames", type=int, required=True, help="frames the folder should hold (whole files)")
+    sp.add_argument("--episode-frames", type=int, default=1000, help="frames per file (default 1000, as CS:GO)")
+    sp.add_argument("--scenario", default="deathmatch", help="deathmatch (default) | multi_deathmatch (with bots)")
+    sp.add_argument("--seed", type=int, default=0, help="file N is played with seed·100000 + N (default 0)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress lines")
+    sp.set_defaults(func=cmd_record_vizdoom)
 
     sp = sub.add_parser(
         "world-model-demo", help="world model only: collect Breakout with a random policy, train a denoiser, imagine"

@@ -11,7 +11,7 @@ from diamond.errors import InvalidValue
 
 
 def test_the_families_and_their_size_rules():
-    assert FAMILY_NAMES == ("atari", "minatar", "gym")
+    assert FAMILY_NAMES == ("atari", "minatar", "gym", "vizdoom")
     assert FAMILIES["atari"].fixed_size == 64 and FAMILIES["gym"].fixed_size is None
     with pytest.raises(InvalidValue, match="size=32 is invalid for --env atari; expected 64"):
         make_env("atari", "Breakout", size=32)

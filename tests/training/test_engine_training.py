@@ -24,7 +24,7 @@ from diamond.layout import EngineEvaluation, EngineRun
 from diamond.training.engine import train_engine
 
 pytest.importorskip("h5py")
-FRAMES = 14
+FRAMES = 20
 
 
 def scene(t: int, offset: float) -> np.ndarray:

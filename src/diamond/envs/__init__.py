@@ -1,4 +1,5 @@
-"""Real environments behind one small interface (spec §2): the Atari 100k protocol, MinAtar, Gymnasium pixels.
+"""Real environments behind one small interface (spec §2): the Atari 100k protocol, MinAtar, Gymnasium pixels,
+and ViZDoom as a first-person shooter with the CS:GO keyboard-and-mouse actions (spec §10).
 
 ``diamond.envs.families`` describes each family once (name, games, size rule, factory) and holds the one
 ``make_env``. The names below load their module on first use, so that importing this package (as the CLI
@@ -17,6 +18,8 @@ _WHERE = {
     "diamond.envs.games": ("ATARI_100K_GAMES", "MINATAR_GAMES", "atari_env_id", "validate_atari_game"),
     "diamond.envs.gym_pixels": ("GymPixelConfig", "GymPixelEnv", "make_gym_pixel_env", "validate_gym_id"),
     "diamond.envs.minatar": ("MinAtarConfig", "MinAtarEnv", "make_minatar_env"),
+    "diamond.envs.vizdoom_fps": ("VizdoomConfig", "VizdoomFPSEnv", "make_vizdoom_env"),
+    "diamond.envs.vizdoom_player": ("ScriptedPlayer",),
     "diamond.envs.vector": ("EnvWorkerError", "SubprocVectorEnv", "SyncVectorEnv", "make_vector_env"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}

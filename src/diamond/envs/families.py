@@ -106,6 +106,27 @@ def _gym_game(game: str, where: str) -> str:
     return validate_gym_id(game, where=where)
 
 
+def _make_vizdoom(
+    game: str, kind: str, num_envs: int, seed: int | None, backend: str, size: int, max_episode_steps: int | None
+) -> VectorEnv:
+    from diamond.envs.vizdoom_fps import VizdoomConfig, make_vizdoom_env
+
+    config = VizdoomConfig(scenario=game, episode_frames=max_episode_steps)
+    return make_vizdoom_env(config, num_envs=num_envs, seed=seed, backend=backend)
+
+
+def _vizdoom_game(game: str, where: str) -> str:
+    from diamond.envs.vizdoom_fps import validate_scenario
+
+    return validate_scenario(game, where)
+
+
+def _vizdoom_games() -> tuple[str, ...]:
+    from diamond.envs.vizdoom_fps import SCENARIOS
+
+    return tuple(SCENARIOS)
+
+
 FAMILIES: dict[str, EnvFamily] = {
     f.name: f
     for f in (
@@ -123,6 +144,18 @@ FAMILIES: dict[str, EnvFamily] = {
             snapshots=False,
             games_note="any registered Gymnasium id with discrete actions, e.g. CartPole-v1 or ALE/Pong-v5; "
             "drawn with render_mode='rgb_array' unless the observation is an image, area-resized",
+        ),
+        # A first-person shooter with the 51-entry CS:GO actions and 150×280 frames (the fixed "size" is the
+        # frame height; the width is 280). ViZDoom cannot save its state and has no reward protocol here, so
+        # `diamond train` refuses it; `diamond record-vizdoom` records datasets in the CS:GO file format.
+        EnvFamily(
+            "vizdoom",
+            "ViZDoom first-person shooter, keyboard-and-mouse actions of spec §10 (optional extra)",
+            150,
+            _make_vizdoom,
+            _vizdoom_game,
+            _vizdoom_games,
+            snapshots=False,
         ),
     )
 }
