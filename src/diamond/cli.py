@@ -119,6 +119,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_engine_fps(args: argparse.Namespace) -> int:
+    from diamond.benchmark.engine_speed import engine_fps_command
+
+    engine_fps_command(
+        args.checkpoint,
+        args.from_hub,
+        args.preset,
+        args.device,
+        args.steps,
+        args.warmup,
+        args.json,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from diamond.benchmark.report import build_report
 
@@ -179,7 +195,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from diamond.jobs import convert_checkpoint
 
-    print(convert_checkpoint(Path(args.input), Path(args.output), to_reference=args.to_reference, force=args.force))
+    print(
+        convert_checkpoint(
+            Path(args.input), Path(args.output), to_reference=args.to_reference, force=args.force, engine=args.engine
+        )
+    )
     return 0
 
 
@@ -557,6 +577,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)
 
+    sp = sub.add_parser(
+        "engine-fps", help="frames per second of the CS:GO engine (dynamics + upsampler), both settings"
+    )
+    which = sp.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", help="an engine checkpoint (project engine.pt or the authors' layout)")
+    which.add_argument("--from-hub", choices=["csgo"], help="the authors' pretrained engine, with huggingface_hub")
+    which.add_argument(
+        "--preset",
+        action="append",
+        choices=["paper", "cpu-size"],
+        help="random-weight networks of this size (repeatable; default: both)",
+    )
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")
+    sp.add_argument("--warmup", type=int, default=1, help="untimed steps per setting first")
+    sp.add_argument("--json", help="also write the figures and the machine to this JSON file")
+    sp.set_defaults(func=cmd_engine_fps)
+
     sp = sub.add_parser("report", help="Atari 100k report of run folders against the paper (rliable statistics)")
     sp.add_argument("runs", nargs="*", help="run folders of `diamond train` (none: the published results alone)")
     sp.add_argument("--out", default="report", help="output folder: report.md, report.html, report.json, plots/")
@@ -614,13 +652,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="validate and print the Hydra command; launch nothing")
     sp.set_defaults(func=cmd_sweep)
 
-    sp = sub.add_parser("convert", help="convert a denoiser between the project's checkpoints and the reference layout")
+    sp = sub.add_parser(
+        "convert", help="convert a denoiser or an engine between the project's checkpoints and the reference layout"
+    )
     direction = sp.add_mutually_exclusive_group(required=True)
     direction.add_argument("--to-reference", action="store_true", help="project checkpoint → reference layout")
     direction.add_argument("--from-reference", action="store_true", help="reference layout → project checkpoint")
     sp.add_argument("input")
     sp.add_argument("output")
     sp.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    sp.add_argument(
+        "--engine",
+        action="store_true",
+        help="INPUT must be an engine (dynamics model + upsampler); found by itself when INPUT holds one",
+    )
     sp.set_defaults(func=cmd_convert)
 
     def play_args(sp: argparse.ArgumentParser) -> None:

@@ -111,11 +111,14 @@ def imagine(
     return result
 
 
-def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = False) -> str:
-    """Denoiser: project checkpoint → reference layout, or reference layout → project checkpoint."""
+def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = False, engine: bool = False) -> str:
+    """A denoiser or an engine (``engine``, or found to be one): project checkpoint → reference layout, or
+    reference layout → project checkpoint."""
     import torch
 
     from diamond.checkpoints.denoiser import load_denoiser
+    from diamond.checkpoints.engine import convert_engine, holds_engine
+    from diamond.checkpoints.files import read_torch_file
     from diamond.checkpoints.project import save_checkpoint
     from diamond.checkpoints.reference import join_reference, load_reference_file, split_reference
     from diamond.configs.schema import to_dict
@@ -123,6 +126,10 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
 
     if dst.exists() and not force:
         raise InvalidValue(f"{dst} already exists; pass --force to overwrite it")
+    raw = read_torch_file(src)
+    if engine or holds_engine(raw):
+        return convert_engine(raw, src, dst, to_reference)
+    del raw  # the denoiser's readers below take the path
     if to_reference:
         denoiser, _ = load_denoiser(src)
         flat = join_reference({"denoiser": denoiser.state_dict()})

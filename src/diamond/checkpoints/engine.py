@@ -91,3 +91,38 @@ def engine_from_checkpoint(raw: Any, path: str | Path, config: EngineConfig | No
 def load_engine(path: str | Path, device: torch.device | str = "cpu") -> Engine:
     """An engine from a ``train-engine`` checkpoint or a file in the authors' layout, on ``device``."""
     return engine_from_checkpoint(read_torch_file(path, map_location="cpu"), path).to(device)
+
+
+def holds_engine(raw: Any) -> bool:
+    """Whether a checkpoint already read is an engine's: a project one of kind "engine", or a reference-layout
+    one with ``upsampler.*`` tensors (the authors' Atari models hold none)."""
+    if is_project_checkpoint(raw):
+        return raw.get("kind") == KIND
+    return is_reference_layout(raw) and any(isinstance(k, str) and k.startswith("upsampler.") for k in raw)
+
+
+def convert_engine(raw: Any, src: str | Path, dst: str | Path, to_reference: bool) -> str:
+    """An engine checkpoint already read from ``src``, written to ``dst`` in the other layout: the reference
+    layout (one flat ``denoiser.*`` + ``upsampler.*`` state dict) or a project checkpoint (kind "engine", its
+    configuration inferred from the tensor shapes and spec §10). The tensors are copied unchanged."""
+    from diamond.checkpoints.project import save_checkpoint
+    from diamond.configs.schema import to_dict
+    from diamond.fileio import write_atomically
+
+    if to_reference:
+        flat = engine_to_reference(engine_from_checkpoint(raw, src))
+        write_atomically(Path(dst), lambda f: torch.save(flat, f))
+        return f"wrote {dst}: engine, {len(flat)} tensors in the reference layout (denoiser.*, upsampler.*)"
+    if is_project_checkpoint(raw) or not is_reference_layout(raw):
+        raise CheckpointError(
+            f"{src} is not in the reference layout (keys prefixed denoiser. and upsampler.); "
+            "to write a project engine checkpoint in the reference layout use --to-reference"
+        )
+    engine = engine_from_reference(raw, str(src))
+    states = {"dynamics": engine.dynamics.state_dict(), "upsampler": engine.upsampler.state_dict()}
+    save_checkpoint(dst, to_dict(engine.cfg), kind=KIND, **states, converted_from=str(src))
+    net = engine.cfg.dynamics.net
+    return (
+        f"wrote {dst}: engine checkpoint, inferred dynamics channels {list(net.channels)} with "
+        f"{net.action_space.size} actions, upsampler channels {list(engine.cfg.upsampler.net.channels)}"
+    )

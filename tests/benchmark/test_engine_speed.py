@@ -1,0 +1,61 @@
+"""`diamond engine-fps` runs end to end on a tiny engine and writes well-formed figures (no timing thresholds)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from diamond.benchmark.engine_speed import CPU_SIZE, SIZES
+from diamond.checkpoints.project import save_checkpoint
+from diamond.configs.engine import EngineConfig, dynamics_denoiser, upsampler_denoiser
+from diamond.configs.schema import to_dict
+from diamond.models.engine import Engine
+
+TINY = EngineConfig(
+    dynamics=dynamics_denoiser(channels=(8, 8), depths=(1, 1), attn_depths=(False, True), cond_channels=16),
+    upsampler=upsampler_denoiser(channels=(8, 8), depths=(1, 1), attn_depths=(False, False), cond_channels=16),
+)
+
+
+def test_engine_fps_command_writes_the_figures_and_the_machine(tmp_path):
+    engine = Engine(TINY)
+    ckpt = save_checkpoint(
+        tmp_path / "tiny.pt",
+        to_dict(TINY),
+        kind="engine",
+        dynamics=engine.dynamics.state_dict(),
+        upsampler=engine.upsampler.state_dict(),
+    )
+    cmd = ["engine-fps", "--checkpoint", str(ckpt), "--device", "cpu", "--steps", "2", "--warmup", "0"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "diamond.cli", *cmd, "--json", str(tmp_path / "fps.json")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fast" in proc.stdout and "higher_quality" in proc.stdout
+    result = json.loads((tmp_path / "fps.json").read_text())
+    machine = result["machine"]
+    assert machine["device"] == "cpu" and machine["threads"] == 1 and machine["omp_num_threads"] == "1"
+    assert {"torch", "python", "device_name", "cpu_count"} <= set(machine)
+    tiny = result["engines"]["tiny"]
+    assert tiny["source"] == str(ckpt) and tiny["steps"] == 2 and tiny["warmup"] == 0
+    assert tiny["params"] == {
+        "dynamics": sum(p.numel() for p in engine.dynamics.parameters()),
+        "upsampler": sum(p.numel() for p in engine.upsampler.parameters()),
+    }
+    assert tiny["config"]["dynamics"]["channels"] == [8, 8]
+    for setting, (dyn_steps, up_steps) in {"fast": (1, 1), "higher_quality": (3, 10)}.items():
+        f = tiny["settings"][setting]
+        assert len(f["step_times_s"]) == 2 and f["fps"] == pytest.approx(1 / f["median_step_s"])
+        assert (f["dynamics"]["denoising_steps"], f["upsampler"]["denoising_steps"]) == (dyn_steps, up_steps)
+        assert len(f["dynamics"]["times_s"]) == len(f["upsampler"]["times_s"]) == 2
+        assert "other_cpu_share" in f
+
+
+def test_sizes_are_the_paper_engine_and_the_cpu_one():
+    assert SIZES["paper"]() == EngineConfig() and SIZES["cpu-size"]() == CPU_SIZE
+    assert CPU_SIZE.dynamics.net.channels == (32, 32, 64, 64) and CPU_SIZE.upsampler.net.cond_channels == 64
