@@ -159,9 +159,10 @@ ENGINE_PRESETS: dict[str, dict[str, Any]] = {
         "dynamics.net.depths": [1, 1],
         "dynamics.net.attn_depths": [False, True],
         "dynamics.net.cond_channels": 16,
-        "upsampler.net.channels": [8, 8],
-        "upsampler.net.depths": [1, 1],
-        "upsampler.net.attn_depths": [False, False],
+        # four levels: the U-Net's middle attention then sees 19×35 positions of a 150×280 frame, not 75×140
+        "upsampler.net.channels": [8, 8, 8, 8],
+        "upsampler.net.depths": [1, 1, 1, 1],
+        "upsampler.net.attn_depths": [False, False, False, False],
         "upsampler.net.cond_channels": 8,
         "dynamics_training.batch_size": 2,
         "dynamics_training.grad_accumulation": 2,

@@ -177,9 +177,19 @@ def train_engine(
 
 
 def headline(result: dict[str, Any]) -> dict[str, float]:
-    """The evaluation's key numbers, for the metrics line."""
-    keys = ("one_step", "upsampler", "rollout", "action_sensitivity")
-    return {f"{k}/{n}": v for k in keys for n, v in result.get(k, {}).items() if isinstance(v, int | float)}
+    """The evaluation's key numbers, for the metrics line: PSNRs, mean shifts and the panning verdict."""
+
+    def kept(name: str) -> bool:
+        return (
+            name.startswith(("psnr", "mean_psnr")) or name.endswith("_shift") or name == "pans_in_commanded_direction"
+        )
+
+    return {
+        f"{part}/{name}": value
+        for part in ("one_step", "upsampler", "rollouts", "action_sensitivity")
+        for name, value in result.get(part, {}).items()
+        if kept(name) and isinstance(value, int | float)
+    }
 
 
 def summary_line(result: dict[str, Any]) -> str:
