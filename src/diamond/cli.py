@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -86,6 +87,20 @@ def cmd_train_engine(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(dumps(results, indent=1))
+    return 0
+
+
+def cmd_evaluate_engine(args: argparse.Namespace) -> int:
+    from diamond.checkpoints.engine import load_engine
+    from diamond.data.engine_data import EngineSplit
+    from diamond.devices import resolve_device
+    from diamond.evaluation.engine_evaluation import evaluate_engine
+
+    engine = load_engine(args.checkpoint, resolve_device(args.device))
+    split = EngineSplit(args.dataset, args.split)
+    cfg = dataclasses.replace(engine.cfg, eval_contexts=args.contexts, rollout_horizon=args.horizon)
+    result = evaluate_engine(engine, split, args.out, cfg, setting=args.setting, seed=args.seed, progress=True)
+    print(dumps({k: result[k] for k in ("one_step", "upsampler", "action_sensitivity") if k in result}, indent=1))
     return 0
 
 
@@ -555,6 +570,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_train_engine)
 
+    sp = sub.add_parser(
+        "evaluate-engine", help="held-out evaluation of an engine: one-step, upsampler, rollouts, action sensitivity"
+    )
+    sp.add_argument(
+        "checkpoint", metavar="CKPT", help="an engine checkpoint (RUN/checkpoints/engine.pt or the authors' layout)"
+    )
+    sp.add_argument("dataset", metavar="DATASET", help="a static dataset folder (made by `diamond import-hdf5`)")
+    sp.add_argument("--out", required=True, help="folder for evaluation.json, the rollout video and the figures")
+    sp.add_argument("--split", choices=["train", "test"], default="test", help="which split (default %(default)s)")
+    sp.add_argument("--setting", choices=["fast", "higher_quality"], default="higher_quality")
+    sp.add_argument("--contexts", type=int, default=32, help="held-out contexts of the one-step metrics")
+    sp.add_argument("--horizon", type=int, default=50, help="imagined steps of the rollouts")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    sp.set_defaults(func=cmd_evaluate_engine)
+
     sp = sub.add_parser("imagine", help="open-loop imagination from held-out contexts: video + PSNR plot")
     sp.add_argument(
         "--checkpoint",
@@ -586,8 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--preset",
         action="append",
-        choices=["paper", "cpu-size"],
-        help="random-weight networks of this size (repeatable; default: both)",
+        choices=["csgo", "cpu"],
+        help="random-weight networks of a train-engine preset (repeatable; default: both)",
     )
     sp.add_argument("--device", default="auto")
     sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")

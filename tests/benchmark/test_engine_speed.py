@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from diamond.benchmark.engine_speed import CPU_SIZE, SIZES
+from diamond.benchmark.engine_speed import SIZES
 from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.engine import EngineConfig, dynamics_denoiser, upsampler_denoiser
+from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
 from diamond.models.engine import Engine
 
@@ -57,5 +58,4 @@ def test_engine_fps_command_writes_the_figures_and_the_machine(tmp_path):
 
 
 def test_sizes_are_the_paper_engine_and_the_cpu_one():
-    assert SIZES["paper"]() == EngineConfig() and SIZES["cpu-size"]() == CPU_SIZE
-    assert CPU_SIZE.dynamics.net.channels == (32, 32, 64, 64) and CPU_SIZE.upsampler.net.cond_channels == 64
+    assert SIZES["csgo"]() == EngineConfig() and SIZES["cpu"]() == engine_config("cpu")

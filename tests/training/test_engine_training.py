@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from diamond import cli
 from diamond.checkpoints.engine import load_engine
+from diamond.checkpoints.files import CheckpointError
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import ConfigError
 from diamond.data.hdf5_episodes import episode_file_name, write_hdf5_episode
@@ -75,6 +77,20 @@ def test_trains_evaluates_and_checkpoints(dataset, tmp_path):
     saved = torch.load(run / EngineRun.CHECKPOINT, weights_only=False)
     assert saved["kind"] == "engine" and saved["dynamics_scheduler"]["last_epoch"] == 6
 
+    # The trained engine evaluated again by its own command, with the other sampling setting.
+    out = tmp_path / "evaluation"
+    args = ["evaluate-engine", str(run / EngineRun.CHECKPOINT), str(dataset), "--out", str(out), "--setting", "fast"]
+    assert cli.main([*args, "--contexts", "2", "--horizon", "3", "--device", "cpu"]) == 0
+    evaluation = json.loads((out / EngineEvaluation.RESULTS).read_text())
+    assert evaluation["setting"] == "fast" and evaluation["rollouts"]["horizon"] == 3
+
+
+def test_commands_name_a_folder_that_is_not_a_dataset(tmp_path, capsys):
+    code = cli.main(["train-engine", str(tmp_path), "--out", str(tmp_path / "run"), "--preset", "tiny"])
+    assert code == 2
+    assert f"{tmp_path}: no train/low_res episode store" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
 
 def test_refuses_to_overwrite_or_resume_another_configuration(dataset, tmp_path):
     cfg = engine_config("tiny", None, ["num_epochs=1"])
@@ -83,12 +99,12 @@ def test_refuses_to_overwrite_or_resume_another_configuration(dataset, tmp_path)
     with pytest.raises(ConfigError, match="already holds an engine checkpoint; pass --resume"):
         train_engine(cfg, dataset, tmp_path / "run", torch.device("cpu"), log=quiet, progress=False)
     other = engine_config("tiny", None, ["num_epochs=1", "dynamics_training.optimizer.lr=0.5"])
-    with pytest.raises(ConfigError, match="lr"):
+    with pytest.raises(CheckpointError, match="dynamics_training.optimizer.lr: checkpoint=0.0001, current=0.5"):
         train_engine(other, dataset, tmp_path / "run", torch.device("cpu"), resume=True, log=quiet, progress=False)
     assert (tmp_path / "run" / EngineRun.CHECKPOINT).read_bytes() == checkpoint
 
 
-def cli(dataset: Path, run: Path, *extra: str) -> list[str]:
+def train_command(dataset: Path, run: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "diamond.cli", "train-engine", str(dataset), "--out", str(run), "--preset", "tiny",
             "--set", "num_epochs=6", "--set", "eval_every=100", "--device", "cpu", "--no-progress", *extra]  # fmt: skip
 
@@ -96,10 +112,12 @@ def cli(dataset: Path, run: Path, *extra: str) -> list[str]:
 def test_resumes_exactly_after_sigkill(dataset, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight = tmp_path / "straight"
-    subprocess.run(cli(dataset, straight), check=True, env=env, capture_output=True)
+    subprocess.run(train_command(dataset, straight), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(cli(dataset, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        train_command(dataset, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     metrics = killed / EngineRun.METRICS
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -109,7 +127,7 @@ def test_resumes_exactly_after_sigkill(dataset, tmp_path):
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    subprocess.run(cli(dataset, killed, "--resume"), check=True, env=env, capture_output=True)
+    subprocess.run(train_command(dataset, killed, "--resume"), check=True, env=env, capture_output=True)
 
     a = torch.load(straight / EngineRun.CHECKPOINT, weights_only=False)
     b = torch.load(killed / EngineRun.CHECKPOINT, weights_only=False)

@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +22,16 @@ import numpy as np
 import torch
 
 from diamond.benchmark.speed import _CpuUsage, _device_name, _fmt, _sync
-from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig, dynamics_denoiser, upsampler_denoiser
+from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
+from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
 from diamond.data.spawn import FULL_RES, LOW_RES
 from diamond.devices import resolve_device
 from diamond.errors import InvalidValue
 from diamond.models.engine import Engine, EngineState
 
-# A small engine that plays at interactive rates on a CPU (the ``engine-cpu`` preset's networks): the
-# reference conformance engine's widths, with a wider conditioning vector for the dynamics model.
-CPU_SIZE = EngineConfig(
-    dynamics=dynamics_denoiser(
-        channels=(32, 32, 64, 64), depths=(1, 1, 1, 1), attn_depths=(False, False, True, True), cond_channels=128
-    ),
-    upsampler=upsampler_denoiser(
-        channels=(16, 16, 32, 32), depths=(1, 1, 1, 1), attn_depths=(False, False, False, True), cond_channels=64
-    ),
-)
-SIZES: dict[str, Callable[[], EngineConfig]] = {"paper": EngineConfig, "cpu-size": lambda: CPU_SIZE}
+# The engines of ``--preset``: the presets of ``diamond train-engine`` with random weights.
+SIZES: dict[str, Callable[[], EngineConfig]] = {name: partial(engine_config, name) for name in ("csgo", "cpu")}
 
 
 @dataclass
