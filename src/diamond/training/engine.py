@@ -13,12 +13,7 @@ import numpy as np
 import torch
 
 from diamond.checkpoints.engine import KIND
-from diamond.checkpoints.project import (
-    load_checkpoint,
-    require_generator_device,
-    require_same_config,
-    save_checkpoint,
-)
+from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.engine import EngineConfig
 from diamond.configs.schema import ConfigError, to_dict
 from diamond.data.engine_data import EngineSplit
@@ -29,6 +24,7 @@ from diamond.models.engine import Engine
 from diamond.progress import Progress
 from diamond.training.components import update_components
 from diamond.training.engine_components import TRAIN, engine_components
+from diamond.training.resume import drop_lines_after, start_or_resume
 
 
 def fit_to_data(cfg: EngineConfig, split: EngineSplit, where: str) -> EngineConfig:
@@ -80,29 +76,6 @@ class EngineTraining:
         self.epoch = int(state["epoch"])
 
 
-def _start_or_resume(training: EngineTraining, run_dir: Path, config: dict, resume: bool, log) -> None:
-    ckpt = run_dir / EngineRun.CHECKPOINT
-    if ckpt.exists():
-        if not resume:
-            raise ConfigError(
-                f"{run_dir} already holds an engine checkpoint; pass --resume to continue it, "
-                "or choose another --out (nothing was changed)"
-            )
-        payload = load_checkpoint(ckpt)
-        require_generator_device(ckpt, payload, training.device)
-        require_same_config(ckpt, payload["config"], config, EngineConfig)
-        training.load_state_dict(payload)
-        log(f"resumed from {ckpt} at epoch {training.epoch}")
-    elif resume:
-        raise ConfigError(f"--resume: {ckpt} does not exist; nothing to resume")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / EngineRun.CONFIG, config)
-    metrics = run_dir / EngineRun.METRICS
-    if metrics.exists():  # epochs after the checkpoint we resume from are repeated: drop their lines
-        kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["epoch"] <= training.epoch]
-        metrics.write_text("".join(line + "\n" for line in kept))
-
-
 def train_engine(
     cfg: EngineConfig,
     dataset: str | Path,
@@ -122,7 +95,13 @@ def train_engine(
     cfg = fit_to_data(cfg, train, f"dataset {dataset}")
     config = to_dict(cfg)
     training = EngineTraining(cfg, device)
-    _start_or_resume(training, run_dir, config, resume, log)
+    payload = start_or_resume(
+        run_dir, EngineRun.CHECKPOINT, EngineRun.CONFIG, config, EngineConfig, resume, device, "an engine"
+    )
+    if payload is not None:
+        training.load_state_dict(payload)
+        log(f"resumed from {run_dir / EngineRun.CHECKPOINT} at epoch {training.epoch}")
+    drop_lines_after(run_dir / EngineRun.METRICS, "epoch", training.epoch)  # epochs after it are repeated
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run_dir / EngineRun.TENSORBOARD), purge_step=training.epoch or None)

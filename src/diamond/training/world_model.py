@@ -13,12 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.checkpoints.project import (
-    load_checkpoint,
-    require_generator_device,
-    require_same_config,
-    save_checkpoint,
-)
+from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.schema import ConfigError, WorldModelRunConfig, to_dict
 from diamond.data.sampler import SegmentSampler
 from diamond.data.store import action_space_of
@@ -30,6 +25,7 @@ from diamond.progress import Progress
 from diamond.training.components import component_stats
 from diamond.training.distributed import DistInfo
 from diamond.training.networks import denoiser_component
+from diamond.training.resume import drop_lines_after, start_or_resume
 
 CHECKPOINT = WorldModelRun.CHECKPOINT
 
@@ -113,26 +109,13 @@ def _start_or_resume(
     training: WorldModelTraining, run_dir: Path, config: dict[str, Any], resume: bool, log: Callable[[str], None]
 ) -> None:
     """Load the checkpoint to resume (refusing another configuration), or refuse to overwrite one."""
-    ckpt_path = run_dir / CHECKPOINT
-    if ckpt_path.exists():
-        if not resume:
-            raise ConfigError(
-                f"{run_dir} already holds a world-model checkpoint; pass --resume to continue it, "
-                "or choose another --out (nothing was changed)"
-            )
-        payload = load_checkpoint(ckpt_path)  # on the CPU: generator states must stay CPU tensors
-        require_generator_device(ckpt_path, payload, training.device)
-        require_same_config(ckpt_path, payload["config"], config, WorldModelRunConfig)
+    payload = start_or_resume(
+        run_dir, CHECKPOINT, WorldModelRun.CONFIG, config, WorldModelRunConfig, resume, training.device, "a world-model"
+    )
+    if payload is not None:
         training.load_state_dict(payload)
-        log(f"resumed from {ckpt_path} at step {training.step}")
-    elif resume:
-        raise ConfigError(f"--resume: {ckpt_path} does not exist; nothing to resume")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(run_dir / WorldModelRun.CONFIG, config)
-    metrics_path = run_dir / WorldModelRun.METRICS
-    if metrics_path.exists():  # evaluations made after the checkpoint we resume from are repeated: drop them
-        kept = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["step"] <= training.step]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
+        log(f"resumed from {run_dir / CHECKPOINT} at step {training.step}")
+    drop_lines_after(run_dir / WorldModelRun.METRICS, "step", training.step)  # evaluations made after it
 
 
 def _evaluate(
