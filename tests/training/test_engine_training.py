@@ -60,7 +60,9 @@ def quiet(message: str) -> None:
 
 def test_trains_evaluates_and_checkpoints(dataset, tmp_path):
     cfg = engine_config("tiny")
-    results = train_engine(cfg, dataset, tmp_path / "run", torch.device("cpu"), log=quiet, progress=False)
+    results = train_engine(
+        cfg, dataset, tmp_path / "run", torch.device("cpu"), setting="fast", log=quiet, progress=False
+    )
     run = tmp_path / "run"
     assert results["epochs"] == cfg.num_epochs == 3
     assert results["updates"] == {"dynamics": 3 * 2, "upsampler": 3 * 2}
@@ -79,10 +81,10 @@ def test_trains_evaluates_and_checkpoints(dataset, tmp_path):
 
     # The trained engine evaluated again by its own command, with the other sampling setting.
     out = tmp_path / "evaluation"
-    args = ["evaluate-engine", str(run / EngineRun.CHECKPOINT), str(dataset), "--out", str(out), "--setting", "fast"]
+    args = ["evaluate-engine", str(run / EngineRun.CHECKPOINT), str(dataset), "--out", str(out)]
     assert cli.main([*args, "--contexts", "2", "--horizon", "3", "--device", "cpu"]) == 0
     evaluation = json.loads((out / EngineEvaluation.RESULTS).read_text())
-    assert evaluation["setting"] == "fast" and evaluation["rollouts"]["horizon"] == 3
+    assert evaluation["setting"] == "higher_quality" and evaluation["rollouts"]["horizon"] == 3
 
 
 def test_commands_name_a_folder_that_is_not_a_dataset(tmp_path, capsys):
@@ -106,7 +108,8 @@ def test_refuses_to_overwrite_or_resume_another_configuration(dataset, tmp_path)
 
 def train_command(dataset: Path, run: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "diamond.cli", "train-engine", str(dataset), "--out", str(run), "--preset", "tiny",
-            "--set", "num_epochs=6", "--set", "eval_every=100", "--device", "cpu", "--no-progress", *extra]  # fmt: skip
+            "--set", "num_epochs=6", "--set", "eval_every=100", "--setting", "fast", "--device", "cpu", "--no-progress",
+            *extra]  # fmt: skip
 
 
 def test_resumes_exactly_after_sigkill(dataset, tmp_path):
