@@ -25,7 +25,7 @@ from diamond.benchmark.speed import _CpuUsage, _device_name, _fmt, _sync
 from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
-from diamond.data.spawn import FULL_RES, LOW_RES
+from diamond.data.hdf5_episodes import FULL_RES, LOW_RES
 from diamond.devices import resolve_device
 from diamond.errors import InvalidValue
 from diamond.models.engine import Engine, EngineState

@@ -3,7 +3,6 @@ the authors' layout (one flat state dict, keys prefixed ``denoiser.`` and ``upsa
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -64,22 +63,10 @@ def _load(engine: Engine, dynamics: dict[str, Tensor], upsampler: dict[str, Tens
         raise CheckpointError(f"{where}: its weights do not fit its configuration ({exc})") from exc
 
 
-def is_engine_checkpoint(raw: Any) -> bool:
-    return is_project_checkpoint(raw) and raw.get("kind") == KIND
-
-
-def engine_from_checkpoint(raw: Any, path: str | Path, config: EngineConfig | None = None) -> Engine:
-    """The engine of a checkpoint already read from ``path`` (project or reference layout), on the CPU.
-
-    ``config``: for a reference-layout checkpoint, settings to keep beside the networks read from it (its
-    samplers, training); the networks themselves always come from the checkpoint.
-    """
+def engine_from_checkpoint(raw: Any, path: str | Path) -> Engine:
+    """The engine of a checkpoint already read from ``path`` (project or reference layout), on the CPU."""
     if is_reference_layout(raw) and not is_project_checkpoint(raw):
-        engine = engine_from_reference(raw, str(path))
-        if config is not None:
-            cfg = dataclasses.replace(config, dynamics=engine.cfg.dynamics, upsampler=engine.cfg.upsampler)
-            engine.cfg = cfg
-        return engine.eval()
+        return engine_from_reference(raw, str(path)).eval()
     payload = check_project_payload(path, raw)
     if payload.get("kind") != KIND:
         raise CheckpointError(f"{path} is a project checkpoint but not an engine's (kind {payload.get('kind')!r})")

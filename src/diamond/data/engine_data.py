@@ -49,10 +49,6 @@ class EngineSplit:
     def __len__(self) -> int:
         return len(self.low)
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.lengths.sum())
-
     def low_res(self, episode: int, start: int, stop: int) -> np.ndarray:
         """Frames start..stop-1 at low resolution: (n, C, h, w) uint8."""
         return self.low.read_obs(episode, start, stop)

@@ -20,6 +20,7 @@ from diamond.fileio import TMP_PREFIX
 from diamond.fps_actions import SIZE, csgo_action_space
 
 FULL_RES = (150, 280)  # (H, W) of the source frames
+LOW_RES = (30, 56)  # (H, W) of the dynamics model's frames, a bicubic ×1/5 of the source frames (spec §10)
 FILE_PREFIX = "hdf5_dm_july2021_"
 _NUMBER = re.compile(r"(\d+)\.hdf5$")
 _FRAME_KEY = re.compile(r"^frame_(\d+)_(x|y)$")

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from diamond.data.hdf5_episodes import FULL_RES
-from diamond.data.static_import import LOW_RES
+from diamond.data.hdf5_episodes import FULL_RES, LOW_RES
 from diamond.errors import InvalidValue
 from diamond.fps_actions import SIZE
 

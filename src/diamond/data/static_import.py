@@ -39,6 +39,7 @@ from diamond.data.datasets import open_or_create_store
 from diamond.data.episode import Episode
 from diamond.data.hdf5_episodes import (
     FULL_RES,
+    LOW_RES,
     BadSourceFile,
     csgo_test_split,
     file_number,
@@ -55,7 +56,6 @@ from diamond.layout import StaticDataset
 from diamond.progress import Progress
 from diamond.spaces import to_json
 
-LOW_RES = (30, 56)  # (H, W) of the dynamics model's frames (spec §10)
 DATASET_FORMAT = "diamond-static-dataset"
 ON_BAD = ("skip", "refuse")
 Stores = dict[tuple[str, str], EpisodeStore]

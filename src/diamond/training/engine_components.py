@@ -24,18 +24,19 @@ def segments(split: EngineSplit, rng: np.random.Generator, n: int, length: int) 
     return uniform_complete_segments(split.lengths, n, length, rng)
 
 
+def _stacked(read, windows: list[tuple[int, int]], length: int, device: torch.device) -> torch.Tensor:
+    """``read(episode, start, stop)`` of every window, stacked into one (n, length, ...) tensor."""
+    return torch.from_numpy(np.stack([read(e, s, s + length) for e, s in windows])).to(device)
+
+
 def dynamics_batch(
     split: EngineSplit, rng: np.random.Generator, n: int, length: int, device: torch.device
 ) -> tuple[torch.Tensor, ...]:
     """(obs (n, length, C, h, w) in [-1, 1], act (n, length, A), mask all True)."""
     windows = segments(split, rng, n, length)
-    obs = np.stack([split.low_res(e, s, s + length) for e, s in windows])
-    act = np.stack([split.actions(e, s, s + length) for e, s in windows])
-    return (
-        to_model_range(torch.from_numpy(obs).to(device)),
-        torch.from_numpy(act).to(device),
-        torch.ones(n, length, dtype=torch.bool, device=device),
-    )
+    obs = to_model_range(_stacked(split.low_res, windows, length, device))
+    act = _stacked(split.actions, windows, length, device)
+    return obs, act, torch.ones(n, length, dtype=torch.bool, device=device)
 
 
 def upsampler_batch(
@@ -43,13 +44,9 @@ def upsampler_batch(
 ) -> tuple[torch.Tensor, ...]:
     """(full-resolution frames (n, length, C, H, W), their low-resolution frames (n, length, C, h, w), mask)."""
     windows = segments(split, rng, n, length)
-    full = np.stack([split.full_res(e, s, s + length) for e, s in windows])
-    low = np.stack([split.low_res(e, s, s + length) for e, s in windows])
-    return (
-        to_model_range(torch.from_numpy(full).to(device)),
-        to_model_range(torch.from_numpy(low).to(device)),
-        torch.ones(n, length, dtype=torch.bool, device=device),
-    )
+    full = to_model_range(_stacked(split.full_res, windows, length, device))
+    low = to_model_range(_stacked(split.low_res, windows, length, device))
+    return full, low, torch.ones(n, length, dtype=torch.bool, device=device)
 
 
 def engine_components(
