@@ -159,3 +159,12 @@ class EngineConfig:
         check(self.rollout_horizon >= 1, where, "rollout_horizon", self.rollout_horizon, ">= 1")
         self.fast.validate(f"{where}: fast")
         self.higher_quality.validate(f"{where}: higher_quality")
+        for setting in SAMPLING_SETTINGS:  # a context noised at sampling must be one the model trained on
+            s_cond = self.sampling(setting).dynamics.s_cond
+            check(
+                self.dynamics.context_noise or s_cond == 0,
+                where,
+                f"{setting}.dynamics.s_cond",
+                s_cond,
+                "0 when dynamics.context_noise is False (the model never saw a noised context in training)",
+            )
