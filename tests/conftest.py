@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SHARED = Path(os.environ.get("DIAMOND_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")).resolve()
@@ -23,3 +24,38 @@ def breakout_stores(tmp_path_factory) -> tuple[Path, Path]:
     collect("atari", "Breakout", "train", 400, root / "train", 1, 0, "sync", log=lambda m: None)
     collect("atari", "Breakout", "test", 300, root / "test", 1, 1, "sync", log=lambda m: None)
     return root / "train", root / "test"
+
+
+ENGINE_FRAMES = 20  # frames per episode of the small engine dataset
+
+
+def panning_scene(offset: float) -> np.ndarray:
+    """A 150×280 BGR frame of vertical stripes shifted by the accumulated turning (a panning view)."""
+    x = np.arange(280)[None, :] + offset
+    stripes = (127 + 120 * np.sin(x / 9.0)) * np.ones((150, 1))
+    frame = np.stack([stripes, np.roll(stripes, 40, axis=1), 255 - stripes], axis=-1)
+    return frame.clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def engine_dataset(tmp_path_factory) -> Path:
+    """A static dataset imported from 5 real HDF5 files of 20 frames (files 3 and 4 held out): walking
+    forward while turning by ±30 or 0, the view panning with the turns."""
+    pytest.importorskip("h5py")
+    from diamond.data.hdf5_episodes import episode_file_name, write_hdf5_episode
+    from diamond.data.static_import import import_hdf5_dataset
+    from diamond.fps_actions import encode
+
+    root = tmp_path_factory.mktemp("engine-data")
+    source = root / "source"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    for number in range(5):
+        turns = rng.choice([-30, 0, 30], size=ENGINE_FRAMES)
+        offsets = np.concatenate([[0], np.cumsum(turns[:-1] / 10)])
+        frames = np.stack([panning_scene(o) for o in offsets])
+        actions = np.stack([encode(["w"], float(dx), 0.0) for dx in turns])
+        write_hdf5_episode(source / episode_file_name(number), frames, actions)
+    split = {episode_file_name(3), episode_file_name(4)}
+    import_hdf5_dataset(source, root / "dataset", split, progress=False, log=lambda m: None)
+    return root / "dataset"

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,39 +18,15 @@ from diamond.checkpoints.engine import load_engine
 from diamond.checkpoints.files import CheckpointError
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import ConfigError
-from diamond.data.hdf5_episodes import episode_file_name, write_hdf5_episode
-from diamond.data.static_import import import_hdf5_dataset
-from diamond.fps_actions import encode
 from diamond.layout import EngineEvaluation, EngineRun
 from diamond.training.engine import train_engine
 
 pytest.importorskip("h5py")
-FRAMES = 20
-
-
-def scene(t: int, offset: float) -> np.ndarray:
-    """A 150×280 BGR frame of vertical stripes that move with the accumulated turning (a panning view)."""
-    x = np.arange(280)[None, :] + offset
-    stripes = (127 + 120 * np.sin(x / 9.0)) * np.ones((150, 1))
-    frame = np.stack([stripes, np.roll(stripes, 40, axis=1), 255 - stripes], axis=-1)
-    return frame.clip(0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("engine-data")
-    source = root / "source"
-    source.mkdir()
-    rng = np.random.default_rng(0)
-    for number in range(5):
-        turns = rng.choice([-30, 0, 30], size=FRAMES)
-        offsets = np.concatenate([[0], np.cumsum(turns[:-1] / 10)])
-        frames = np.stack([scene(t, o) for t, o in enumerate(offsets)])
-        actions = np.stack([encode(["w"], float(dx), 0.0) for dx in turns])
-        write_hdf5_episode(source / episode_file_name(number), frames, actions)
-    split = {episode_file_name(3), episode_file_name(4)}
-    import_hdf5_dataset(source, root / "dataset", split, progress=False, log=lambda m: None)
-    return root / "dataset"
+def dataset(engine_dataset) -> Path:
+    return engine_dataset
 
 
 def quiet(message: str) -> None:

@@ -13,6 +13,7 @@ their play code; the files themselves are not checked here):
 
 ``load_spawn_point`` turns a folder into batch-of-one tensors ready for ``EngineState``: frames in [-1, 1]
 (x / 255 · 2 − 1, as the reference does), float 0/1 actions, the last frames of each context kept.
+``make_spawn_points`` writes folders in this layout from windows of a static dataset's held-out episodes.
 """
 
 from __future__ import annotations
@@ -86,6 +87,67 @@ def load_spawn_point(
         next_act=torch.from_numpy(nxt.astype(np.float32)),
         folder=folder,
     )
+
+
+def save_spawn_point(
+    folder: str | Path, low_res: np.ndarray, full_res: np.ndarray, act: np.ndarray, next_act: np.ndarray
+) -> Path:
+    """Write one spawn point: uint8 frames (T, 3, h, w) and (T', 3, H, W), 0/1 actions (T, A) and (N, A) as
+    float32. The folder is written whole under a temporary name and then renamed, so it is complete or absent."""
+    folder = Path(folder)
+    if folder.exists():
+        raise InvalidValue(f"spawn point {folder} exists already; choose a new folder")
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    arrays = {"low_res": low_res, "full_res": full_res, "act": act, "next_act": next_act}
+    for name, array in arrays.items():
+        dtype = np.uint8 if name.endswith("_res") else np.float32
+        np.save(tmp / f"{name}.npy", np.ascontiguousarray(array, dtype=dtype))
+    tmp.rename(folder)
+    return folder
+
+
+def make_spawn_points(
+    dataset: str | Path,
+    out: str | Path,
+    count: int,
+    seed: int = 0,
+    split: str = "test",
+    num_frames: int = 4,
+    num_next: int = 100,
+) -> list[Path]:
+    """``count`` spawn points ``out/0``, ``out/1``, ... from windows drawn uniformly among the complete ones
+    of ``num_frames`` + ``num_next`` frames of a static dataset's ``split`` (the held-out episodes by default,
+    so play starts from moments the engine did not train on; the same seed draws the same windows)."""
+    from diamond.data.engine_data import EngineSplit
+    from diamond.data.sampler import uniform_complete_segments
+
+    out = Path(out)
+    if count < 1:
+        raise InvalidValue(f"--count {count}: expected at least 1 spawn point")
+    if out.exists() and any(out.iterdir()):
+        raise InvalidValue(f"{out} is not empty; spawn points go into a new folder")
+    data = EngineSplit(dataset, split)
+    try:
+        if len(data) == 0:
+            raise InvalidValue(f"{dataset}: the {split} split holds no episodes to take spawn points from")
+        length = num_frames + num_next
+        segments = uniform_complete_segments(data.lengths, count, length, np.random.default_rng(seed))
+        folders = []
+        for k, (episode, start) in enumerate(segments):
+            context = slice(start, start + num_frames)
+            folders.append(
+                save_spawn_point(
+                    out / str(k),
+                    data.low_res(episode, context.start, context.stop),
+                    data.full_res(episode, context.start, context.stop),
+                    data.actions(episode, context.start, context.stop),
+                    data.actions(episode, context.stop, start + length),
+                )
+            )
+        return folders
+    finally:
+        data.close()
 
 
 def _read(path: Path) -> np.ndarray:

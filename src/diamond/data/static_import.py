@@ -119,8 +119,9 @@ def dataset_store_metadata(resolution: str) -> dict[str, Any]:
     }
 
 
-def prepare_output(out: Path, test_split: set[str] | None) -> None:
-    """Make ``out`` a dataset folder, or check that it is one imported with the same held-out split."""
+def prepare_output(out: Path, test_split: set[str] | None, source: str = "hdf5", any_split: bool = False) -> None:
+    """Make ``out`` a dataset folder (its episodes from ``source``), or check that it is one imported with
+    the same held-out split (with ``any_split``: with whatever split, as when played episodes are added)."""
     description = out / StaticDataset.DESCRIPTION
     split = sorted(test_split) if test_split is not None else None
     if out.exists() and not out.is_dir():
@@ -132,7 +133,7 @@ def prepare_output(out: Path, test_split: set[str] | None) -> None:
                 "expected a new or empty folder, or a dataset folder to resume"
             )
         out.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(description, {"format": DATASET_FORMAT, "source": "hdf5", "test_split": split})
+        write_json_atomically(description, {"format": DATASET_FORMAT, "source": source, "test_split": split})
         return
     try:
         recorded = json.loads(description.read_text())
@@ -141,7 +142,7 @@ def prepare_output(out: Path, test_split: set[str] | None) -> None:
         ok = False
     if not ok:
         raise InvalidValue(f"{description} is not the description of an imported dataset ({DATASET_FORMAT})")
-    if recorded["test_split"] != split:
+    if recorded["test_split"] != split and not any_split:
         was = "no split" if recorded["test_split"] is None else f"{len(recorded['test_split'])} held-out files"
         now = "no split" if split is None else f"{len(split)} held-out files"
         raise InvalidValue(

@@ -1,0 +1,261 @@
+"""The game loop of the engine players, independent of any window: a person plays inside the neural game
+engine (spec §10), one frame per call of :meth:`EngineSession.step`, starting from spawn points.
+
+- **Spawn points** are real 4-frame contexts (``data/spawn.py``); play starts from the first, a command
+  cycles through them and ``reset`` restarts from the current one. An imagined episode is cut at the
+  horizon and play restarts from the spawn point.
+- **Settings**: the engine's ``fast`` and ``higher_quality`` sampling, switched while playing; the
+  denoising steps of each model can be changed within a setting (the change lasts until the program ends).
+- **Controls**: the held keys and buttons in press order, and the relative mouse motion since the last
+  frame, made into the 51-entry action by ``fps_controls``; the mouse sensitivity is a setting too.
+- **Recording**: every played episode (full- and low-resolution frames, the actions as multi-hot vectors)
+  is added to a static dataset folder, the layout ``diamond train-engine`` reads (``engine_recording``).
+
+The UIs call ``step`` for each new frame and the command methods between frames; a lock serialises them.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diamond.configs.engine import SAMPLING_SETTINGS, EngineSamplingConfig
+from diamond.configs.schema import ConfigError
+from diamond.data.spawn import SpawnPoint, load_spawn_point
+from diamond.fps_actions import decode
+from diamond.imaging import to_display
+from diamond.models.engine import Engine, EngineState
+from diamond.play.engine_recording import EngineRecorder
+from diamond.play.fps_controls import SENSITIVITIES, allowed_controls, fps_action
+
+HORIZONS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+DEFAULT_HORIZON = 1000
+MAX_DENOISING_STEPS = 50
+MODELS = ("dynamics", "upsampler")
+
+
+def _locked(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+@dataclass
+class EngineFrame:
+    """What the UI shows after a step (or a restart): the frame and what led to it."""
+
+    full: np.ndarray  # (3, H, W) uint8
+    low: np.ndarray  # (3, h, w) uint8
+    setting: str
+    denoising_steps: tuple[int, int]  # dynamics, upsampler
+    spawn: int
+    num_spawns: int
+    timestep: int
+    horizon: int
+    held: tuple[str, ...]  # the keys and buttons of the action that made this frame (after filtering)
+    mouse: tuple[int, int]  # its mouse bins
+    sensitivity: float
+    paused: bool
+    message: str = ""
+
+    def image(self) -> np.ndarray:
+        """(H, W, 3) uint8 for drawing."""
+        return np.ascontiguousarray(self.full.transpose(1, 2, 0))
+
+
+class EngineSession:
+    def __init__(
+        self,
+        engine: Engine,
+        spawns: Sequence[str | Path],
+        setting: str = "fast",
+        horizon: int = DEFAULT_HORIZON,
+        seed: int = 0,
+        record: str | Path | None = None,
+        sensitivity: float = 1.0,
+    ) -> None:
+        if setting not in SAMPLING_SETTINGS:
+            raise ConfigError(f"--setting {setting!r} is unknown; choose one of {', '.join(SAMPLING_SETTINGS)}")
+        if horizon < 1:
+            raise ConfigError(f"--horizon {horizon} must be >= 1")
+        if sensitivity <= 0:
+            raise ConfigError(f"--sensitivity {sensitivity} must be > 0")
+        if not spawns:
+            raise ConfigError("the engine needs at least one spawn point to start from")
+        self._lock = threading.RLock()
+        self.engine = engine.eval()
+        self.device = engine.device
+        self.spawns = [Path(p) for p in spawns]
+        self.sampling: dict[str, EngineSamplingConfig] = {s: engine.cfg.sampling(s) for s in SAMPLING_SETTINGS}
+        self.setting = setting
+        self.horizon = horizon
+        self.sensitivity = sensitivity
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.recorder = EngineRecorder(record) if record is not None else None
+        self.paused = False
+        self.spawn_index = 0
+        self.spawn: SpawnPoint | None = None
+        self.state: EngineState | None = None
+        self.timestep = 0
+        self.frame: EngineFrame | None = None
+        self.step_seconds: deque[float] = deque(maxlen=30)
+        self._check_spawns()
+        self.restart()
+
+    # -- spawn points -----------------------------------------------------------------------------
+
+    def _load_spawn(self, index: int) -> SpawnPoint:
+        dyn, up = self.engine.cfg.dynamics.net, self.engine.cfg.upsampler.net
+        return load_spawn_point(
+            self.spawns[index],
+            num_frames=dyn.num_steps_conditioning,
+            num_full_res_frames=up.num_steps_conditioning,
+            num_actions=dyn.action_space.size,
+        )
+
+    def _check_spawns(self) -> None:
+        """Read the first spawn point now, so that a bad folder is reported before the window opens."""
+        self._load_spawn(0)
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    @_locked
+    def restart(self, index: int | None = None, message: str = "") -> EngineFrame:
+        """Start again from spawn point ``index`` (default: the current one)."""
+        self._finish_recording()
+        if index is not None:
+            self.spawn_index = index % len(self.spawns)
+        spawn = self._load_spawn(self.spawn_index)
+        self.spawn = spawn
+        self.state = EngineState(
+            spawn.low_res.to(self.device), spawn.act.to(self.device), spawn.full_res.to(self.device)
+        )
+        self.timestep = 0
+        last_act = spawn.act[0, -1].numpy()
+        held, mx, my = decode(last_act)
+        self.frame = self._frame(
+            to_display(spawn.full_res[0, -1]).numpy(), to_display(spawn.low_res[0, -1]).numpy(), held, (mx, my)
+        )
+        self.frame.message = (
+            message or f"spawn point {self.spawn_index + 1}/{len(self.spawns)}: {self.spawns[self.spawn_index].name}"
+        )
+        return self.frame
+
+    @_locked
+    def next_spawn(self, direction: int = 1) -> EngineFrame:
+        return self.restart(self.spawn_index + direction)
+
+    @_locked
+    def toggle_setting(self) -> str:
+        self.setting = SAMPLING_SETTINGS[(SAMPLING_SETTINGS.index(self.setting) + 1) % len(SAMPLING_SETTINGS)]
+        return f"setting: {self.setting} ({self._steps_text()})"
+
+    @_locked
+    def change_denoising_steps(self, model: str, direction: int) -> str:
+        """One more or one fewer denoising step of ``model`` (dynamics or upsampler) in the current setting."""
+        if model not in MODELS:
+            raise ValueError(f"model {model!r} is unknown; expected one of {MODELS}")
+        current = self.sampling[self.setting]
+        sampler = getattr(current, model)
+        steps = min(max(sampler.num_steps_denoising + direction, 1), MAX_DENOISING_STEPS)
+        self.sampling[self.setting] = replace(current, **{model: replace(sampler, num_steps_denoising=steps)})
+        return f"{self.setting}: {self._steps_text()}"
+
+    @_locked
+    def change_horizon(self, direction: int) -> str:
+        if direction > 0:
+            self.horizon = next((h for h in HORIZONS if h > self.horizon), self.horizon)
+        else:
+            self.horizon = next((h for h in reversed(HORIZONS) if h < self.horizon), self.horizon)
+        return f"imagination horizon: {self.horizon}"
+
+    @_locked
+    def change_sensitivity(self, direction: int) -> str:
+        if direction > 0:
+            self.sensitivity = next((s for s in SENSITIVITIES if s > self.sensitivity), self.sensitivity)
+        else:
+            self.sensitivity = next((s for s in reversed(SENSITIVITIES) if s < self.sensitivity), self.sensitivity)
+        return f"mouse sensitivity: ×{self.sensitivity:g}"
+
+    @_locked
+    def toggle_pause(self) -> str:
+        self.paused = not self.paused
+        return "paused (step: one frame)" if self.paused else "resumed"
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    @_locked
+    @torch.no_grad()
+    def step(self, held_in_order: Iterable[str] = (), dx: float = 0.0, dy: float = 0.0) -> EngineFrame:
+        """One frame of play with the held controls (in press order) and the mouse motion since the last
+        frame, whatever the pause state."""
+        assert self.state is not None and self.frame is not None
+        t0 = time.perf_counter()
+        held = allowed_controls(held_in_order)
+        action = fps_action(held, dx, dy, self.sensitivity)
+        act = torch.from_numpy(action).to(self.device)
+        self.state.act[:, -1] = act  # the action taken in the current frame
+        low, full = self.engine.step(self.state, self.sampling[self.setting], generator=self.generator)
+        if self.recorder is not None:
+            self.recorder.add(self.frame.low, self.frame.full, action)
+        self.state = Engine.advance(self.state, low, full, act[None])
+        self.timestep += 1
+        keys, mx, my = decode(action)
+        shown = self._frame(to_display(full[0]).cpu().numpy(), to_display(low[0]).cpu().numpy(), keys, (mx, my))
+        self.frame = shown
+        if self.timestep >= self.horizon:  # the episode ends here; play goes on from the spawn point
+            shown = self.restart(message=f"reached the horizon ({self.horizon} frames): back to the spawn point")
+        self.step_seconds.append(time.perf_counter() - t0)
+        return shown
+
+    def fps(self) -> float:
+        """Frames per second of the recent steps (the model's rate, without drawing)."""
+        return len(self.step_seconds) / sum(self.step_seconds) if self.step_seconds else 0.0
+
+    @_locked
+    def close(self) -> None:
+        self._finish_recording()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _steps_text(self) -> str:
+        s = self.sampling[self.setting]
+        return f"{s.dynamics.num_steps_denoising} + {s.upsampler.num_steps_denoising} denoising steps"
+
+    def _frame(self, full: np.ndarray, low: np.ndarray, held: tuple[str, ...], mouse: tuple[int, int]) -> EngineFrame:
+        s = self.sampling[self.setting]
+        return EngineFrame(
+            full=full,
+            low=low,
+            setting=self.setting,
+            denoising_steps=(s.dynamics.num_steps_denoising, s.upsampler.num_steps_denoising),
+            spawn=self.spawn_index,
+            num_spawns=len(self.spawns),
+            timestep=self.timestep,
+            horizon=self.horizon,
+            held=tuple(held),
+            mouse=mouse,
+            sensitivity=self.sensitivity,
+            paused=self.paused,
+        )
+
+    def _finish_recording(self) -> None:
+        if self.recorder is not None and self.frame is not None:
+            self.recorder.finish(
+                self.frame.low,
+                self.frame.full,
+                {"spawn_point": str(self.spawns[self.spawn_index]), "played_with": "diamond play-engine"},
+            )
