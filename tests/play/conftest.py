@@ -38,3 +38,21 @@ def play_checkpoints(tmp_path_factory) -> dict[str, Path]:
     world_model = root / "world_model.pt"
     save_checkpoint(world_model, to_dict(wm_cfg), denoiser=Denoiser(wm_cfg.denoiser).state_dict(), step=0)
     return {"run": run, "reference": reference, "world_model": world_model}
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """A tiny engine (random weights) in the CS:GO layout: 30×56 → 150×280, 51 actions."""
+    from diamond.configs.presets import engine_config
+    from diamond.models.engine import Engine
+
+    torch.manual_seed(0)
+    return Engine(engine_config("tiny")).eval()
+
+
+@pytest.fixture(scope="session")
+def spawns(engine_dataset, tmp_path_factory) -> list[Path]:
+    """Three spawn points from the held-out episodes of the small engine dataset."""
+    from diamond.data.spawn import make_spawn_points
+
+    return make_spawn_points(engine_dataset, tmp_path_factory.mktemp("spawn") / "spawn", count=3, num_next=5)

@@ -5,28 +5,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from diamond.configs.presets import engine_config
 from diamond.data.engine_data import EngineSplit
 from diamond.data.spawn import load_spawn_point, make_spawn_points, save_spawn_point
 from diamond.errors import InvalidValue
 from diamond.fps_actions import decode
 from diamond.layout import StaticDataset
-from diamond.models.engine import Engine
 from diamond.play.engine_session import EngineSession
 from diamond.play.fps_controls import fps_action
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    torch.manual_seed(0)
-    return Engine(engine_config("tiny")).eval()
-
-
-@pytest.fixture(scope="module")
-def spawns(engine_dataset, tmp_path_factory):
-    return make_spawn_points(engine_dataset, tmp_path_factory.mktemp("spawn") / "spawn", count=3, num_next=5)
 
 
 def test_spawn_points_are_held_out_windows_in_the_authors_layout(engine_dataset, spawns, tmp_path):

@@ -80,7 +80,7 @@ BROWSER_HELP = (
 )
 
 
-class _Window:
+class Window:
     """A pygame window of a scaled frame under a two-line header; screenshots to PNG."""
 
     def __init__(self, frame_shape: tuple[int, int], scale: int | None, title: str, screenshot_dir: str | Path) -> None:
@@ -90,6 +90,8 @@ class _Window:
         if scale < 1:
             raise InvalidValue(f"--scale {scale} must be >= 1 (screen pixels per frame pixel)")
         self.pg = pg = _pygame()
+        self.frame_shape = (h, w)
+        self.scale = scale
         self.size = (w * scale, h * scale)
         try:
             pg.display.init()  # no audio: the mixer is never needed
@@ -104,6 +106,13 @@ class _Window:
         self.font = pg.font.Font(None, 20)
         self.screenshot_dir = Path(screenshot_dir)
         self.screenshots = 0
+
+    def set_scale(self, scale: int) -> None:
+        """Show frames ``scale`` screen pixels per frame pixel from now on (the window is resized)."""
+        h, w = self.frame_shape
+        self.scale = scale
+        self.size = (w * scale, h * scale)
+        self.screen = self.pg.display.set_mode((self.size[0], self.size[1] + HEADER_HEIGHT))
 
     def draw(self, image: np.ndarray, lines: list[str]) -> None:
         pg = self.pg
@@ -140,25 +149,29 @@ class PlayerApp:
         threaded: bool = True,
         log: Callable[[str], None] = print,
     ) -> None:
+        self._start_loop(session, fps, threaded, log)
+        h, w = session.obs_shape[1:]
+        self.window = Window((h, w), scale, f"DIAMOND: {session.game}", screenshot_dir)
+        self.controls, self.commands = player_keys(self.window.pg)
+        self.held: set[str] = set()
+        self.say(f"{session.models.kind} checkpoint; H: keys")
+        self.frame: Frame = session.frame  # type: ignore[assignment]
+        self.redraw()
+
+    def _start_loop(self, session, fps: float, threaded: bool, log: Callable[[str], None]) -> None:
+        """The state of the loop that ``run`` drives, whatever the session (the engine player shares it)."""
         if fps < 0:
             raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.session = session
         self.fps = fps
         self.log = log
-        h, w = session.obs_shape[1:]
-        self.window = _Window((h, w), scale, f"DIAMOND: {session.game}", screenshot_dir)
-        self.controls, self.commands = player_keys(self.window.pg)
-        self.held: set[str] = set()
         self.queued: list[str] = []
-        self.say(f"{session.models.kind} checkpoint; H: keys")
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diamond-step") if threaded else None
         self.pending: Future | None = None
         self.step_once = False
         self.quit = False
-        self.frame: Frame = session.frame  # type: ignore[assignment]
         self.shown: deque[float] = deque(maxlen=60)  # display times of the latest frames
         self.frames_shown = 0
-        self.redraw()
 
     # -- header --------------------------------------------------------------------------------------
 
@@ -231,14 +244,18 @@ class PlayerApp:
 
     # -- loop ----------------------------------------------------------------------------------------
 
+    def step_arguments(self) -> tuple:
+        """What ``session.step`` gets for the next frame: the held controls."""
+        return (frozenset(self.held),)
+
     def _submit(self) -> None:
-        controls = frozenset(self.held)
+        args = self.step_arguments()
         if self.pool is None:
             done: Future = Future()
-            done.set_result(self.session.step(controls))
+            done.set_result(self.session.step(*args))
             self.pending = done
         else:
-            self.pending = self.pool.submit(self.session.step, controls)
+            self.pending = self.pool.submit(self.session.step, *args)
 
     def run(self, max_frames: int | None = None, max_seconds: float | None = None) -> int:
         """The loop, until the user quits, ``max_frames`` new frames were shown or ``max_seconds`` passed;
@@ -303,7 +320,7 @@ class BrowserApp:
     def __init__(self, browser: DatasetBrowser, scale: int | None = None, screenshot_dir: str | Path = ".") -> None:
         self.browser = browser
         view = browser.view()
-        self.window = _Window(view.obs.shape[1:], scale, "DIAMOND dataset browser", screenshot_dir)
+        self.window = Window(view.obs.shape[1:], scale, "DIAMOND dataset browser", screenshot_dir)
         pg = self.window.pg
         self.keys: dict[int, Callable[[], object]] = {
             pg.K_RIGHT: lambda: browser.move_step(1),
