@@ -16,6 +16,31 @@ def conformance_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def csgo_hub_cache(conformance_dir, tmp_path_factory) -> Path:
+    """A Hugging Face cache (HF_HUB_CACHE) holding eloialonso/diamond's csgo/ files as huggingface_hub lays
+    them out: the engine conformance checkpoint as csgo/model/csgo.pt and two random spawn points."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("hub")
+    revision = "0" * 40
+    repo = root / "models--eloialonso--diamond"
+    snap = repo / "snapshots" / revision / "csgo"
+    (snap / "model").mkdir(parents=True)
+    shutil.copy(conformance_dir / "engine_reference_format.pt", snap / "model" / "csgo.pt")
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        d = snap / "spawn" / str(k)
+        d.mkdir(parents=True)
+        np.save(d / "low_res.npy", rng.integers(0, 256, (4, 3, 30, 56), dtype=np.uint8))
+        np.save(d / "full_res.npy", rng.integers(0, 256, (4, 3, 150, 280), dtype=np.uint8))
+        np.save(d / "act.npy", rng.integers(0, 2, (4, 51)).astype(np.int64))
+        np.save(d / "next_act.npy", rng.integers(0, 2, (10, 51)).astype(np.int64))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return root
+
+
+@pytest.fixture(scope="session")
 def breakout_stores(tmp_path_factory) -> tuple[Path, Path]:
     """Small real Breakout stores (random policy): 400 training steps and 300 test steps."""
     from diamond.jobs import collect

@@ -3,11 +3,9 @@ cache laid out as the Hub's: real subprocesses, real files, exit codes and messa
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
-import numpy as np
 import torch
 
 from diamond.checkpoints.engine import load_engine
@@ -78,29 +76,9 @@ def test_engine_conversion_errors_name_what_is_wrong(conformance_dir, tmp_path):
     assert "already exists" in err and "--force" in err and (tmp_path / "engine.pt").read_bytes() == before
 
 
-def hub_cache(root, conformance_dir, spawn_points=2):
-    """A Hugging Face cache holding eloialonso/diamond's csgo/ files, as huggingface_hub lays it out."""
-    revision = "0" * 40
-    repo = root / "models--eloialonso--diamond"
-    snap = repo / "snapshots" / revision / "csgo"
-    (snap / "model").mkdir(parents=True)
-    shutil.copy(conformance_dir / "engine_reference_format.pt", snap / "model" / "csgo.pt")
-    rng = np.random.default_rng(0)
-    for k in range(spawn_points):
-        d = snap / "spawn" / str(k)
-        d.mkdir(parents=True)
-        np.save(d / "low_res.npy", rng.integers(0, 256, (4, 3, 30, 56), dtype=np.uint8))
-        np.save(d / "full_res.npy", rng.integers(0, 256, (4, 3, 150, 280), dtype=np.uint8))
-        np.save(d / "act.npy", rng.integers(0, 2, (4, 51)).astype(np.int64))
-        np.save(d / "next_act.npy", rng.integers(0, 2, (10, 51)).astype(np.int64))
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
-    return snap / "model" / "csgo.pt"
-
-
-def test_engine_fps_from_hub_reads_the_huggingface_cache_offline(conformance_dir, tmp_path):
-    model = hub_cache(tmp_path / "hub", conformance_dir)
-    offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "OMP_NUM_THREADS": "1"}
+def test_engine_fps_from_hub_reads_the_huggingface_cache_offline(csgo_hub_cache, tmp_path):
+    model = csgo_hub_cache / "models--eloialonso--diamond" / "snapshots" / ("0" * 40) / "csgo" / "model" / "csgo.pt"
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(csgo_hub_cache), "OMP_NUM_THREADS": "1"}
     out = ok(
         "engine-fps", "--from-hub", "csgo", "--steps", 1, "--warmup", 0, "--json", tmp_path / "f.json", env=offline
     )
