@@ -386,25 +386,40 @@ def cmd_play_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_session_args(args: argparse.Namespace) -> dict:
+    keys = ("setting", "horizon", "seed", "record", "sensitivity")
+    return {k: getattr(args, k) for k in keys}
+
+
 def cmd_play_engine(args: argparse.Namespace) -> int:
     from diamond.fileio import write_json_atomically
     from diamond.play.engine_launch import open_engine, play_engine_desktop
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log)
-    session_args = {
-        "setting": args.setting,
-        "horizon": args.horizon,
-        "seed": args.seed,
-        "record": args.record,
-        "sensitivity": args.sensitivity,
-    }
     result = play_engine_desktop(
-        engine, spawns, session_args, args.fps, args.scale, args.frames, args.screenshot, args.screenshot_dir, log
+        engine,
+        spawns,
+        _engine_session_args(args),
+        args.fps,
+        args.scale,
+        args.frames,
+        args.screenshot,
+        args.screenshot_dir,
+        log,
     )
     if args.json:
         write_json_atomically(args.json, result)
     print(dumps(result, indent=1))
+    return 0
+
+
+def cmd_play_engine_web(args: argparse.Namespace) -> int:
+    from diamond.play.engine_launch import open_engine, play_engine_web
+
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log)
+    play_engine_web(engine, spawns, _engine_session_args(args), args.host, args.port, args.fps, log=log)
     return 0
 
 
@@ -779,35 +794,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
     sp.set_defaults(func=cmd_play_web)
 
+    def engine_play_args(sp: argparse.ArgumentParser) -> None:
+        which = sp.add_mutually_exclusive_group(required=True)
+        which.add_argument("--checkpoint", help="a `train-engine` checkpoint or an engine in the authors' layout")
+        which.add_argument("--from-hub", metavar="ENGINE", help="csgo: the authors' CS:GO engine and spawn points")
+        sp.add_argument(
+            "--spawn",
+            metavar="DIR",
+            help="spawn-point folders <k>/ (`diamond make-spawns`; default with --from-hub: the authors')",
+        )
+        sp.add_argument(
+            "--setting", default="fast", choices=["fast", "higher_quality"], help="sampling at the start (default fast)"
+        )
+        sp.add_argument(
+            "--horizon", type=int, default=1000, help="play restarts from the spawn point after this many frames"
+        )
+        sp.add_argument(
+            "--sensitivity", type=float, default=1.0, help="mouse motion multiplier before snapping to bins"
+        )
+        sp.add_argument(
+            "--fps", type=float, default=0.0, help="target frames per second (default 0: as fast as it goes)"
+        )
+        sp.add_argument("--record", metavar="DIR", help="add every played episode to this dataset folder (train split)")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--device", default="auto")
+
     sp = sub.add_parser(
         "play-engine", help="play inside a neural game engine (spec §10) with keyboard and mouse, from spawn points"
     )
-    which = sp.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="a `train-engine` checkpoint or an engine in the authors' layout")
-    which.add_argument("--from-hub", metavar="ENGINE", help="csgo: the authors' CS:GO engine and spawn points")
-    sp.add_argument(
-        "--spawn",
-        metavar="DIR",
-        help="spawn-point folders <k>/ (`diamond make-spawns`; default with --from-hub: the authors')",
-    )
-    sp.add_argument(
-        "--setting", default="fast", choices=["fast", "higher_quality"], help="sampling at the start (default fast)"
-    )
-    sp.add_argument(
-        "--horizon", type=int, default=1000, help="play restarts from the spawn point after this many frames"
-    )
-    sp.add_argument("--sensitivity", type=float, default=1.0, help="mouse motion multiplier before snapping to bins")
-    sp.add_argument(
-        "--fps", type=float, default=0.0, help="target frames per second (default 0: as fast as the engine goes)"
-    )
-    sp.add_argument(
-        "--record", metavar="DIR", help="add every played episode to this static dataset folder (train split)"
-    )
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--device", default="auto")
+    engine_play_args(sp)
     window_args(sp)
     sp.add_argument("--json", help="also write the achieved frame rate to this JSON file")
     sp.set_defaults(func=cmd_play_engine)
+
+    sp = sub.add_parser(
+        "play-engine-web", help="the engine player in a web browser (pointer lock; loopback by default)"
+    )
+    engine_play_args(sp)
+    sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8766, help="port (default 8766; 0: any free port)")
+    sp.set_defaults(func=cmd_play_engine_web)
 
     sp = sub.add_parser("make-spawns", help="spawn points for the engine players from a static dataset's episodes")
     sp.add_argument("dataset", metavar="DATASET", help="a static dataset folder (`diamond import-hdf5`)")

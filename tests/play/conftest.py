@@ -56,3 +56,14 @@ def spawns(engine_dataset, tmp_path_factory) -> list[Path]:
     from diamond.data.spawn import make_spawn_points
 
     return make_spawn_points(engine_dataset, tmp_path_factory.mktemp("spawn") / "spawn", count=3, num_next=5)
+
+
+@pytest.fixture(scope="session")
+def engine_checkpoint(engine, tmp_path_factory) -> Path:
+    """The tiny engine saved as a `train-engine` checkpoint."""
+    from diamond.checkpoints.project import save_checkpoint
+    from diamond.configs.schema import to_dict
+
+    path = tmp_path_factory.mktemp("engine") / "engine.pt"
+    state = {"dynamics": engine.dynamics.state_dict(), "upsampler": engine.upsampler.state_dict()}
+    return save_checkpoint(path, to_dict(engine.cfg), kind="engine", **state)

@@ -11,8 +11,6 @@ import pytest
 
 pytest.importorskip("pygame")
 
-from diamond.checkpoints.project import save_checkpoint  # noqa: E402
-from diamond.configs.schema import to_dict  # noqa: E402
 
 HEADLESS = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "OMP_NUM_THREADS": "1"}
 
@@ -37,19 +35,6 @@ def error_of(*args, env=None) -> str:
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     return proc.stderr
-
-
-@pytest.fixture(scope="module")
-def engine_checkpoint(engine, tmp_path_factory):
-    path = tmp_path_factory.mktemp("engine") / "engine.pt"
-    save_checkpoint(
-        path,
-        to_dict(engine.cfg),
-        kind="engine",
-        dynamics=engine.dynamics.state_dict(),
-        upsampler=engine.upsampler.state_dict(),
-    )
-    return path
 
 
 def test_spawns_from_a_dataset_then_play_in_a_window(engine_dataset, engine_checkpoint, tmp_path):

@@ -40,6 +40,21 @@ HORIZONS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 DEFAULT_HORIZON = 1000
 MAX_DENOISING_STEPS = 50
 MODELS = ("dynamics", "upsampler")
+COMMANDS = (  # what the UIs bind keys to (``EngineSession.command``)
+    "next_spawn",
+    "previous_spawn",
+    "restart",
+    "toggle_setting",
+    "dynamics_steps_down",
+    "dynamics_steps_up",
+    "upsampler_steps_down",
+    "upsampler_steps_up",
+    "horizon_up",
+    "horizon_down",
+    "sensitivity_down",
+    "sensitivity_up",
+    "pause",
+)
 
 
 def _locked(method):
@@ -192,6 +207,30 @@ class EngineSession:
     def toggle_pause(self) -> str:
         self.paused = not self.paused
         return "paused (step: one frame)" if self.paused else "resumed"
+
+    def command(self, name: str) -> tuple[EngineFrame | None, str]:
+        """Run one of COMMANDS by name (as the UIs bind them to keys): the new frame when play restarted
+        (else None) and the message to show."""
+        restarts = {"next_spawn": lambda: self.next_spawn(1), "previous_spawn": lambda: self.next_spawn(-1)}
+        restarts["restart"] = self.restart
+        if name in restarts:
+            frame = restarts[name]()
+            return frame, frame.message
+        changes = {
+            "toggle_setting": self.toggle_setting,
+            "dynamics_steps_down": lambda: self.change_denoising_steps("dynamics", -1),
+            "dynamics_steps_up": lambda: self.change_denoising_steps("dynamics", 1),
+            "upsampler_steps_down": lambda: self.change_denoising_steps("upsampler", -1),
+            "upsampler_steps_up": lambda: self.change_denoising_steps("upsampler", 1),
+            "horizon_up": lambda: self.change_horizon(1),
+            "horizon_down": lambda: self.change_horizon(-1),
+            "sensitivity_down": lambda: self.change_sensitivity(-1),
+            "sensitivity_up": lambda: self.change_sensitivity(1),
+            "pause": self.toggle_pause,
+        }
+        if name not in changes:
+            raise ValueError(f"unknown engine command {name!r}; expected one of {COMMANDS}")
+        return None, changes[name]()
 
     # -- the loop ---------------------------------------------------------------------------------
 

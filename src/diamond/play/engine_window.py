@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from diamond.play.engine_session import EngineFrame, EngineSession
+from diamond.play.engine_session import COMMANDS, EngineFrame, EngineSession
 from diamond.play.pygame_app import PlayerApp, Window
 
 SCALES = (1, 2, 3, 4)  # display sizes cycled through (screen pixels per frame pixel)
@@ -167,29 +167,11 @@ class EngineApp(PlayerApp):
         return args
 
     def apply(self, command: str) -> None:
-        s = self.session
-        simple = {
-            "toggle_setting": s.toggle_setting,
-            "dynamics_steps_down": lambda: s.change_denoising_steps("dynamics", -1),
-            "dynamics_steps_up": lambda: s.change_denoising_steps("dynamics", 1),
-            "upsampler_steps_down": lambda: s.change_denoising_steps("upsampler", -1),
-            "upsampler_steps_up": lambda: s.change_denoising_steps("upsampler", 1),
-            "horizon_up": lambda: s.change_horizon(1),
-            "horizon_down": lambda: s.change_horizon(-1),
-            "sensitivity_down": lambda: s.change_sensitivity(-1),
-            "sensitivity_up": lambda: s.change_sensitivity(1),
-            "pause": s.toggle_pause,
-        }
-        restarts = {
-            "next_spawn": lambda: s.next_spawn(1),
-            "previous_spawn": lambda: s.next_spawn(-1),
-            "restart": s.restart,
-        }
-        if command in simple:
-            self.say(simple[command]())
-        elif command in restarts:
-            self.frame = restarts[command]()
-            self.say(self.frame.message)
+        if command in COMMANDS:
+            frame, message = self.session.command(command)
+            if frame is not None:
+                self.frame = frame
+            self.say(message)
         elif command == "quit":
             self.quit = True
         elif command == "help":
@@ -205,5 +187,5 @@ class EngineApp(PlayerApp):
             self.window.set_scale(scale)
             self.say(f"display: ×{scale}")
         elif command == "step":
-            self.step_once = s.paused
-            self.say("one step" if s.paused else "N steps one frame while paused (P pauses)")
+            self.step_once = self.session.paused
+            self.say("one step" if self.session.paused else "N steps one frame while paused (P pauses)")

@@ -56,19 +56,18 @@ BROWSER_COMMANDS = {
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def page() -> bytes:
-    return resources.files("diamond.play").joinpath("static/player.html").read_bytes()
+def page(name: str = "player.html") -> bytes:
+    return resources.files("diamond.play").joinpath(f"static/{name}").read_bytes()
 
 
-def encode_png(frame: Frame) -> bytes:
+def encode_png(frame: Any) -> bytes:
+    """A frame (anything with ``image()`` → (H, W, 3) uint8 RGB) as PNG bytes."""
     import cv2
 
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame.image()[:, :, ::-1]))
@@ -95,7 +94,26 @@ def frame_header(session: PlaySession, frame: Frame, fps: float, message: str) -
 
 
 class ClientSession:
-    """One browser tab: its session, held controls, queued commands and the frame loop."""
+    """One browser tab: its session, held controls, queued commands and the frame loop. The server knows a client
+    class by PAGE (its page), hello (the first message) and describe (its log line); see also engine_web."""
+
+    PAGE = "player.html"
+
+    @staticmethod
+    def hello(session: PlaySession) -> dict[str, Any]:
+        return {
+            "type": "hello",
+            "game": session.game,
+            "actions": session.meanings,
+            "sources": list(SOURCES),
+            "controls": reachable(session.meanings),
+            "commands": COMMANDS,
+            "policy": session.models.actor_critic is not None,
+        }
+
+    @staticmethod
+    def describe(session: PlaySession) -> str:
+        return f"{session.game}, {session.source}"
 
     def __init__(self, session: PlaySession, connection: Any, fps: float) -> None:
         self.session = session
@@ -110,9 +128,19 @@ class ClientSession:
     async def send_frame(self, frame: Frame, message: str = "") -> None:
         self.shown = (self.shown + [time.perf_counter()])[-30:]
         fps = (len(self.shown) - 1) / max(self.shown[-1] - self.shown[0], 1e-9) if len(self.shown) > 1 else 0.0
-        await self.connection.send(json.dumps(frame_header(self.session, frame, fps, message)))
+        await self.connection.send(json.dumps(self.header(frame, fps, message)))
         await self.connection.send(encode_png(frame))
         self.frames_sent += 1
+
+    def header(self, frame: Frame, fps: float, message: str) -> dict[str, Any]:
+        return frame_header(self.session, frame, fps, message)
+
+    def greeting(self) -> str:  # the message of the first frame
+        return f"{self.session.models.kind} checkpoint"
+
+    def step_arguments(self) -> tuple:
+        """What ``session.step`` gets for the next frame: the held controls."""
+        return (frozenset(self.held),)
 
     async def error(self, message: str) -> None:
         await self.connection.send(json.dumps({"type": "error", "message": message}))
@@ -159,7 +187,7 @@ class ClientSession:
     async def play(self) -> None:
         s = self.session
         assert s.frame is not None
-        await self.send_frame(s.frame, f"{s.models.kind} checkpoint")
+        await self.send_frame(s.frame, self.greeting())
         period = 1.0 / self.fps if self.fps > 0 else 0.0
         next_due = time.perf_counter()
         while True:
@@ -171,7 +199,7 @@ class ClientSession:
                     step_once = s.paused
                     continue
                 frame, message = await self.apply(command)
-                if frame is not None or command in ("toggle_controller", "pause") or message:
+                if frame is not None or message:
                     await self.send_frame(frame or s.frame, message)
             if s.paused and not step_once:
                 self.wake.clear()
@@ -181,7 +209,7 @@ class ClientSession:
             if delay > 0:
                 await asyncio.sleep(delay)
             next_due = max(next_due + period, time.perf_counter() - period)
-            frame = await asyncio.to_thread(s.step, frozenset(self.held))
+            frame = await asyncio.to_thread(s.step, *self.step_arguments())
             await self.send_frame(frame)
 
 
@@ -190,18 +218,20 @@ class WebPlayer:
 
     def __init__(
         self,
-        make_session: Callable[[int], PlaySession],
+        make_session: Callable[[int], Any],
         host: str = "127.0.0.1",
         port: int = 8765,
         fps: float = 15.0,
         log: Callable[[str], None] = print,
+        client: type = ClientSession,
     ) -> None:
         if fps < 0:
             raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
         self.make_session = make_session
         self.host, self.port, self.fps, self.log = host, port, fps, log
+        self.client = client
         self.clients = 0
-        self.html = page()
+        self.html = page(client.PAGE)
 
     def process_request(self, connection: Any, request: Any) -> Any:
         path = request.path.split("?")[0]
@@ -222,25 +252,13 @@ class WebPlayer:
 
         self.clients += 1
         client = f"client {self.clients} ({connection.remote_address[0]})"
-        session: PlaySession | None = None
+        session: Any = None
         tasks: list[asyncio.Task] = []
         try:
             session = await asyncio.to_thread(self.make_session, self.clients)
-            self.log(f"{client} connected: {session.game}, {session.source}")
-            await connection.send(
-                json.dumps(
-                    {
-                        "type": "hello",
-                        "game": session.game,
-                        "actions": session.meanings,
-                        "sources": list(SOURCES),
-                        "controls": reachable(session.meanings),
-                        "commands": COMMANDS,
-                        "policy": session.models.actor_critic is not None,
-                    }
-                )
-            )
-            c = ClientSession(session, connection, self.fps)
+            self.log(f"{client} connected: {self.client.describe(session)}")
+            await connection.send(json.dumps(self.client.hello(session)))
+            c = self.client(session, connection, self.fps)
             tasks = [asyncio.create_task(c.receive()), asyncio.create_task(c.play())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
