@@ -2,37 +2,13 @@
 cache laid out as the Hub's: real subprocesses, real files, exit codes and messages."""
 
 import json
-import os
-import subprocess
-import sys
 
 import torch
 
+from cli_subprocess import error_of, ok
 from diamond.checkpoints.engine import load_engine
 from diamond.checkpoints.project import load_checkpoint
 from diamond.models.engine import EngineState
-
-
-def diamond(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "diamond.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def ok(*args, env=None):
-    proc = diamond(*args, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def error_of(*args, env=None) -> str:
-    proc = diamond(*args, env=env)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
-    return proc.stderr
 
 
 def test_engine_converts_to_a_project_checkpoint_and_back_exactly(conformance_dir, tmp_path):

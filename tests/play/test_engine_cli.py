@@ -3,38 +3,22 @@ project engine and the authors' CS:GO layout from an offline Hub cache both star
 a message and exit status 2, no traceback."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-pytest.importorskip("pygame")
+import cli_subprocess
 
+pytest.importorskip("pygame")
 
 HEADLESS = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "OMP_NUM_THREADS": "1"}
 
 
-def diamond(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "diamond.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **HEADLESS, **(env or {})},
-    )
-
-
 def ok(*args, env=None):
-    proc = diamond(*args, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return cli_subprocess.ok(*args, env={**HEADLESS, **(env or {})})
 
 
 def error_of(*args, env=None) -> str:
-    proc = diamond(*args, env=env)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
-    return proc.stderr
+    return cli_subprocess.error_of(*args, env={**HEADLESS, **(env or {})})
 
 
 def test_spawns_from_a_dataset_then_play_in_a_window(engine_dataset, engine_checkpoint, tmp_path):

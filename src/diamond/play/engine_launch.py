@@ -96,31 +96,12 @@ def play_engine_web(
     port: int,
     fps: float,
     log: Callable[[str], None] = print,
-    ready: Callable[[str], None] | None = None,
-    stop: Any = None,
 ) -> None:
-    """Serve the engine's browser player; each tab plays its own session (the networks are shared) and
-    records, with ``record``, into a dataset folder of its own (``record/client-N``)."""
-    import asyncio
-
-    try:
-        import websockets  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            "the browser player needs websockets; install it with: pip install 'diamond-wm[play]'"
-        ) from exc
+    """Serve the engine's browser player; each tab plays its own session, recording into ``record/client-N``."""
     from diamond.play.engine_web import EngineClient
-    from diamond.play.web import WebPlayer
+    from diamond.play.launch import serve_web
 
-    record = session_args.get("record")
-    if record is not None and Path(record).exists() and not Path(record).is_dir():
-        raise ConfigError(f"--record {record} is a file; the browser player records each tab into {record}/client-N")
-    EngineSession(engine, spawns, **{**session_args, "record": None}).close()  # bad arguments fail before serving
+    def make(record: str | None) -> EngineSession:
+        return EngineSession(engine, spawns, **{**session_args, "record": record})
 
-    def make_session(client: int) -> EngineSession:
-        return EngineSession(
-            engine, spawns, **{**session_args, "record": record and str(Path(record) / f"client-{client}")}
-        )
-
-    player = WebPlayer(make_session, host=host, port=port, fps=fps, log=log, client=EngineClient)
-    asyncio.run(player.serve(ready=ready, stop=stop))
+    serve_web(make, session_args, host, port, fps, log, client=EngineClient)

@@ -109,6 +109,23 @@ def play_web(
     fps: float,
     log: Callable[[str], None] = print,
 ) -> None:
+    serve_web(
+        lambda record: new_session(models, **{**session_args, "record": record}), session_args, host, port, fps, log
+    )
+
+
+def serve_web(
+    make: Callable[[str | None], Any],
+    session_args: dict[str, Any],
+    host: str,
+    port: int,
+    fps: float,
+    log: Callable[[str], None] = print,
+    client: type | None = None,
+) -> None:
+    """Serve a browser player whose sessions ``make(record)`` builds (the networks shared); each tab records,
+    with ``session_args["record"]``, into a folder of its own (``record/client-N``). A first session is built
+    and closed before serving, so that bad arguments fail before the server starts."""
     import asyncio
 
     try:
@@ -117,17 +134,17 @@ def play_web(
         raise ConfigError(
             "the browser player needs websockets; install it with: pip install 'diamond-wm[play]'"
         ) from exc
-    from diamond.play.web import WebPlayer
+    from diamond.play.web import ClientSession, WebPlayer
 
     record = session_args.get("record")
     if record is not None and Path(record).exists() and not Path(record).is_dir():
         raise ConfigError(f"--record {record} is a file; the browser player records each tab into {record}/client-N")
-    new_session(models, **{**session_args, "record": None}).close()  # bad arguments fail here, before serving
+    make(None).close()
 
-    def make_session(client: int) -> PlaySession:  # each browser tab records into a store of its own
-        return new_session(models, **{**session_args, "record": record and str(Path(record) / f"client-{client}")})
+    def make_session(n: int) -> Any:
+        return make(record and str(Path(record) / f"client-{n}"))
 
-    player = WebPlayer(make_session, host=host, port=port, fps=fps, log=log)
+    player = WebPlayer(make_session, host=host, port=port, fps=fps, log=log, client=client or ClientSession)
     asyncio.run(player.serve())
 
 
