@@ -4,7 +4,6 @@ check that the players can drive it, and play in a window."""
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,20 +63,12 @@ def play_engine_desktop(
     if frames is not None and frames < 1:
         raise ConfigError(f"--frames {frames} must be >= 1")
     from diamond.play.engine_window import ENGINE_HELP, EngineApp
+    from diamond.play.launch import run_window
 
     session = EngineSession(engine, spawns, **session_args)
     app = EngineApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
     log(f"playing the engine from {len(spawns)} spawn point(s), {session.setting} setting; keys: {ENGINE_HELP}")
-    try:
-        t0 = time.perf_counter()
-        shown = app.run(frames)
-        seconds = time.perf_counter() - t0
-        if screenshot:
-            app.redraw()
-            log(f"wrote {app.window.screenshot(screenshot)}")
-        steps = list(session.step_seconds)
-    finally:
-        app.close()
+    shown, seconds, steps = run_window(app, frames, screenshot, log)
     return {
         "frames": shown,
         "seconds": seconds,

@@ -50,6 +50,22 @@ def new_session(
     return session
 
 
+def run_window(app: Any, frames: int | None, screenshot: str | None, log: Callable[[str], None]) -> tuple:
+    """Run a player window until quit or ``frames`` frames, screenshot it, close it; returns the frames
+    shown, the seconds taken and the session's step times."""
+    try:
+        t0 = time.perf_counter()
+        shown = app.run(frames)
+        seconds = time.perf_counter() - t0
+        if screenshot:
+            app.redraw()
+            log(f"wrote {app.window.screenshot(screenshot)}")
+        steps = list(app.session.step_seconds)
+    finally:
+        app.close()
+    return shown, seconds, steps
+
+
 def play_desktop(
     models: PlayModels,
     session_args: dict[str, Any],
@@ -71,16 +87,7 @@ def play_desktop(
         f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
         f"{models.cfg.sampler.num_steps_denoising} denoising steps); keys: {PLAYER_HELP}"
     )
-    try:
-        t0 = time.perf_counter()
-        shown = app.run(frames)
-        seconds = time.perf_counter() - t0
-        if screenshot:
-            app.redraw()
-            log(f"wrote {app.window.screenshot(screenshot)}")
-        steps = list(session.step_seconds)
-    finally:
-        app.close()
+    shown, seconds, steps = run_window(app, frames, screenshot, log)
     result = {
         "game": session.game,
         "source": session.source,
