@@ -141,7 +141,7 @@ ENGINE_PRESETS: dict[str, dict[str, Any]] = {
     # - one training target of batch 16 instead of 4 autoregressive ones of 8 (the same frames per second,
     #   more independent segments per update);
     # - the upsampler trained on the noise levels at which it samples (σ 5 down to 1): ln σ ~ N(0.8, 0.8²)
-    #   instead of N(−1.2, 1.2²), under which 2% of updates would see σ > 3;
+    #   instead of N(−1.2, 1.2²), under which 3% of updates would see σ > 3;
     # and, as the Atari CPU preset, a higher learning rate, no gradient accumulation. One epoch is about
     # 46 s on two cores (100 dynamics updates, 25 upsampler updates); 70 epochs, evaluated at the end.
     "cpu": {
