@@ -16,7 +16,6 @@ The UIs call ``step`` for each new frame and the command methods between frames;
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections import deque
@@ -35,6 +34,7 @@ from diamond.imaging import to_display
 from diamond.models.engine import Engine, EngineState
 from diamond.play.engine_recording import EngineRecorder
 from diamond.play.fps_controls import SENSITIVITIES, allowed_controls, fps_action
+from diamond.play.session import locked, next_on_ladder
 
 HORIZONS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 DEFAULT_HORIZON = 1000
@@ -55,15 +55,6 @@ COMMANDS = (  # what the UIs bind keys to (``EngineSession.command``)
     "sensitivity_up",
     "pause",
 )
-
-
-def _locked(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 @dataclass
@@ -125,8 +116,7 @@ class EngineSession:
         self.timestep = 0
         self.frame: EngineFrame | None = None
         self.step_seconds: deque[float] = deque(maxlen=30)
-        self._check_spawns()
-        self.restart()
+        self.restart()  # reads the first spawn point: a bad folder is reported before a window opens
 
     # -- spawn points -----------------------------------------------------------------------------
 
@@ -139,13 +129,9 @@ class EngineSession:
             num_actions=dyn.action_space.size,
         )
 
-    def _check_spawns(self) -> None:
-        """Read the first spawn point now, so that a bad folder is reported before the window opens."""
-        self._load_spawn(0)
-
     # -- commands ---------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def restart(self, index: int | None = None, message: str = "") -> EngineFrame:
         """Start again from spawn point ``index`` (default: the current one)."""
         self._finish_recording()
@@ -167,16 +153,16 @@ class EngineSession:
         )
         return self.frame
 
-    @_locked
+    @locked
     def next_spawn(self, direction: int = 1) -> EngineFrame:
         return self.restart(self.spawn_index + direction)
 
-    @_locked
+    @locked
     def toggle_setting(self) -> str:
         self.setting = SAMPLING_SETTINGS[(SAMPLING_SETTINGS.index(self.setting) + 1) % len(SAMPLING_SETTINGS)]
         return f"setting: {self.setting} ({self._steps_text()})"
 
-    @_locked
+    @locked
     def change_denoising_steps(self, model: str, direction: int) -> str:
         """One more or one fewer denoising step of ``model`` (dynamics or upsampler) in the current setting."""
         if model not in MODELS:
@@ -187,23 +173,17 @@ class EngineSession:
         self.sampling[self.setting] = replace(current, **{model: replace(sampler, num_steps_denoising=steps)})
         return f"{self.setting}: {self._steps_text()}"
 
-    @_locked
+    @locked
     def change_horizon(self, direction: int) -> str:
-        if direction > 0:
-            self.horizon = next((h for h in HORIZONS if h > self.horizon), self.horizon)
-        else:
-            self.horizon = next((h for h in reversed(HORIZONS) if h < self.horizon), self.horizon)
+        self.horizon = next_on_ladder(HORIZONS, self.horizon, direction)
         return f"imagination horizon: {self.horizon}"
 
-    @_locked
+    @locked
     def change_sensitivity(self, direction: int) -> str:
-        if direction > 0:
-            self.sensitivity = next((s for s in SENSITIVITIES if s > self.sensitivity), self.sensitivity)
-        else:
-            self.sensitivity = next((s for s in reversed(SENSITIVITIES) if s < self.sensitivity), self.sensitivity)
+        self.sensitivity = next_on_ladder(SENSITIVITIES, self.sensitivity, direction)
         return f"mouse sensitivity: ×{self.sensitivity:g}"
 
-    @_locked
+    @locked
     def toggle_pause(self) -> str:
         self.paused = not self.paused
         return "paused (step: one frame)" if self.paused else "resumed"
@@ -234,7 +214,7 @@ class EngineSession:
 
     # -- the loop ---------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     @torch.no_grad()
     def step(self, held_in_order: Iterable[str] = (), dx: float = 0.0, dy: float = 0.0) -> EngineFrame:
         """One frame of play with the held controls (in press order) and the mouse motion since the last
@@ -262,7 +242,7 @@ class EngineSession:
         """Frames per second of the recent steps (the model's rate, without drawing)."""
         return len(self.step_seconds) / sum(self.step_seconds) if self.step_seconds else 0.0
 
-    @_locked
+    @locked
     def close(self) -> None:
         self._finish_recording()
         if self.recorder is not None:

@@ -43,7 +43,15 @@ HORIZONS = (5, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000)
 DEFAULT_HORIZON = 1000
 
 
-def _locked(method):
+def next_on_ladder(ladder: tuple, current, direction: int):
+    """The value after ``current`` on an ascending ladder of choices (before it when ``direction`` < 0);
+    ``current`` itself at either end."""
+    if direction > 0:
+        return next((v for v in ladder if v > current), current)
+    return next((v for v in reversed(ladder) if v < current), current)
+
+
+def locked(method):
     """Serialise a session's methods: a UI may call them from its worker thread and its main thread."""
 
     @functools.wraps(method)
@@ -200,7 +208,7 @@ class PlaySession:
 
     # -- commands ---------------------------------------------------------------------------------
 
-    @_locked
+    @locked
     def reset(self, fork: list[tuple[np.ndarray, int]] | None = None) -> Frame:
         """Start a new episode in the current source (the world model may start from ``fork``'s frames)."""
         self._finish_recording(self.frame.obs if self.frame is not None else None)
@@ -219,7 +227,7 @@ class PlaySession:
         self.frame = self._frame(obs, None, 0.0, False, False)
         return self.frame
 
-    @_locked
+    @locked
     def toggle_controller(self) -> str:
         if self.controller == "human" and self.models.actor_critic is None:
             return f"{self.models.path} holds no policy (actor-critic): human control only"
@@ -227,7 +235,7 @@ class PlaySession:
         self._burn_in_policy()
         return f"controller: {self.controller}"
 
-    @_locked
+    @locked
     def next_source(self) -> Frame:
         """The next of world model → test env → train env; the world model forks from the frames just seen."""
         fork = list(self.history) if self.source != "world model" else None
@@ -238,17 +246,14 @@ class PlaySession:
         frame.message = f"source: {self.source}" + (" (continuing from the real game's frames)" if fork else "")
         return frame
 
-    @_locked
+    @locked
     def change_horizon(self, direction: int) -> str:
-        if direction > 0:
-            self.horizon = next((h for h in HORIZONS if h > self.horizon), self.horizon)
-        else:
-            self.horizon = next((h for h in reversed(HORIZONS) if h < self.horizon), self.horizon)
+        self.horizon = next_on_ladder(HORIZONS, self.horizon, direction)
         if self._wm is not None:
             self._wm.horizon = self.horizon
         return f"imagination horizon: {self.horizon}"
 
-    @_locked
+    @locked
     def toggle_pause(self) -> str:
         self.paused = not self.paused
         return "paused (step: one frame)" if self.paused else "resumed"
@@ -260,7 +265,7 @@ class PlaySession:
             return self._policy_action()
         return action_for(controls, self.meanings)
 
-    @_locked
+    @locked
     @torch.no_grad()
     def step(self, controls: Iterable[str] = (), action: int | None = None) -> Frame:
         """Advance one frame with the held controls (or an explicit action), whatever the pause state."""
@@ -312,7 +317,7 @@ class PlaySession:
         self.step_seconds.append(time.perf_counter() - t0)
         return shown
 
-    @_locked
+    @locked
     def close(self) -> None:
         if self.frame is not None:
             self._finish_recording(self.frame.obs)
