@@ -146,6 +146,7 @@ def cmd_engine_fps(args: argparse.Namespace) -> int:
         args.warmup,
         args.json,
         log=lambda m: print(m, file=sys.stderr, flush=True),
+        layouts=args.layout or ["contiguous", "channels_last"],
     )
     return 0
 
@@ -387,7 +388,7 @@ def cmd_play_web(args: argparse.Namespace) -> int:
 
 
 def _engine_session_args(args: argparse.Namespace) -> dict:
-    keys = ("setting", "horizon", "seed", "record", "sensitivity")
+    keys = ("setting", "horizon", "seed", "record", "sensitivity", "real_game")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -396,7 +397,7 @@ def cmd_play_engine(args: argparse.Namespace) -> int:
     from diamond.play.engine_launch import open_engine, play_engine_desktop
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log)
+    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log, layout=args.layout)
     result = play_engine_desktop(
         engine,
         spawns,
@@ -418,7 +419,7 @@ def cmd_play_engine_web(args: argparse.Namespace) -> int:
     from diamond.play.engine_launch import open_engine, play_engine_web
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log)
+    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log, layout=args.layout)
     play_engine_web(engine, spawns, _engine_session_args(args), args.host, args.port, args.fps, log=log)
     return 0
 
@@ -668,6 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", default="auto")
     sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")
     sp.add_argument("--warmup", type=int, default=1, help="untimed steps per setting first")
+    sp.add_argument(
+        "--layout",
+        action="append",
+        choices=["contiguous", "channels_last"],
+        help="memory layout of the weights (repeatable; default: both, contiguous first)",
+    )
     sp.add_argument("--json", help="also write the figures and the machine to this JSON file")
     sp.set_defaults(func=cmd_engine_fps)
 
@@ -816,6 +823,19 @@ def build_parser() -> argparse.ArgumentParser:
             "--fps", type=float, default=0.0, help="target frames per second (default 0: as fast as it goes)"
         )
         sp.add_argument("--record", metavar="DIR", help="add every played episode to this dataset folder (train split)")
+        sp.add_argument(
+            "--real-game",
+            metavar="SCENARIO",
+            choices=["deathmatch", "multi_deathmatch"],
+            help="M switches to this ViZDoom scenario with the same controls and back (engines trained on "
+            "`record-vizdoom` data)",
+        )
+        sp.add_argument(
+            "--layout",
+            default="channels_last",
+            choices=["channels_last", "contiguous"],
+            help="memory layout of the weights (default channels_last: the faster one measured, same frames)",
+        )
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--device", default="auto")
 

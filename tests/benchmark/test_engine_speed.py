@@ -42,6 +42,9 @@ def test_engine_fps_command_writes_the_figures_and_the_machine(tmp_path):
     machine = result["machine"]
     assert machine["device"] == "cpu" and machine["threads"] == 1 and machine["omp_num_threads"] == "1"
     assert {"torch", "python", "device_name", "cpu_count"} <= set(machine)
+    assert list(result["engines"]) == ["tiny", "tiny/channels_last"]  # both layouts by default, in this order
+    assert [e["layout"] for e in result["engines"].values()] == ["contiguous", "channels_last"]
+    assert "tiny/channels_last" in proc.stdout
     tiny = result["engines"]["tiny"]
     assert tiny["source"] == str(ckpt) and tiny["steps"] == 2 and tiny["warmup"] == 0
     assert tiny["params"] == {

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from diamond.data.engine_data import EngineSplit
 from diamond.data.spawn import load_spawn_point, make_spawn_points, save_spawn_point
@@ -126,3 +127,20 @@ def test_bad_spawn_points_are_named(engine, spawns, tmp_path):
         load_spawn_point(tmp_path / "atari")
     with pytest.raises(InvalidValue, match="exists already"):
         save_spawn_point(tmp_path / "atari", *arrays)
+
+
+def test_the_channels_last_layout_plays_the_same_frames(engine, spawns):
+    import copy
+
+    from diamond.devices import set_layout
+
+    fast = set_layout(copy.deepcopy(engine), "channels_last")
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in fast.parameters())  # converted...
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in fast.parameters() if p.dim() == 4)
+    plain, last = EngineSession(engine, spawns, seed=5), EngineSession(fast, spawns, seed=5)
+    for held, dx in ((["w"], 0.0), (["a", "lmb"], 300.0), ([], -60.0)):
+        a, b = plain.step(held, dx=dx), last.step(held, dx=dx)
+        differ = np.abs(a.full.astype(int) - b.full.astype(int))
+        assert differ.max() <= 1 and (differ > 0).mean() < 1e-3  # float rounding at most, never another frame
+    with pytest.raises(InvalidValue, match="--layout 'nhwc' is unknown; expected one of channels_last, contiguous"):
+        set_layout(engine, "nhwc")

@@ -56,6 +56,23 @@ def test_protocol_keys_mouse_bad_messages_and_disconnects(engine_checkpoint, spa
     assert (tmp_path / "rec" / "client-1" / "train" / "full_res").is_dir()
 
 
+def test_key_m_switches_a_tab_to_the_real_game_and_back(engine_checkpoint, spawns):
+    pytest.importorskip("vizdoom")
+    with engine_server(engine_checkpoint, spawns, "--real-game", "deathmatch") as (url, log):
+        client = Client(url)
+        client.until(lambda: len(client.frames) >= 1, "frames")
+        client.key("keydown", "KeyM")
+        client.until(lambda: client.headers[-1]["world"] == "real", "the real game")
+        assert any("new ViZDoom deathmatch" in h["message"] for h in client.headers)
+        client.key("keydown", "KeyW")
+        client.until(lambda: client.headers[-1]["held"] == ["w"] and client.headers[-1]["timestep"] >= 3, "real play")
+        client.key("keyup", "KeyW")
+        client.key("keydown", "KeyM")
+        client.until(lambda: client.headers[-1]["world"] == "model", "the model again")
+        assert any("real game's last frames" in h["message"] for h in client.headers)
+        client.ws.close()
+
+
 def test_chromium_locks_the_pointer_and_plays(engine_checkpoint, spawns, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
 

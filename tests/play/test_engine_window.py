@@ -132,3 +132,25 @@ def test_spawn_cycling_quality_toggle_steps_pause_and_display_size(engine, spawn
         assert app.quit
     finally:
         app.close()
+
+
+def test_m_plays_the_real_game_in_the_window_and_back(engine, spawns, tmp_path):
+    pytest.importorskip("vizdoom")
+    session = EngineSession(engine, spawns, seed=0, real_game="deathmatch")
+    app = EngineApp(session, fps=0, screenshot_dir=tmp_path, log=lambda m: None)
+    try:
+        key(pygame.KEYDOWN, pygame.K_m, pygame.K_w)
+        assert app.run(max_frames=3, max_seconds=60) == 3
+        assert app.frame.world == "real" and app.frame.held == ("w",)
+        assert app.header()[0].startswith("REAL GAME | t=3")
+        real = picture(app)
+        assert real.std() > 10  # the game's picture, drawn
+        key(pygame.KEYDOWN, pygame.K_F12)
+        app.run(max_frames=1, max_seconds=60)
+        assert len(list(tmp_path.glob("screenshot_*.png"))) == 1
+        key(pygame.KEYUP, pygame.K_w)
+        key(pygame.KEYDOWN, pygame.K_m)
+        app.run(max_frames=1, max_seconds=60)
+        assert app.frame.world == "model" and app.frame.timestep == 1 and "spawn" in app.header()[0]
+    finally:
+        app.close()

@@ -12,7 +12,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,7 @@ from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
 from diamond.data.hdf5_episodes import FULL_RES, LOW_RES
-from diamond.devices import resolve_device
+from diamond.devices import LAYOUTS, resolve_device, set_layout
 from diamond.errors import InvalidValue
 from diamond.models.engine import Engine, EngineState
 
@@ -151,12 +151,20 @@ def engine_speed(
     warmup: int = 1,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    layouts: Sequence[str] = ("contiguous",),
 ) -> dict[str, Any]:
-    """The machine and the timings of each engine (all on one device)."""
+    """The machine and the timings of each engine (all on one device) in each memory layout of its weights
+    (``devices.LAYOUTS``); entries are named ``<engine>`` for the first layout, ``<engine>/<layout>`` after."""
+    for layout in layouts:
+        if layout not in LAYOUTS:
+            raise InvalidValue(f"--layout {layout!r} is unknown; expected one of {', '.join(LAYOUTS)}")
     result: dict[str, Any] = {"machine": machine_info(engines[0].engine.device), "engines": {}}
     for item in engines:
-        timed = time_engine(item.engine, item.state, steps, warmup, seed, progress, item.name)
-        result["engines"][item.name] = {"source": item.source, **timed}
+        for i, layout in enumerate(layouts):
+            name = item.name if i == 0 else f"{item.name}/{layout}"
+            engine = set_layout(item.engine, layout)
+            timed = time_engine(engine, item.state, steps, warmup, seed, progress, name)
+            result["engines"][name] = {"source": item.source, "layout": layout, **timed}
     return result
 
 
@@ -165,13 +173,13 @@ def format_engine_speed(result: dict[str, Any]) -> str:
     lines = [
         f"engine speed on {m['device']} ({m['device_name']}), torch {m['torch']}, {m['threads']} threads; "
         "batch 1, one step = dynamics 30x56 + upsampler 150x280",
-        f"{'engine':<12} {'params':>12} {'setting':<15} {'fps':>8} {'step s':>8} {'dynamics s':>11} {'upsampler s':>12}",
+        f"{'engine':<26} {'params':>8} {'setting':<15} {'fps':>8} {'step s':>8} {'dynamics s':>11} {'upsampler s':>12}",
     ]
     for name, e in result["engines"].items():
         params = f"{(e['params']['dynamics'] + e['params']['upsampler']) / 1e6:.1f}M"
         for setting, f in e["settings"].items():
             lines.append(
-                f"{name:<12} {params:>12} {setting:<15} {_fmt(f['fps']):>8} {_fmt(f['median_step_s']):>8} "
+                f"{name:<26} {params:>8} {setting:<15} {_fmt(f['fps']):>8} {_fmt(f['median_step_s']):>8} "
                 f"{_fmt(f['dynamics']['median_s']):>11} {_fmt(f['upsampler']['median_s']):>12}"
             )
     shares = [f.get("other_cpu_share") for e in result["engines"].values() for f in e["settings"].values()]
@@ -220,6 +228,7 @@ def engine_fps_command(
     warmup: int,
     json_path: str | None,
     log: Callable[[str], None],
+    layouts: Sequence[str] = ("contiguous",),
 ) -> dict[str, Any]:
     """`diamond engine-fps`: time, print the table, write the JSON."""
     from diamond.fileio import write_json_atomically
@@ -228,7 +237,7 @@ def engine_fps_command(
         raise InvalidValue("pass one of --checkpoint, --from-hub and --preset")
     dev = resolve_device(device)
     engines = load_timed_engines(checkpoint, from_hub, sizes or list(SIZES), dev, log)
-    result = engine_speed(engines, steps, warmup, progress=log)
+    result = engine_speed(engines, steps, warmup, progress=log, layouts=layouts)
     print(format_engine_speed(result))
     if json_path:
         write_json_atomically(json_path, result)

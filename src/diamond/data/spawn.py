@@ -42,7 +42,7 @@ class SpawnPoint:
     act: Tensor
     full_res: Tensor
     next_act: Tensor
-    folder: Path
+    folder: Path | None = None  # None: a context made in play (the real game's last frames)
 
 
 def spawn_folders(spawn_dir: str | Path) -> list[Path]:

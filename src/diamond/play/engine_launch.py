@@ -17,11 +17,16 @@ from diamond.play.engine_session import EngineSession
 
 
 def open_engine(
-    checkpoint: str | None, from_hub: str | None, spawn: str | None, device: str, log: Callable[[str], None] = print
+    checkpoint: str | None,
+    from_hub: str | None,
+    spawn: str | None,
+    device: str,
+    log: Callable[[str], None] = print,
+    layout: str = "channels_last",
 ) -> tuple[Engine, list[Path]]:
     """The engine of ``checkpoint`` (or the authors' ``from_hub`` one, with its spawn points unless ``spawn``
-    names others) on ``device``, and the spawn-point folders."""
-    from diamond.devices import resolve_device
+    names others) on ``device`` with its weights in memory ``layout``, and the spawn-point folders."""
+    from diamond.devices import resolve_device, set_layout
 
     if (checkpoint is None) == (from_hub is None):
         raise ConfigError("give exactly one of --checkpoint PATH and --from-hub csgo")
@@ -38,7 +43,7 @@ def open_engine(
             "--spawn DIR is needed with --checkpoint: a folder of spawn points (make them from a dataset's "
             "held-out episodes with `diamond make-spawns DATASET DIR`)"
         )
-    engine = load_engine(path, resolve_device(device))
+    engine = set_layout(load_engine(path, resolve_device(device)), layout)
     space = engine.cfg.dynamics.net.action_space
     if (space.kind, space.size) != (csgo_action_space().kind, csgo_action_space().size):
         raise ConfigError(

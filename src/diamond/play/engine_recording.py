@@ -43,24 +43,27 @@ class EngineRecorder:
         self._full.append(np.asarray(full, dtype=np.uint8).copy())
         self._act.append(np.asarray(action, dtype=np.float32).copy())
 
-    def finish(self, final_low: np.ndarray, final_full: np.ndarray, info: dict[str, Any]) -> int | None:
+    def finish(
+        self, final_low: np.ndarray, final_full: np.ndarray, info: dict[str, Any], ended: bool = False
+    ) -> int | None:
         """Store the episode played since the last call, ending in the final frame; returns its id in the
-        train split (None if no step was played). Every recorded episode ends truncated (play stopped)."""
+        train split (None if no step was played). It ends truncated (play stopped), or ``ended`` (a death
+        in the real game)."""
         if not self._act:
             return None
         if not self.stores:
             raise RuntimeError(f"the recording to {self.root} is closed")
         name = self._new_name()
         t = len(self._act)
-        trunc = np.zeros(t, dtype=np.uint8)
-        trunc[-1] = 1
+        end, trunc = np.zeros(t, dtype=np.uint8), np.zeros(t, dtype=np.uint8)
+        (end if ended else trunc)[-1] = 1
         act = np.stack(self._act)
         for res, frames, final in (("low_res", self._low, final_low), ("full_res", self._full, final_full)):
             episode = Episode(
                 obs=np.stack(frames),
                 act=act,
                 rew=np.zeros(t, dtype=np.float32),
-                end=np.zeros(t, dtype=np.uint8),
+                end=end,
                 trunc=trunc,
                 final_obs=np.asarray(final, dtype=np.uint8),
                 info={**info, "source_file": name},

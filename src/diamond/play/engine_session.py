@@ -10,6 +10,9 @@ engine (spec §10), one frame per call of :meth:`EngineSession.step`, starting f
   frame, made into the 51-entry action by ``fps_controls``; the mouse sensitivity is a setting too.
 - **Recording**: every played episode (full- and low-resolution frames, the actions as multi-hot vectors)
   is added to a static dataset folder, the layout ``diamond train-engine`` reads (``engine_recording``).
+- **The real game** (``real_game``, for engines trained on ViZDoom data): a command switches between the
+  model and ViZDoom played with the same controls; the model goes on from the real frames just seen.
+  Real play is recorded like imagined play.
 
 The UIs call ``step`` for each new frame and the command methods between frames; a lock serialises them.
 """
@@ -20,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,55 +32,36 @@ import torch
 from diamond.configs.engine import SAMPLING_SETTINGS, EngineSamplingConfig
 from diamond.configs.schema import ConfigError
 from diamond.data.spawn import SpawnPoint, load_spawn_point
-from diamond.fps_actions import decode
+from diamond.fps_actions import decode, encode
 from diamond.imaging import to_display
 from diamond.models.engine import Engine, EngineState
+from diamond.play.engine_frame import EngineFrame
 from diamond.play.engine_recording import EngineRecorder
 from diamond.play.fps_controls import SENSITIVITIES, allowed_controls, fps_action
+from diamond.play.real_game import RealGame, check_real_game
 from diamond.play.session import locked, next_on_ladder
 
 HORIZONS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 DEFAULT_HORIZON = 1000
 MAX_DENOISING_STEPS = 50
 MODELS = ("dynamics", "upsampler")
-COMMANDS = (  # what the UIs bind keys to (``EngineSession.command``)
-    "next_spawn",
-    "previous_spawn",
-    "restart",
-    "toggle_setting",
-    "dynamics_steps_down",
-    "dynamics_steps_up",
-    "upsampler_steps_down",
-    "upsampler_steps_up",
-    "horizon_up",
-    "horizon_down",
-    "sensitivity_down",
-    "sensitivity_up",
-    "pause",
-)
-
-
-@dataclass
-class EngineFrame:
-    """What the UI shows after a step (or a restart): the frame and what led to it."""
-
-    full: np.ndarray  # (3, H, W) uint8
-    low: np.ndarray  # (3, h, w) uint8
-    setting: str
-    denoising_steps: tuple[int, int]  # dynamics, upsampler
-    spawn: int
-    num_spawns: int
-    timestep: int
-    horizon: int
-    held: tuple[str, ...]  # the keys and buttons of the action that made this frame (after filtering)
-    mouse: tuple[int, int]  # its mouse bins
-    sensitivity: float
-    paused: bool
-    message: str = ""
-
-    def image(self) -> np.ndarray:
-        """(H, W, 3) uint8 for drawing."""
-        return np.ascontiguousarray(self.full.transpose(1, 2, 0))
+# What the UIs bind keys to (``EngineSession.command``): the method and its arguments.
+COMMANDS: dict[str, tuple[str, tuple]] = {
+    "next_spawn": ("next_spawn", (1,)),
+    "previous_spawn": ("next_spawn", (-1,)),
+    "restart": ("restart", ()),
+    "switch_world": ("switch_world", ()),
+    "toggle_setting": ("toggle_setting", ()),
+    "dynamics_steps_down": ("change_denoising_steps", ("dynamics", -1)),
+    "dynamics_steps_up": ("change_denoising_steps", ("dynamics", 1)),
+    "upsampler_steps_down": ("change_denoising_steps", ("upsampler", -1)),
+    "upsampler_steps_up": ("change_denoising_steps", ("upsampler", 1)),
+    "horizon_up": ("change_horizon", (1,)),
+    "horizon_down": ("change_horizon", (-1,)),
+    "sensitivity_down": ("change_sensitivity", (-1,)),
+    "sensitivity_up": ("change_sensitivity", (1,)),
+    "pause": ("toggle_pause", ()),
+}
 
 
 class EngineSession:
@@ -90,6 +74,7 @@ class EngineSession:
         seed: int = 0,
         record: str | Path | None = None,
         sensitivity: float = 1.0,
+        real_game: str | None = None,
     ) -> None:
         if setting not in SAMPLING_SETTINGS:
             raise ConfigError(f"--setting {setting!r} is unknown; choose one of {', '.join(SAMPLING_SETTINGS)}")
@@ -116,7 +101,14 @@ class EngineSession:
         self.timestep = 0
         self.frame: EngineFrame | None = None
         self.step_seconds: deque[float] = deque(maxlen=30)
+        self.world = "model"
         self.restart()  # reads the first spawn point: a bad folder is reported before a window opens
+        self.real_game: RealGame | None = None
+        if real_game is not None:
+            assert self.spawn is not None
+            check_real_game(real_game, tuple(self.spawn.full_res.shape[-2:]))
+            net = engine.cfg.dynamics.net, engine.cfg.upsampler.net
+            self.real_game = RealGame(real_game, seed, max(n.num_steps_conditioning for n in net))
 
     # -- spawn points -----------------------------------------------------------------------------
 
@@ -133,23 +125,44 @@ class EngineSession:
 
     @locked
     def restart(self, index: int | None = None, message: str = "") -> EngineFrame:
-        """Start again from spawn point ``index`` (default: the current one)."""
+        """Start again from spawn point ``index`` (default: the current one), in the model."""
         self._finish_recording()
         if index is not None:
             self.spawn_index = index % len(self.spawns)
-        spawn = self._load_spawn(self.spawn_index)
-        self.spawn = spawn
+        self.spawn = self._load_spawn(self.spawn_index)
+        name = self.spawns[self.spawn_index].name
+        return self._start_from(self.spawn, message or f"spawn point {self.spawn_index + 1}/{len(self.spawns)}: {name}")
+
+    def _start_from(self, context: SpawnPoint, message: str) -> EngineFrame:
+        """Play in the model from ``context`` (a spawn point, or the real game's last frames)."""
+        self.world = "model"
         self.state = EngineState(
-            spawn.low_res.to(self.device), spawn.act.to(self.device), spawn.full_res.to(self.device)
+            context.low_res.to(self.device), context.act.to(self.device), context.full_res.to(self.device)
         )
         self.timestep = 0
-        last_act = spawn.act[0, -1].numpy()
-        held, mx, my = decode(last_act)
-        self.frame = self._frame(
-            to_display(spawn.full_res[0, -1]).numpy(), to_display(spawn.low_res[0, -1]).numpy(), held, (mx, my)
-        )
+        full, low = to_display(context.full_res[0, -1]).numpy(), to_display(context.low_res[0, -1]).numpy()
+        self.frame = self._frame(full, low, context.act[0, -1].numpy())
+        self.frame.message = message
+        return self.frame
+
+    @locked
+    def switch_world(self) -> EngineFrame | str:
+        """Model → the real game where it was left (started at the first switch); real game → the model,
+        going on from the real frames just seen. Without a real game: a message why not."""
+        if self.real_game is None:
+            return "no real game: start with --real-game SCENARIO (an engine trained on ViZDoom data)"
+        self._finish_recording()
+        if self.world == "real":
+            net = self.engine.cfg.dynamics.net, self.engine.cfg.upsampler.net
+            context = self.real_game.context(net[0].num_steps_conditioning, net[1].num_steps_conditioning)
+            return self._start_from(context, "model: going on from the real game's last frames (M: back)")
+        start = not self.real_game.started
+        full, low = self.real_game.frame()
+        self.world, self.timestep = "real", 0
+        self.frame = self._frame(full, low, encode())
         self.frame.message = (
-            message or f"spawn point {self.spawn_index + 1}/{len(self.spawns)}: {self.spawns[self.spawn_index].name}"
+            f"real game: {'a new ViZDoom ' + self.real_game.config.scenario if start else 'where it was left'} "
+            "(M: back to the model, from here)"
         )
         return self.frame
 
@@ -190,27 +203,12 @@ class EngineSession:
 
     def command(self, name: str) -> tuple[EngineFrame | None, str]:
         """Run one of COMMANDS by name (as the UIs bind them to keys): the new frame when play restarted
-        (else None) and the message to show."""
-        restarts = {"next_spawn": lambda: self.next_spawn(1), "previous_spawn": lambda: self.next_spawn(-1)}
-        restarts["restart"] = self.restart
-        if name in restarts:
-            frame = restarts[name]()
-            return frame, frame.message
-        changes = {
-            "toggle_setting": self.toggle_setting,
-            "dynamics_steps_down": lambda: self.change_denoising_steps("dynamics", -1),
-            "dynamics_steps_up": lambda: self.change_denoising_steps("dynamics", 1),
-            "upsampler_steps_down": lambda: self.change_denoising_steps("upsampler", -1),
-            "upsampler_steps_up": lambda: self.change_denoising_steps("upsampler", 1),
-            "horizon_up": lambda: self.change_horizon(1),
-            "horizon_down": lambda: self.change_horizon(-1),
-            "sensitivity_down": lambda: self.change_sensitivity(-1),
-            "sensitivity_up": lambda: self.change_sensitivity(1),
-            "pause": self.toggle_pause,
-        }
-        if name not in changes:
-            raise ValueError(f"unknown engine command {name!r}; expected one of {COMMANDS}")
-        return None, changes[name]()
+        or changed world (else None) and the message to show."""
+        if name not in COMMANDS:
+            raise ValueError(f"unknown engine command {name!r}; expected one of {', '.join(COMMANDS)}")
+        method, args = COMMANDS[name]
+        result = getattr(self, method)(*args)
+        return (result, result.message) if isinstance(result, EngineFrame) else (None, result)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -223,17 +221,10 @@ class EngineSession:
         t0 = time.perf_counter()
         held = allowed_controls(held_in_order)
         action = fps_action(held, dx, dy, self.sensitivity)
-        act = torch.from_numpy(action).to(self.device)
-        self.state.act[:, -1] = act  # the action taken in the current frame
-        low, full = self.engine.step(self.state, self.sampling[self.setting], generator=self.generator)
         if self.recorder is not None:
             self.recorder.add(self.frame.low, self.frame.full, action)
-        self.state = Engine.advance(self.state, low, full, act[None])
-        self.timestep += 1
-        keys, mx, my = decode(action)
-        shown = self._frame(to_display(full[0]).cpu().numpy(), to_display(low[0]).cpu().numpy(), keys, (mx, my))
-        self.frame = shown
-        if self.timestep >= self.horizon:  # the episode ends here; play goes on from the spawn point
+        shown = self._real_step(action) if self.world == "real" else self._model_step(action)
+        if self.world == "model" and self.timestep >= self.horizon:  # play goes on from the spawn point
             shown = self.restart(message=f"reached the horizon ({self.horizon} frames): back to the spawn point")
         self.step_seconds.append(time.perf_counter() - t0)
         return shown
@@ -247,6 +238,29 @@ class EngineSession:
         self._finish_recording()
         if self.recorder is not None:
             self.recorder.close()
+        if self.real_game is not None:
+            self.real_game.close()
+
+    def _model_step(self, action: np.ndarray) -> EngineFrame:
+        assert self.state is not None
+        act = torch.from_numpy(action).to(self.device)
+        self.state.act[:, -1] = act  # the action taken in the current frame
+        low, full = self.engine.step(self.state, self.sampling[self.setting], generator=self.generator)
+        self.state = Engine.advance(self.state, low, full, act[None])
+        self.timestep += 1
+        self.frame = self._frame(to_display(full[0]).cpu().numpy(), to_display(low[0]).cpu().numpy(), action)
+        return self.frame
+
+    def _real_step(self, action: np.ndarray) -> EngineFrame:
+        assert self.real_game is not None
+        full, low, died = self.real_game.step(action)
+        self.timestep += 1
+        if died:  # the recorded episode ends with the death; the new life starts a new one
+            self._finish_recording(ended=True)
+            self.timestep = 0
+        self.frame = self._frame(full, low, action)
+        self.frame.message = "died: the game goes on from a respawn" if died else ""
+        return self.frame
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -254,9 +268,12 @@ class EngineSession:
         s = self.sampling[self.setting]
         return f"{s.dynamics.num_steps_denoising} + {s.upsampler.num_steps_denoising} denoising steps"
 
-    def _frame(self, full: np.ndarray, low: np.ndarray, held: tuple[str, ...], mouse: tuple[int, int]) -> EngineFrame:
+    def _frame(self, full: np.ndarray, low: np.ndarray, action: np.ndarray) -> EngineFrame:
+        """The frame shown, made (or started from) with the 51-entry ``action``."""
         s = self.sampling[self.setting]
+        held, mx, my = decode(action)
         return EngineFrame(
+            world=self.world,
             full=full,
             low=low,
             setting=self.setting,
@@ -266,15 +283,17 @@ class EngineSession:
             timestep=self.timestep,
             horizon=self.horizon,
             held=tuple(held),
-            mouse=mouse,
+            mouse=(mx, my),
             sensitivity=self.sensitivity,
             paused=self.paused,
         )
 
-    def _finish_recording(self) -> None:
-        if self.recorder is not None and self.frame is not None:
-            self.recorder.finish(
-                self.frame.low,
-                self.frame.full,
-                {"spawn_point": str(self.spawns[self.spawn_index]), "played_with": "diamond play-engine"},
-            )
+    def _finish_recording(self, ended: bool = False) -> None:
+        if self.recorder is None or self.frame is None:
+            return
+        if self.world == "real":
+            assert self.real_game is not None
+            info = {"world": f"vizdoom {self.real_game.config.scenario}"}
+        else:
+            info = {"world": "model", "spawn_point": str(self.spawns[self.spawn_index])}
+        self.recorder.finish(self.frame.low, self.frame.full, {**info, "played_with": "diamond play-engine"}, ended)

@@ -18,7 +18,8 @@ import json
 import math
 from typing import Any
 
-from diamond.play.engine_session import EngineFrame, EngineSession
+from diamond.play.engine_frame import EngineFrame
+from diamond.play.engine_session import EngineSession
 from diamond.play.web import ClientSession
 
 # KeyboardEvent.code → control (held while the key is down) or command (on key down).
@@ -57,6 +58,7 @@ ENGINE_COMMANDS = {
     "Period": "sensitivity_up",
     "KeyP": "pause",
     "KeyN": "step",
+    "KeyM": "switch_world",
 }
 MOUSE_BUTTONS = {0: "lmb", 2: "rmb"}  # MouseEvent.button
 MAX_MOTION = 10_000.0  # per message: larger values are no mouse motion
@@ -94,6 +96,7 @@ class EngineClient(ClientSession):
         s = self.session
         return {
             "type": "frame",
+            "world": frame.world,
             "setting": frame.setting,
             "denoising_steps": list(frame.denoising_steps),
             "spawn": frame.spawn,

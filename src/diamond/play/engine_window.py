@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from diamond.play.engine_session import COMMANDS, EngineFrame, EngineSession
+from diamond.play.engine_frame import EngineFrame
+from diamond.play.engine_session import COMMANDS, EngineSession
 from diamond.play.pygame_app import PlayerApp, Window
 
 SCALES = (1, 2, 3, 4)  # display sizes cycled through (screen pixels per frame pixel)
 ENGINE_HELP = (
     "WASD space ctrl shift 1 2 3 R + mouse (arrows: mouse moves) | Esc frees the mouse, click grabs it | "
-    "Tab/Backspace spawn point | Enter restart | F setting | [ ] dynamics steps | ; ' upsampler steps | "
+    "Tab/Backspace spawn point | Enter restart | M real game/model | F setting | [ ] dynamics steps | ; ' upsampler steps | "
     "PgUp/PgDn horizon | , . sensitivity | Z size | P pause | N step | F12 screenshot | Q quit"
 )
 
@@ -65,6 +66,7 @@ def engine_keys(pg) -> tuple[dict[int, str], dict[int, str]]:
         pg.K_F12: "screenshot",
         pg.K_h: "help",
         pg.K_ESCAPE: "release_mouse",
+        pg.K_m: "switch_world",
         pg.K_q: "quit",
     }
     return controls, commands
@@ -112,10 +114,13 @@ class EngineApp(PlayerApp):
     def header(self) -> list[str]:
         f, s = self.frame, self.session
         d, u = f.denoising_steps
-        first = (
-            f"{f.setting} ({d}+{u} steps) | spawn {f.spawn + 1}/{f.num_spawns} | t={f.timestep}/{f.horizon} | "
-            f"{self.achieved_fps():.1f} FPS (model {s.fps():.1f})"
-        )
+        if f.world == "real":
+            first = f"REAL GAME | t={f.timestep} | {self.achieved_fps():.1f} FPS"
+        else:
+            first = (
+                f"{f.setting} ({d}+{u} steps) | spawn {f.spawn + 1}/{f.num_spawns} | t={f.timestep}/{f.horizon} | "
+                f"{self.achieved_fps():.1f} FPS (model {s.fps():.1f})"
+            )
         keys = "+".join(f.held) or "-"
         state = "PAUSED | " if s.paused else ""
         mouse = "" if self.grabbed else " (free: click to grab)"

@@ -141,7 +141,8 @@ def serve_web(
         raise ConfigError(
             "the browser player needs websockets; install it with: pip install 'diamond-wm[play]'"
         ) from exc
-    from diamond.play.web import ClientSession, WebPlayer
+    from diamond.play.web import ClientSession
+    from diamond.play.web_server import WebPlayer
 
     record = session_args.get("record")
     if record is not None and Path(record).exists() and not Path(record).is_dir():

@@ -268,7 +268,11 @@ class PlayerApp:
         while not self.quit and (max_frames is None or self.frames_shown - start < max_frames):
             if deadline is not None and time.perf_counter() > deadline:
                 break
-            changed = self.handle_events()
+            changed = False
+            if self.pending is not None and self._frame_ready(wait=not period):
+                self._take_frame()
+                changed = True
+            changed = self.handle_events() or changed
             if self.pending is None:
                 while self.queued and not self.quit:
                     self.apply(self.queued.pop(0))
@@ -276,29 +280,28 @@ class PlayerApp:
                 if self.quit:
                     break
                 now = time.perf_counter()
-                if (not self.session.paused or self.step_once) and now >= next_due:
+                wanted = max_frames is None or self.frames_shown - start < max_frames
+                if wanted and (not self.session.paused or self.step_once) and now >= next_due:
                     self.step_once = False
                     next_due = max(next_due + period, now) if period else now
-                    self._submit()
-            if self.pending is not None and self._frame_ready(wait=not period):
-                pending, self.pending = self.pending, None
-                self.frame = pending.result()
-                if self.frame.message:
-                    self.say(self.frame.message)
-                self.frames_shown += 1
-                self.shown.append(time.perf_counter())
-                changed = True
+                    self._submit()  # the next frame is sampled while this one is drawn
             if changed:
                 self.redraw()
             if period or self.pending is None:
                 clock.tick(200)  # poll keys and the worker every 5 ms; no drawing unless something changed
         if self.pending is not None:  # the frame in flight is shown before returning
-            self.frame = self.pending.result()
-            self.pending = None
-            self.frames_shown += 1
-            self.shown.append(time.perf_counter())
+            self._take_frame()
             self.redraw()
         return self.frames_shown - start
+
+    def _take_frame(self) -> None:
+        assert self.pending is not None
+        pending, self.pending = self.pending, None
+        self.frame = pending.result()
+        if self.frame.message:
+            self.say(self.frame.message)
+        self.frames_shown += 1
+        self.shown.append(time.perf_counter())
 
     def _frame_ready(self, wait: bool) -> bool:
         """Whether the frame in flight is ready (at full speed, with no target rate, wait for it)."""

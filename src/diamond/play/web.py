@@ -6,23 +6,19 @@
 JSON header (``{"type": "frame", ...}``) followed by the frame as a PNG (a binary message). Sampling
 runs on a worker thread, so the server keeps reading keys and serving other clients meanwhile. A bad
 message (unknown key, not JSON) is answered with ``{"type": "error", "message": ...}``; a client that
-disconnects ends its own session only. By default the server listens on the loopback address alone.
+disconnects ends its own session only. By default the server (``web_server``) listens on the loopback
+address alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
-from collections.abc import Callable
-from http import HTTPStatus
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from diamond.errors import InvalidValue
 from diamond.play.keymap import COMMANDS, reachable
 from diamond.play.session import SOURCES, Frame, PlaySession
 
@@ -53,17 +49,6 @@ BROWSER_COMMANDS = {
     "Period": "step",
     "KeyR": "reset",
 }
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def page(name: str = "player.html") -> bytes:
-    return resources.files("diamond.play").joinpath(f"static/{name}").read_bytes()
 
 
 def encode_png(frame: Any) -> bytes:
@@ -210,90 +195,9 @@ class ClientSession:
                 await asyncio.sleep(delay)
             next_due = max(next_due + period, time.perf_counter() - period)
             frame = await asyncio.to_thread(s.step, *self.step_arguments())
+            # at full speed, the next frame is sampled while this one is encoded and sent
+            while not period and not self.commands and not s.paused:
+                following = asyncio.create_task(asyncio.to_thread(s.step, *self.step_arguments()))
+                await self.send_frame(frame)
+                frame = await following
             await self.send_frame(frame)
-
-
-class WebPlayer:
-    """The server. ``make_session(n)`` builds a fresh session for the n-th connection."""
-
-    def __init__(
-        self,
-        make_session: Callable[[int], Any],
-        host: str = "127.0.0.1",
-        port: int = 8765,
-        fps: float = 15.0,
-        log: Callable[[str], None] = print,
-        client: type = ClientSession,
-    ) -> None:
-        if fps < 0:
-            raise InvalidValue(f"--fps {fps} must be >= 0 (0: as fast as the model goes)")
-        self.make_session = make_session
-        self.host, self.port, self.fps, self.log = host, port, fps, log
-        self.client = client
-        self.clients = 0
-        self.html = page(client.PAGE)
-
-    def process_request(self, connection: Any, request: Any) -> Any:
-        path = request.path.split("?")[0]
-        if path == "/ws":
-            return None  # go on with the WebSocket handshake
-        if path in ("/", "/index.html"):
-            response = connection.respond(HTTPStatus.OK, "")
-            response.body = self.html
-            del response.headers["Content-Type"]
-            del response.headers["Content-Length"]
-            response.headers["Content-Type"] = "text/html; charset=utf-8"
-            response.headers["Content-Length"] = str(len(self.html))
-            return response
-        return connection.respond(HTTPStatus.NOT_FOUND, f"{path} is not here; the player is at /\n")
-
-    async def handle(self, connection: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        self.clients += 1
-        client = f"client {self.clients} ({connection.remote_address[0]})"
-        session: Any = None
-        tasks: list[asyncio.Task] = []
-        try:
-            session = await asyncio.to_thread(self.make_session, self.clients)
-            self.log(f"{client} connected: {self.client.describe(session)}")
-            await connection.send(json.dumps(self.client.hello(session)))
-            c = self.client(session, connection, self.fps)
-            tasks = [asyncio.create_task(c.receive()), asyncio.create_task(c.play())]
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a closed connection or an error surfaces here
-            self.log(f"{client} left after {c.frames_sent} frames")
-        except ConnectionClosed:
-            self.log(f"{client} disconnected mid-game; its session is closed, the server goes on")
-        except Exception as exc:  # a failing session must not take the server down
-            self.log(f"{client}: error {type(exc).__name__}: {exc}; its session is closed, the server goes on")
-            try:
-                await connection.send(json.dumps({"type": "error", "message": f"{type(exc).__name__}: {exc}"}))
-            except ConnectionClosed:
-                pass
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if session is not None:
-                await asyncio.to_thread(session.close)
-
-    async def serve(self, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
-        from websockets.asyncio.server import serve
-
-        async with serve(
-            self.handle, self.host, self.port, process_request=self.process_request, max_size=2**16
-        ) as server:
-            port = server.sockets[0].getsockname()[1]
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            url = f"http://{host}:{port}/"
-            if not is_loopback(self.host):
-                self.log(
-                    f"warning: serving on {self.host}, reachable from other machines; anyone who can reach "
-                    "it can play (the default --host 127.0.0.1 serves this machine only)"
-                )
-            self.log(f"serving the player on {url} (Ctrl+C stops)")
-            if ready is not None:
-                ready(url)
-            await (stop.wait() if stop is not None else asyncio.get_running_loop().create_future())
