@@ -56,7 +56,18 @@ def test_engine_fps_from_hub_reads_the_huggingface_cache_offline(csgo_hub_cache,
     model = csgo_hub_cache / "models--eloialonso--diamond" / "snapshots" / ("0" * 40) / "csgo" / "model" / "csgo.pt"
     offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(csgo_hub_cache), "OMP_NUM_THREADS": "1"}
     out = ok(
-        "engine-fps", "--from-hub", "csgo", "--steps", 1, "--warmup", 0, "--json", tmp_path / "f.json", env=offline
+        "engine-fps",
+        "--from-hub",
+        "csgo",
+        "--steps",
+        1,
+        "--warmup",
+        0,
+        "--layout",
+        "contiguous",
+        "--json",
+        tmp_path / "f.json",
+        env=offline,
     )
     assert str(model) in out.stderr and "spawn" in out.stderr
     result = json.loads((tmp_path / "f.json").read_text())
