@@ -4,6 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Every command and every `--device auto` of the suite runs on this device (the CPU unless the developer
+# pins another: DIAMOND_DEVICE=cuda runs the whole suite on a GPU). Tests of a GPU path name cuda themselves.
+os.environ.setdefault("DIAMOND_DEVICE", "cpu")
+
 SHARED = Path(os.environ.get("DIAMOND_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")).resolve()
 CONFORMANCE = SHARED / "conformance"
 

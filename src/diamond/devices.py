@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from diamond.errors import InvalidValue
@@ -9,9 +11,16 @@ from diamond.errors import InvalidValue
 DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
 
 
+DEVICE_VARIABLE = "DIAMOND_DEVICE"  # what 'auto' means when set: pins every command to one device
+
+
 def resolve_device(device: str, where: str = "--device") -> torch.device:
-    """'auto' → CUDA when available, else CPU; anything else is checked against this machine."""
+    """'auto' → $DIAMOND_DEVICE when set, else CUDA when available, else CPU; anything else is checked against
+    this machine."""
     if device == "auto":
+        pinned = os.environ.get(DEVICE_VARIABLE, "")
+        if pinned and pinned != "auto":
+            return resolve_device(pinned, where=f"${DEVICE_VARIABLE} (what --device auto means)")
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
@@ -37,3 +46,28 @@ def set_layout(module: torch.nn.Module, layout: str, where: str = "--layout") ->
     if layout not in LAYOUTS:
         raise InvalidValue(f"{where} {layout!r} is unknown; expected one of {', '.join(LAYOUTS)}")
     return module.to(memory_format=LAYOUTS[layout])
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # the cuBLAS workspace setting that makes its matrix products deterministic
+
+
+def apply_compute(deterministic: bool, tf32: bool, cudnn_benchmark: bool) -> dict[str, object]:
+    """Set the process-wide compute settings of a run (``configs.ComputeConfig``); returns what was set.
+
+    Called before the run's first CUDA operation: cuBLAS reads its workspace setting when it starts.
+    """
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    if tf32:  # off: PyTorch's defaults (float32 matrix products; cuDNN convolutions already allow TF32)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+    }

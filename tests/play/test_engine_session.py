@@ -144,3 +144,12 @@ def test_the_channels_last_layout_plays_the_same_frames(engine, spawns):
         assert differ.max() <= 1 and (differ > 0).mean() < 1e-3  # float rounding at most, never another frame
     with pytest.raises(InvalidValue, match="--layout 'nhwc' is unknown; expected one of channels_last, contiguous"):
         set_layout(engine, "nhwc")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_engine_player_steps_on_cuda(engine, spawns):
+    import copy
+
+    session = EngineSession(copy.deepcopy(engine).cuda(), spawns, seed=0)
+    frame = session.step(["w"], dx=100.0)
+    assert frame.full.shape == (3, 150, 280) and session.state.full_res.device.type == "cuda"

@@ -2,6 +2,7 @@
 relative motion (and bad messages), and a real headless Chromium that locks the pointer."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -56,8 +57,21 @@ def test_protocol_keys_mouse_bad_messages_and_disconnects(engine_checkpoint, spa
     assert (tmp_path / "rec" / "client-1" / "train" / "full_res").is_dir()
 
 
+def vizdoom_processes() -> set[int]:
+    """The pids of the running ViZDoom engine processes (the game each real-game session starts)."""
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"vizdoom" in (proc / "cmdline").read_bytes().split(b"\0")[0]:
+                found.add(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
 def test_key_m_switches_a_tab_to_the_real_game_and_back(engine_checkpoint, spawns):
     pytest.importorskip("vizdoom")
+    before = vizdoom_processes()
     with engine_server(engine_checkpoint, spawns, "--real-game", "deathmatch") as (url, log):
         client = Client(url)
         client.until(lambda: len(client.frames) >= 1, "frames")
@@ -70,7 +84,10 @@ def test_key_m_switches_a_tab_to_the_real_game_and_back(engine_checkpoint, spawn
         client.key("keydown", "KeyM")
         client.until(lambda: client.headers[-1]["world"] == "model", "the model again")
         assert any("real game's last frames" in h["message"] for h in client.headers)
+        assert vizdoom_processes() - before  # the tab's game runs...
         client.ws.close()
+    # ...and stopping the server (SIGTERM) ends it with the tab's session
+    wait_for(lambda: not vizdoom_processes() - before, 30, "the real game's engine process to end")
 
 
 def test_chromium_locks_the_pointer_and_plays(engine_checkpoint, spawns, tmp_path):

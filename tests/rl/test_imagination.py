@@ -83,7 +83,7 @@ def test_rollouts_run_unchanged_in_a_real_env_and_in_imagination(setup):
             assert r.obs.shape[:2] == (3, horizon + 1) and r.logits.requires_grad and not r.val_bootstrap.requires_grad
             loss, stats = actor_critic_loss(r, cfg.actor_critic_training.imagination)
             loss.backward()
-            assert np.isfinite(stats["loss"])
+            assert np.isfinite(float(stats["loss"]))
 
 
 def test_policy_gradient_does_not_reach_the_critic(setup):

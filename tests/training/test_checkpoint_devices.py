@@ -52,3 +52,20 @@ def test_a_checkpoint_from_a_gpu_run_is_refused_on_the_cpu(one_epoch, tmp_path):
     del states["generator_device"]
     save_checkpoint(tmp_path / "old.pt", payload["config"], **states)
     assert load_state(tmp_path / "old.pt", payload["config"], False, torch.device("cpu"), quiet)["run"]["epoch"] == 1
+
+
+@pytest.mark.parametrize("checkpoint,what", [("world_model.pt", "a world-model"), ("engine.pt", "an engine")])
+def test_world_model_and_engine_resumes_refuse_another_device_type_changing_nothing(tmp_path, checkpoint, what):
+    from diamond.configs.schema import WorldModelRunConfig
+    from diamond.training.resume import start_or_resume
+
+    path = save_checkpoint(
+        tmp_path / checkpoint, {"seed": 0}, generator_device="cpu", gen=torch.Generator().get_state()
+    )
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=r"states of a cpu run and this run is on cuda.*--device cpu"):
+        start_or_resume(
+            tmp_path, checkpoint, "config.json", {"seed": 0}, WorldModelRunConfig, True, torch.device("cuda"), what
+        )
+    assert path.read_bytes() == before and not (tmp_path / "config.json").exists()
+    assert load_checkpoint(path)["gen"].device.type == "cpu"

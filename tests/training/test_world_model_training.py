@@ -90,5 +90,5 @@ def test_training_lowers_the_loss(breakout_stores, tmp_path):
 
     run = WorldModelTraining(cfg, torch.device("cpu"))
     sampler = SegmentSampler(train, np.random.default_rng(0))
-    losses = [run.component.update(sampler)["loss"] for _ in range(60)]
+    losses = [float(run.component.update(sampler)["loss"]) for _ in range(60)]
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])

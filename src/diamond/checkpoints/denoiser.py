@@ -19,7 +19,7 @@ def load_denoiser(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[NextFrameDenoiser, WorldModelRunConfig]:
     """A trained denoiser and its run config, from a project checkpoint or one in the reference layout."""
-    return denoiser_from_checkpoint(read_torch_file(path, map_location="cpu"), path, device)
+    return denoiser_from_checkpoint(read_torch_file(path), path, device)
 
 
 def denoiser_from_checkpoint(

@@ -77,7 +77,7 @@ def engine_from_checkpoint(raw: Any, path: str | Path) -> Engine:
 
 def load_engine(path: str | Path, device: torch.device | str = "cpu") -> Engine:
     """An engine from a ``train-engine`` checkpoint or a file in the authors' layout, on ``device``."""
-    return engine_from_checkpoint(read_torch_file(path, map_location="cpu"), path).to(device)
+    return engine_from_checkpoint(read_torch_file(path), path).to(device)
 
 
 def holds_engine(raw: Any) -> bool:

@@ -14,12 +14,15 @@ class CheckpointError(UserError, ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model it is loaded into."""
 
 
-def read_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+def read_torch_file(path: str | Path) -> Any:
+    """The file's contents, always on the CPU, whatever device wrote it or will use it: modules and optimisers
+    copy their states to their own device as they load, and generator states must stay CPU tensors
+    (``torch.Generator.set_state`` takes nothing else). A GPU-only machine's file loads on a CPU-only one."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated or corrupt zip, unpickling errors...
         raise CheckpointError(
             f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); the file is truncated or corrupt"

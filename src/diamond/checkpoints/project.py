@@ -27,10 +27,9 @@ def save_checkpoint(path: str | Path, config: dict[str, Any], **states: Any) -> 
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The payload, on the CPU by default: modules and optimisers copy their states to their own device, and
-    generator states must stay CPU tensors whatever the device (``torch.Generator.set_state``)."""
-    return check_project_payload(path, read_torch_file(path, map_location))
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The payload, on the CPU (``read_torch_file``)."""
+    return check_project_payload(path, read_torch_file(path))
 
 
 def is_project_checkpoint(obj: Any) -> bool:

@@ -31,9 +31,9 @@ def from_tensor_tree(obj: Any) -> Any:
     """The inverse of ``to_tensor_tree``."""
     if isinstance(obj, dict):
         if _ARRAY in obj:
-            return obj[_ARRAY].numpy().astype(obj[_DTYPE], copy=False)
+            return obj[_ARRAY].cpu().numpy().astype(obj[_DTYPE], copy=False)
         if _BYTES in obj:
-            return obj[_BYTES].numpy().tobytes()
+            return obj[_BYTES].cpu().numpy().tobytes()
         return {k: from_tensor_tree(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(from_tensor_tree(v) for v in obj)

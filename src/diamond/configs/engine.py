@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from diamond.configs.schema import (
+    ComputeConfig,
     DenoiserConfig,
     DenoiserNetConfig,
     OptimizerConfig,
@@ -140,6 +141,7 @@ class EngineConfig:
     eval_contexts: int = 32  # held-out contexts for the one-step metrics
     rollout_horizon: int = 50  # imagined steps in the held-out rollouts
     seed: int = 0
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def sampling(self, setting: str) -> EngineSamplingConfig:
         if setting not in SAMPLING_SETTINGS:
@@ -147,6 +149,7 @@ class EngineConfig:
         return self.fast if setting == "fast" else self.higher_quality
 
     def validate(self, where: str = "engine config") -> None:
+        self.compute.validate(f"{where}: compute")
         self.dynamics.validate(f"{where}: dynamics")
         self.upsampler.validate(f"{where}: upsampler")
         check(self.upsampler.net.low_res_conditioning, where, "upsampler.net.low_res_conditioning", False, "True")

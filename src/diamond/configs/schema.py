@@ -169,6 +169,35 @@ class SamplerConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """How the device computes: opt-in settings, off by default (PyTorch's own defaults, float32 throughout).
+
+    - ``deterministic``: deterministic algorithms only (``torch.use_deterministic_algorithms``; on CUDA also
+      cuBLAS's fixed workspace, ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, and cuDNN's deterministic kernels): what
+      an exact resume on a GPU needs. An operation with no deterministic kernel then stops the run, naming it;
+    - ``tf32``: CUDA matrix products in TF32 too (Ampere and newer; a 10-bit mantissa); PyTorch already lets
+      cuDNN's convolutions use TF32;
+    - ``cudnn_benchmark``: cuDNN times its convolution algorithms per shape and keeps the fastest (not
+      deterministic, so not with ``deterministic``).
+    """
+
+    deterministic: bool = False
+    tf32: bool = False
+    cudnn_benchmark: bool = False
+
+    def validate(self, where: str = "compute") -> None:
+        for name in ("deterministic", "tf32", "cudnn_benchmark"):
+            check(isinstance(getattr(self, name), bool), where, name, getattr(self, name), "true or false")
+        check(
+            not (self.deterministic and self.cudnn_benchmark),
+            where,
+            "cudnn_benchmark",
+            True,
+            "false with deterministic=true (the fastest algorithm it picks is not deterministic)",
+        )
+
+
+@dataclass(frozen=True)
 class OptimizerConfig:
     """AdamW with linear warm-up then a constant rate, and gradient-norm clipping (spec §6)."""
 
@@ -177,8 +206,10 @@ class OptimizerConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 100
     max_grad_norm: float = 1.0
+    fused: bool = False  # AdamW's fused kernel (one kernel for all parameters; CUDA, and the CPU in torch >= 2.4)
 
     def validate(self, where: str = "optimizer") -> None:
+        check(isinstance(self.fused, bool), where, "fused", self.fused, "true or false")
         check(0 < self.lr < 1, where, "lr", self.lr, "0 < lr < 1")
         check(self.eps > 0, where, "eps", self.eps, "> 0")
         check(self.weight_decay >= 0, where, "weight_decay", self.weight_decay, ">= 0")
@@ -377,11 +408,13 @@ class WorldModelRunConfig:
     checkpoint_every: int = 1000
     eval_contexts: int = 64
     seed: int = 0
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def validate(self, where: str = "config") -> None:
         self.denoiser.validate(f"{where}.denoiser")
         self.training.validate(f"{where}.training")
         self.sampler.validate(f"{where}.sampler")
+        self.compute.validate(f"{where}.compute")
         check(self.num_updates >= 1, where, "num_updates", self.num_updates, ">= 1")
         check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1")
         check(self.checkpoint_every >= 1, where, "checkpoint_every", self.checkpoint_every, ">= 1")
@@ -527,9 +560,11 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     model_free: bool = False  # train the actor-critic on real rollouts instead of imagination
     seed: int = 0
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def validate(self, where: str = "config") -> None:
         self.env.validate(f"{where}.env")
+        self.compute.validate(f"{where}.compute")
         self.denoiser.validate(f"{where}.denoiser")
         self.denoiser_training.validate(f"{where}.denoiser_training")
         self.sampler.validate(f"{where}.sampler")

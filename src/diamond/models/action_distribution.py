@@ -34,7 +34,11 @@ def sample_categorical(logits: Tensor, generator: torch.Generator | None = None)
 
 
 class ActionDistribution:
-    """Actions, log-probabilities and entropies for head outputs (..., policy_outputs); ``sample`` takes (B, P)."""
+    """Actions, log-probabilities and entropies for head outputs (..., policy_outputs); ``sample`` takes (B, P).
+
+    torch.distributions' argument checks are off: they read the tensors on the host (a device sync per
+    call), and the outputs come from the actor's own head.
+    """
 
     def __init__(self, space: ActionSpace, outputs: Tensor) -> None:
         if outputs.shape[-1] != policy_outputs(space):
@@ -48,7 +52,7 @@ class ActionDistribution:
 
     def _discrete(self) -> Categorical:
         if self._categorical is None:
-            self._categorical = Categorical(logits=self.outputs)
+            self._categorical = Categorical(logits=self.outputs, validate_args=False)
         return self._categorical
 
     def sample(self, generator: torch.Generator | None = None) -> Tensor:
@@ -83,10 +87,10 @@ class ActionDistribution:
                 )
             for g in space.groups:
                 idx = list(g)
-                total = total + Categorical(logits=x[..., idx]).log_prob(act[..., idx].argmax(-1))
+                total = total + Categorical(logits=x[..., idx], validate_args=False).log_prob(act[..., idx].argmax(-1))
             return total
         mean, std = self._gaussian()
-        return torch.distributions.Normal(mean, std).log_prob(act).sum(-1)
+        return torch.distributions.Normal(mean, std, validate_args=False).log_prob(act).sum(-1)
 
     def entropy(self) -> Tensor:
         x, space = self.outputs, self.space
@@ -99,10 +103,10 @@ class ActionDistribution:
                 p = torch.sigmoid(x[..., free])
                 total = total + F.binary_cross_entropy_with_logits(x[..., free], p, reduction="none").sum(-1)
             for g in space.groups:
-                total = total + Categorical(logits=x[..., list(g)]).entropy()
+                total = total + Categorical(logits=x[..., list(g)], validate_args=False).entropy()
             return total
         _, std = self._gaussian()
-        return torch.distributions.Normal(torch.zeros_like(std), std).entropy().sum(-1)
+        return torch.distributions.Normal(torch.zeros_like(std), std, validate_args=False).entropy().sum(-1)
 
     def _gaussian(self) -> tuple[Tensor, Tensor]:
         raw_mean, raw_log_std = self.outputs.chunk(2, dim=-1)

@@ -17,6 +17,7 @@ from diamond.configs.schema import RewEndConfig
 from diamond.models.action_encoder import ActionEncoder
 from diamond.models.blocks import Downsample, ResBlocks, conv3x3
 from diamond.models.lstm_init import init_lstm
+from diamond.models.masked import masked_mean
 
 NUM_REWARD_CLASSES = 3
 NUM_END_CLASSES = 2
@@ -107,7 +108,7 @@ class RewEndModel(nn.Module):
         end: Tensor,
         mask: Tensor,
         normaliser: Callable[[Tensor], Tensor] | None = None,
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """Cross-entropy on reward classes and terminations over the unpadded positions (spec §5).
 
         ``normaliser``: maps this batch's number of unpadded positions to the count the summed losses
@@ -115,14 +116,9 @@ class RewEndModel(nn.Module):
         """
         logits_rew, logits_end, _ = self(obs, act, next_obs)
         m = mask.bool()
-        if normaliser is None:
-            if not m.any():
-                raise ValueError("RewEndModel.loss: every position of the batch is padding")
-            loss_rew = F.cross_entropy(logits_rew[m], reward_class(rew[m]))
-            loss_end = F.cross_entropy(logits_end[m], end[m].long())
-        else:
-            count = normaliser(m.sum().to(logits_rew.dtype)).clamp_min(1e-12)
-            loss_rew = F.cross_entropy(logits_rew[m], reward_class(rew[m]), reduction="sum") / count
-            loss_end = F.cross_entropy(logits_end[m], end[m].long(), reduction="sum") / count
+        count = None if normaliser is None else normaliser(m.sum().to(logits_rew.dtype))
+        per_step = lambda logits, target: F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")  # noqa: E731
+        loss_rew = masked_mean(per_step(logits_rew, reward_class(rew)).view(m.shape), m, count)
+        loss_end = masked_mean(per_step(logits_end, end.long()).view(m.shape), m, count)
         loss = loss_rew + loss_end
-        return loss, {"loss_rew": loss_rew.item(), "loss_end": loss_end.item(), "loss": loss.item()}
+        return loss, {"loss_rew": loss_rew.detach(), "loss_end": loss_end.detach(), "loss": loss.detach()}

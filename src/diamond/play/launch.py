@@ -134,6 +134,8 @@ def serve_web(
     with ``session_args["record"]``, into a folder of its own (``record/client-N``). A first session is built
     and closed before serving, so that bad arguments fail before the server starts."""
     import asyncio
+    import signal
+    import threading
 
     try:
         import websockets  # noqa: F401
@@ -153,7 +155,15 @@ def serve_web(
         return make(record and str(Path(record) / f"client-{n}"))
 
     player = WebPlayer(make_session, host=host, port=port, fps=fps, log=log, client=client or ClientSession)
-    asyncio.run(player.serve())
+    # SIGTERM (a process manager, `kill`) stops the server as Ctrl+C does: each tab's session is closed, the
+    # recordings finished and the real games' engine processes ended, instead of dying on the spot
+    main = threading.current_thread() is threading.main_thread()  # only the main thread may set handlers
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main else None
+    try:
+        asyncio.run(player.serve())
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def browse(

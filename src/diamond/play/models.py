@@ -96,7 +96,7 @@ def load_play_models(
                 "or a `diamond train` run folder"
             )
         path = path / AgentRun.CHECKPOINT
-    raw = read_torch_file(path, map_location="cpu")  # the networks move to the device as they load
+    raw = read_torch_file(path)  # on the CPU: the networks move to the device as they load
     reference = is_reference_layout(raw) and not is_project_checkpoint(raw)
     payload = raw if reference else check_project_payload(path, raw)
     if "agent" in payload:  # a `diamond train` checkpoint

@@ -60,5 +60,6 @@ class RealTensorEnv:
             {
                 "final_obs": self._frames(info["final_obs"]),
                 "reset": end_t | trunc_t,
+                "any_reset": bool(np.any(end) or np.any(trunc)),  # known on the host: no device read
             },
         )

@@ -11,7 +11,7 @@ from diamond.rl.returns import lambda_returns
 from diamond.rl.rollouts import Rollout
 
 
-def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
+def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, Tensor]]:
     returns = lambda_returns(
         rollout.rew, rollout.end.long(), rollout.trunc.long(), rollout.val_bootstrap, cfg.gamma, cfg.lambda_
     ).detach()
@@ -21,12 +21,13 @@ def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor,
     loss_values = F.mse_loss(rollout.values, returns)
     entropy = dist.entropy().mean()
     loss = loss_actions + cfg.value_loss_weight * loss_values - cfg.entropy_weight * entropy
-    return loss, {
-        "loss_actions": loss_actions.item(),
-        "loss_values": loss_values.item(),
-        "entropy": entropy.item(),
-        "loss": loss.item(),
-        "return_mean": returns.mean().item(),
-        "reward_mean": rollout.rew.mean().item(),
-        "end_rate": rollout.end.float().mean().item(),
+    stats = {  # detached tensors: the host reads them once per epoch
+        "loss_actions": loss_actions,
+        "loss_values": loss_values,
+        "entropy": entropy,
+        "loss": loss,
+        "return_mean": returns.mean(),
+        "reward_mean": rollout.rew.mean(),
+        "end_rate": rollout.end.float().mean(),
     }
+    return loss, {k: v.detach() for k, v in stats.items()}

@@ -42,4 +42,4 @@ class RecurrentPolicy:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.state = (state["hx"].to(self.device), state["cx"].to(self.device))
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())  # generator states are CPU tensors

@@ -68,7 +68,7 @@ class RolloutRunner:
             obs, rew, end, trunc, info = self.env.step(act)
             reset = info["reset"]
             final_value = torch.zeros_like(value_t)
-            if reset.any():
+            if info["any_reset"]:  # a host flag of the env: no device read
                 with torch.no_grad():  # spec §6: value of the final observation, with the state before the reset
                     _, v, _ = self.model(info["final_obs"], self.state)
                 final_value = torch.where(reset, v, final_value)

@@ -110,10 +110,10 @@ class WorldModelEnv:
         self.obs = slide(self.obs, next_obs)
         self.act = slide(self.act, torch.zeros_like(self.act[:, 0]))
         done = end | trunc
-        info: dict[str, Any] = {"final_obs": next_obs, "reset": done}
+        idx = done.nonzero().squeeze(1)  # the one read on the host per step: which envs need new contexts
+        info: dict[str, Any] = {"final_obs": next_obs, "reset": done, "any_reset": len(idx) > 0}
         obs = next_obs
-        if done.any():
-            idx = done.nonzero().squeeze(1)
+        if len(idx):
             ctx_obs, ctx_act, ctx_mask, ctx_state = self._new_contexts(len(idx))
             self.obs[idx], self.act[idx] = ctx_obs, ctx_act
             if self.state is not None and ctx_state is not None:

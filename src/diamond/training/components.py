@@ -11,15 +11,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from diamond.configs.schema import OptimizerConfig
 from diamond.training.distributed import DistInfo, Objective, data_parallel
 from diamond.training.optim import clip_and_step, make_optimizer, optimizer_step
 
-# loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show
+# loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show. Stats are
+# detached 0-d tensors, read on the host once per epoch (``component_stats``), not once per update.
 Loss = Callable[..., tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -54,9 +54,9 @@ class Component:
     def __post_init__(self) -> None:
         self.optimizer, self.scheduler = make_optimizer(self.module, self.optimizer_cfg)
 
-    def update(self, source: Any) -> dict[str, float]:
+    def update(self, source: Any) -> dict[str, Tensor]:
         """One optimiser step on one batch from ``source`` (or the mean loss of ``grad_accumulation``
-        batches); returns the loss's stats (averaged over the batches) and the gradient norm."""
+        batches); returns the loss's stats (averaged over the batches) and the gradient norm, as tensors."""
         self.module.train()
         if self.grad_accumulation == 1:
             loss, stats = self.objective(*self.sample(source, self.shard_size))
@@ -70,7 +70,7 @@ class Component:
                 loss, batch_stats = self.objective(*self.sample(source, self.shard_size))
                 (loss / self.grad_accumulation).backward()
                 per_batch.append(batch_stats)
-            stats = {k: float(np.mean([s[k] for s in per_batch])) for k in per_batch[0]}
+            stats = {k: torch.stack([torch.as_tensor(s[k]) for s in per_batch]).mean() for k in per_batch[0]}
             grad_norm = clip_and_step(self.module, self.optimizer, self.scheduler, self.optimizer_cfg.max_grad_norm)
         stats["grad_norm"] = grad_norm
         self.updates += 1
@@ -100,14 +100,14 @@ def make_objective(module: nn.Module, loss: Loss, dist: DistInfo, device: torch.
     return data_parallel(Objective(module, lambda m, *batch: loss(m, *batch, **training)), dist, device)
 
 
-def component_stats(
-    name: str, stats: Iterable[dict[str, float]], keys: Iterable[str] | None = None
-) -> dict[str, float]:
-    """``train/<name>_<stat>``: each stat's mean over the given updates (nothing if there were none)."""
+def component_stats(name: str, stats: Iterable[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, float]:
+    """``train/<name>_<stat>``: each stat's mean over the given updates (nothing if there were none), read
+    on the host here, once per stat."""
     stats = list(stats)
     if not stats:
         return {}
-    return {f"train/{name}_{k}": float(np.mean([s[k] for s in stats])) for k in (keys or stats[0])}
+    mean = lambda k: float(torch.stack([torch.as_tensor(s[k], dtype=torch.float32) for s in stats]).mean())  # noqa: E731
+    return {f"train/{name}_{k}": mean(k) for k in (keys or stats[0])}
 
 
 def update_components(

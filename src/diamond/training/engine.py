@@ -17,6 +17,7 @@ from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.engine import EngineConfig
 from diamond.configs.schema import ConfigError, to_dict
 from diamond.data.engine_data import EngineSplit
+from diamond.devices import apply_compute
 from diamond.evaluation.engine_evaluation import evaluate_engine
 from diamond.fileio import dumps, write_json_atomically
 from diamond.layout import EngineRun
@@ -71,7 +72,7 @@ class EngineTraining:
         for c in self.components:
             c.load_state_dict(state)
             c.updates = int(state[f"{c.name}_updates"])
-            c.generator.set_state(state[f"gen_{c.name}"])
+            c.generator.set_state(state[f"gen_{c.name}"].cpu())  # generator states are CPU tensors
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.epoch = int(state["epoch"])
 
@@ -94,6 +95,7 @@ def train_engine(
     train, test = EngineSplit(dataset, "train"), EngineSplit(dataset, "test")
     cfg = fit_to_data(cfg, train, f"dataset {dataset}")
     config = to_dict(cfg)
+    apply_compute(**config["compute"])  # before the first CUDA operation
     training = EngineTraining(cfg, device)
     payload = start_or_resume(
         run_dir, EngineRun.CHECKPOINT, EngineRun.CONFIG, config, EngineConfig, resume, device, "an engine"

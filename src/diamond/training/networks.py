@@ -29,7 +29,7 @@ def denoiser_loss(
     m: NextFrameDenoiser, obs: torch.Tensor, act: torch.Tensor, mask: torch.Tensor, generator=None, normaliser=None
 ) -> tuple[torch.Tensor, dict[str, float]]:
     loss = m.loss(obs, act, mask, generator=generator, normaliser=normaliser)
-    return loss, {"loss": float(loss.detach())}
+    return loss, {"loss": loss.detach()}
 
 
 def denoiser_component(

@@ -30,6 +30,7 @@ def make_optimizer(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         eps=cfg.eps,
+        fused=cfg.fused or None,  # None: PyTorch's default (the foreach kernels where they apply)
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_factor(step, cfg.warmup_steps))
     return optimizer, scheduler
@@ -42,16 +43,17 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
 
 def optimizer_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss: torch.Tensor, max_grad_norm: float
-) -> float:
-    """Backward, clip the global gradient norm, step. Returns the pre-clipping gradient norm."""
+) -> torch.Tensor:
+    """Backward, clip the global gradient norm, step. Returns the pre-clipping gradient norm (a 0-d tensor on
+    the model's device: reading it is left to whoever logs it)."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     return clip_and_step(model, optimizer, scheduler, max_grad_norm)
 
 
-def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, max_grad_norm: float) -> float:
+def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, max_grad_norm: float) -> torch.Tensor:
     """Clip the global norm of the gradients already accumulated, step. Returns the pre-clipping norm."""
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
     scheduler.step()
-    return float(grad_norm)
+    return grad_norm.detach()

@@ -37,6 +37,7 @@ import torch
 from diamond.checkpoints.trees import from_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig, to_dict
 from diamond.data.datasets import open_or_create_store, store_metadata
+from diamond.devices import apply_compute
 from diamond.envs.families import make_run_env as make_env
 from diamond.fileio import write_json_atomically
 from diamond.layout import AgentRun
@@ -74,6 +75,7 @@ def train(
 ) -> dict[str, Any]:
     """Run (or resume) DIAMOND training in ``run_dir``; returns the results (also in results.json)."""
     run_dir = Path(run_dir)
+    apply_compute(**to_dict(cfg.compute))  # before the first CUDA operation
     info = distributed.env_info()
     if info.enabled:
         if cfg.model_free:

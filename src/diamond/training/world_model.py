@@ -17,6 +17,7 @@ from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.schema import ConfigError, WorldModelRunConfig, to_dict
 from diamond.data.sampler import SegmentSampler
 from diamond.data.store import action_space_of
+from diamond.devices import apply_compute
 from diamond.evaluation.prediction import held_out_contexts, one_step_metrics
 from diamond.fileio import dumps, write_json_atomically
 from diamond.layout import WorldModelRun
@@ -102,7 +103,7 @@ class WorldModelTraining:
         self.component.scheduler.load_state_dict(state["scheduler"])
         self.component.updates = int(state["step"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
-        self.generator.set_state(state["torch_rng"])
+        self.generator.set_state(state["torch_rng"].cpu())  # generator states are CPU tensors
 
 
 def _start_or_resume(
@@ -158,6 +159,7 @@ def train_world_model(
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
     config = to_dict(cfg)
+    apply_compute(**config["compute"])  # before the first CUDA operation
     training = WorldModelTraining(cfg, device)
     _start_or_resume(training, run_dir, config, resume, log)
 
@@ -189,7 +191,7 @@ def train_world_model(
     stopped_early = False
     while training.step < cfg.num_updates:
         stats = training.component.update(sampler)
-        losses.append(stats["loss"])
+        losses.append(float(stats["loss"]))  # this command logs every update
         logged = {**component_stats(training.component.name, [stats]), "train/denoiser_lr": training.component.lr}
         for key, value in logged.items():
             writer.add_scalar(key, value, training.step)

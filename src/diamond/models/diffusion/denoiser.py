@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diamond.configs.schema import DenoiserConfig, SamplerConfig
@@ -16,6 +15,7 @@ from diamond.models.diffusion import edm
 from diamond.models.diffusion.network import DenoiserNetwork
 from diamond.models.diffusion.samplers import sample
 from diamond.models.diffusion.schedule import karras_sigmas
+from diamond.models.masked import masked_mean
 from diamond.spaces import ActionSpace
 
 
@@ -131,13 +131,8 @@ class Denoiser(nn.Module):
             pc = self.preconditioners(sigma)
             context, sigma_cond = self.noised_context(context.flatten(1, 2), generator)
             out = self.model_output(noisy, sigma, context, act[:, k : n + k], pc, sigma_cond)
-            if normaliser is None:
-                if valid.any():
-                    total = total + F.mse_loss(out[valid], edm.training_target(target, noisy, pc)[valid])
-            else:
-                count = normaliser(valid.sum().to(out.dtype))
-                squared = (out[valid] - edm.training_target(target, noisy, pc)[valid]).pow(2).sum()
-                total = total + torch.where(count > 0, squared / (count * target[0].numel()), squared * 0)
+            count = None if normaliser is None else normaliser(valid.sum().to(out.dtype))
+            total = total + masked_mean((out - edm.training_target(target, noisy, pc)).pow(2), valid, count)
             if k + 1 < num_targets:
                 with torch.no_grad():
                     frames[:, n + k] = self._wrap(noisy, out.detach(), pc)
@@ -167,9 +162,8 @@ class Denoiser(nn.Module):
             )
         if x_init is None:  # spec §4: start from N(0, I), not scaled by σ_max
             x_init = torch.randn(b, c, h, w, device=obs.device, dtype=obs.dtype, generator=generator)
-        sigmas = karras_sigmas(
-            sampler.num_steps_denoising, sampler.sigma_min, sampler.sigma_max, sampler.rho, device=obs.device
-        )
+        # on the CPU: the sampler reads them on the host, then moves them to the device once
+        sigmas = karras_sigmas(sampler.num_steps_denoising, sampler.sigma_min, sampler.sigma_max, sampler.rho)
         s_cond = obs.new_full((b,), sampler.s_cond) if sampler.s_cond > 0 else None
 
         def denoise(x: Tensor, sigma: Tensor) -> Tensor:

@@ -4,6 +4,10 @@ Euler (order 1) is the paper's choice for Atari; Heun (order 2) and EDM's stocha
 and the engine's upsampler uses churn (spec §10). The churn step is the reference's: the noise is raised
 to σ̂ = σ(1 + γ), the denoiser is called at σ (not σ̂), and the Euler step uses d = (x − D) / σ̂ over
 σ_next − σ̂, all as float32 tensors. Without churn (γ = 0, the Atari sampler) σ̂ = σ and this is plain Euler.
+
+The noise levels are read on the host once per call (``sigmas.tolist()``) for the decisions (churn or
+not, the last step): pass them as a CPU tensor and sampling on a GPU waits for the device nowhere; the
+arithmetic uses the same levels moved to the frames' device.
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ def sample(
         raise ValueError(f"sample: order={order}; expected 1 (Euler) or 2 (Heun)")
     num_steps = len(sigmas) - 1
     gamma_max = min(s_churn / num_steps, math.sqrt(2) - 1) if num_steps > 0 else 0.0
+    levels = sigmas.tolist()  # the decisions below: no device sync per step
+    sigmas = sigmas.to(x_init.device)
     x = x_init
     trajectory = [x]
-    for sigma, next_sigma in zip(sigmas[:-1], sigmas[1:]):
-        gamma = gamma_max if s_tmin <= sigma <= s_tmax else 0.0
+    for i, (sigma, next_sigma) in enumerate(zip(sigmas[:-1], sigmas[1:])):
+        gamma = gamma_max if s_tmin <= levels[i] <= s_tmax else 0.0
         sigma_hat = sigma * (gamma + 1)
         if gamma > 0:  # churn: raise the noise level to sigma_hat with fresh noise
             draw = (
@@ -54,7 +60,7 @@ def sample(
             x = x + draw * s_noise * (sigma_hat**2 - sigma**2) ** 0.5
         d = (x - denoise(x, sigma)) / sigma_hat
         dt = next_sigma - sigma_hat
-        if order == 1 or next_sigma == 0:
+        if order == 1 or levels[i + 1] == 0:
             x = x + d * dt
         else:
             x_euler = x + d * dt

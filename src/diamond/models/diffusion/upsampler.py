@@ -15,6 +15,7 @@ from torch import Tensor
 from diamond.configs.schema import DenoiserConfig, SamplerConfig
 from diamond.models.diffusion import edm
 from diamond.models.diffusion.denoiser import Denoiser
+from diamond.models.masked import masked_mean
 
 
 def bicubic_upsampling(low_res: Tensor, factor: int) -> Tensor:
@@ -77,8 +78,7 @@ class Upsampler(Denoiser):
             noisy = edm.add_noise(target, sigma, self.cfg.sigma_offset_noise, generator=generator)
             pc = self.preconditioners(sigma)
             out = self.model_output(noisy, sigma, context, None, pc, sigma_cond)
-            if valid.any():
-                total = total + F.mse_loss(out[valid], edm.training_target(target, noisy, pc)[valid])
+            total = total + masked_mean((out - edm.training_target(target, noisy, pc)).pow(2), valid)
         return total / num_targets
 
     @torch.no_grad()

@@ -1,0 +1,60 @@
+"""The GPU paths: a run stopped and resumed on CUDA, imagination, the bench (the engine player: in play/).
+Skipped without a CUDA device (CI has none); `DIAMOND_DEVICE=cuda python -m pytest` runs the rest of the
+suite on a GPU too."""
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+CUDA = torch.device("cuda")
+
+
+def test_a_run_stops_and_resumes_on_cuda_with_cpu_generator_states(tmp_path):
+    pytest.importorskip("minatar")
+    from diamond.checkpoints.project import load_checkpoint
+    from diamond.configs.presets import train_config
+    from diamond.training.run import train
+    from diamond.training.run_state import CHECKPOINT
+
+    cfg = train_config("tiny", None, ["compute.deterministic=true"])
+    quiet = lambda m: None  # noqa: E731
+    assert train(cfg, tmp_path / "run", CUDA, log=quiet, stop_after_epochs=1)["epoch"] == 1
+    payload = load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    assert payload["generator_device"] == "cuda"
+    assert payload["agent"]["gen_imagine"].device.type == "cpu"
+    assert train(cfg, tmp_path / "run", CUDA, resume=True, log=quiet, stop_after_epochs=1)["epoch"] == 2
+
+
+def test_imagination_runs_on_cuda(tmp_path):
+    pytest.importorskip("minatar")
+    from diamond.configs.presets import train_config
+    from diamond.data.sampler import SegmentSampler
+    from diamond.envs.families import make_run_env
+    from diamond.training.agent import AgentTraining, fit_to_env
+    from diamond.training.collector import Collector, RandomPolicy
+    from diamond.training.evaluation_episodes import EpisodeList
+
+    cfg = train_config("tiny")
+    env = make_run_env(cfg, "train", 1, 0)
+    cfg = fit_to_env(cfg, env.action_space, 3)
+    episodes = EpisodeList()
+    Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(200)
+    agent = AgentTraining(cfg, CUDA)
+    world = agent.world_model_env(SegmentSampler(episodes, np.random.default_rng(0), static=True), num_envs=4)
+    rollout = agent.rollout_runner(world).rollout(5)
+    assert rollout.act.device.type == "cuda" and rollout.values.shape[:2] == (4, 5)
+
+
+def test_the_bench_runs_on_cuda_and_reports_the_allocator_peak(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "diamond.cli", "bench", "--device", "cuda", "--repeats", "1", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for phase in ("train", "imagine", "latency"):
+        assert result[phase]["peak_mem_mb"] > 0 and "torch.cuda.max_memory_allocated" in result[phase]["peak_mem_kind"]
