@@ -1,8 +1,7 @@
-"""The GPU paths: a run stopped and resumed on CUDA, imagination, the bench (the engine player: in play/).
+"""The GPU paths: a run stopped and resumed on CUDA, the bench (imagination and the engine player: in rl/, play/).
 Skipped without a CUDA device (CI has none); `DIAMOND_DEVICE=cuda python -m pytest` runs the rest of the
 suite on a GPU too."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -24,26 +23,6 @@ def test_a_run_stops_and_resumes_on_cuda_with_cpu_generator_states(tmp_path):
     assert payload["generator_device"] == "cuda"
     assert payload["agent"]["gen_imagine"].device.type == "cpu"
     assert train(cfg, tmp_path / "run", CUDA, resume=True, log=quiet, stop_after_epochs=1)["epoch"] == 2
-
-
-def test_imagination_runs_on_cuda(tmp_path):
-    pytest.importorskip("minatar")
-    from diamond.configs.presets import train_config
-    from diamond.data.sampler import SegmentSampler
-    from diamond.envs.families import make_run_env
-    from diamond.training.agent import AgentTraining, fit_to_env
-    from diamond.training.collector import Collector, RandomPolicy
-    from diamond.training.evaluation_episodes import EpisodeList
-
-    cfg = train_config("tiny")
-    env = make_run_env(cfg, "train", 1, 0)
-    cfg = fit_to_env(cfg, env.action_space, 3)
-    episodes = EpisodeList()
-    Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(200)
-    agent = AgentTraining(cfg, CUDA)
-    world = agent.world_model_env(SegmentSampler(episodes, np.random.default_rng(0), static=True), num_envs=4)
-    rollout = agent.rollout_runner(world).rollout(5)
-    assert rollout.act.device.type == "cuda" and rollout.values.shape[:2] == (4, 5)
 
 
 def test_the_bench_runs_on_cuda_and_reports_the_allocator_peak(tmp_path):

@@ -11,16 +11,8 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-
-from diamond.configs.presets import train_config
-from diamond.data.sampler import SegmentSampler
-from diamond.envs.families import make_run_env
-from diamond.training.agent import AgentTraining, fit_to_env
-from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.evaluation_episodes import EpisodeList
 
 pytest.importorskip("minatar")
 
@@ -69,19 +61,8 @@ def host_reads():
             setattr(torch.Tensor, name, method)
 
 
-@pytest.fixture(scope="module")
-def agent_and_contexts():
-    cfg = train_config("tiny")
-    env = make_run_env(cfg, "train", 1, 0)
-    cfg = fit_to_env(cfg, env.action_space, 3)
-    episodes = EpisodeList()
-    Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(200)
-    agent = AgentTraining(cfg, torch.device("cpu"))
-    return agent, SegmentSampler(episodes, np.random.default_rng(0), static=True)
-
-
-def test_an_imagined_step_reads_the_device_once(agent_and_contexts):
-    agent, sampler = agent_and_contexts
+def test_an_imagined_step_reads_the_device_once(setup):
+    _, agent, sampler = setup
     env = agent.world_model_env(sampler, num_envs=4)
     runner = agent.rollout_runner(env)
     runner.rollout(2)  # the first reset's reads are not per step
@@ -93,10 +74,10 @@ def test_an_imagined_step_reads_the_device_once(agent_and_contexts):
     assert per_step == dict.fromkeys(TRAJECTORY_READS, 1.0), sorted(per_step.items())
 
 
-def test_updates_leave_their_statistics_on_the_device_until_the_epoch_ends(agent_and_contexts):
+def test_updates_leave_their_statistics_on_the_device_until_the_epoch_ends(setup):
     from diamond.training.components import component_stats
 
-    agent, sampler = agent_and_contexts
+    _, agent, sampler = setup
     runner = agent.rollout_runner(agent.world_model_env(sampler, num_envs=4))
     horizon = agent.cfg.actor_critic_training.imagination.horizon
     for name, source in (("denoiser", sampler), ("rew_end", sampler), ("actor_critic", runner)):

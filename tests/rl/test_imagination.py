@@ -4,28 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from diamond.configs.presets import train_config
 from diamond.configs.schema import ImaginationConfig
-from diamond.data.sampler import SegmentSampler
 from diamond.envs.families import make_run_env
 from diamond.rl.envs import RealTensorEnv
 from diamond.rl.losses import actor_critic_loss
-from diamond.training.agent import AgentTraining, fit_to_env
-from diamond.training.collector import Collector, RandomPolicy
-from diamond.training.evaluation_episodes import EpisodeList
 
 pytest.importorskip("minatar")
-
-
-@pytest.fixture(scope="module")
-def setup():
-    cfg = train_config("tiny")
-    env = make_run_env(cfg, "train", 1, 0)
-    cfg = fit_to_env(cfg, env.action_space, 3)
-    episodes = EpisodeList()
-    Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(300)
-    agent = AgentTraining(cfg, torch.device("cpu"))
-    return cfg, agent, SegmentSampler(episodes, np.random.default_rng(0), static=True)
 
 
 def test_world_model_env_steps_truncates_at_horizon_and_restarts_from_real_contexts(setup):
@@ -101,3 +85,13 @@ def test_policy_gradient_does_not_reach_the_critic(setup):
         or agent.actor_critic.critic_linear.weight.grad.abs().max() == 0
     )
     assert agent.actor_critic.actor_linear.weight.grad.abs().max() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_imagination_runs_on_cuda(setup):
+    from diamond.training.agent import AgentTraining
+
+    cfg, _, sampler = setup
+    agent = AgentTraining(cfg, torch.device("cuda"))
+    rollout = agent.rollout_runner(agent.world_model_env(sampler, num_envs=4)).rollout(5)
+    assert rollout.act.device.type == "cuda" and rollout.values.shape[:2] == (4, 5)
