@@ -242,7 +242,7 @@ def test_spaces_round_trip_through_configs_and_older_configs_still_read():
 
 def test_the_formulation_is_chosen_by_name():
     assert set(FORMULATIONS) == set(DIFFUSION_FORMULATIONS)
-    with pytest.raises(ConfigError, match=r"formulation='ddim' is invalid; expected one of \['edm'\]"):
+    with pytest.raises(ConfigError, match=r"formulation='ddim' is invalid; expected one of \['edm', 'ddpm'\]"):
         from_dict(DenoiserConfig, {"formulation": "ddim"}, "--set denoiser.formulation=ddim")
 
 

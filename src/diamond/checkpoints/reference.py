@@ -66,9 +66,13 @@ def _space(size: int, given: ActionSpace | None, where: str) -> ActionSpace:
 def infer_denoiser_config(
     sd: dict[str, Tensor], action_space: ActionSpace | None = None, **overrides: Any
 ) -> DenoiserConfig:
-    """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project)."""
+    """Recover a DenoiserConfig from the tensor shapes of a denoiser state dict (reference or project); the
+    network's name tells the formulation (``inner_model``: EDM, ``noise_model``: DDPM)."""
+    ddpm = any(k.startswith("noise_model.") for k in sd)
+    if ddpm:
+        overrides = {"formulation": "ddpm", **overrides}
     try:
-        p = "inner_model."
+        p = "noise_model." if ddpm else "inner_model."
         cond_channels = sd[p + "cond_proj.0.weight"].shape[0]
         img_channels = sd[p + "conv_out.weight"].shape[0]
         upsampler = p + "act_emb.0.weight" not in sd  # spec §10: the upsampler reads a low-res frame, no actions

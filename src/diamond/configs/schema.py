@@ -101,12 +101,13 @@ class SigmaDistributionConfig:
 
 # The diffusion formulations a denoiser can follow; ``diamond.models.diffusion.formulations`` maps each
 # name to its model class (a test checks that the two agree).
-DIFFUSION_FORMULATIONS = ("edm",)
+DIFFUSION_FORMULATIONS = ("edm", "ddpm")  # ddpm: the paper's comparison (spec §9)
 
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """The next-frame denoiser (spec §4): its formulation (EDM), its network and the EDM constants."""
+    """The next-frame denoiser (spec §4): its formulation (EDM, or the DDPM of spec §9), its network and the
+    EDM constants (DDPM uses ``sigma_offset_noise`` as its offset noise and ignores the others)."""
 
     formulation: str = "edm"
     net: DenoiserNetConfig = field(default_factory=DenoiserNetConfig)

@@ -2,8 +2,9 @@
 
 The world-model environment, training, evaluation, the bench and the players depend on the
 ``NextFrameDenoiser`` protocol below, never on a concrete class; ``make_denoiser`` builds the class that
-``DenoiserConfig.formulation`` names. EDM (spec §4) is the paper's formulation; a DDPM variant (spec §9)
-is one more module implementing the protocol and one more entry in ``FORMULATIONS``.
+``DenoiserConfig.formulation`` names. EDM (spec §4) is the paper's formulation; the DDPM variant of the
+paper's comparison (spec §9, ``ddpm.py``) is one more module implementing the protocol and one more entry
+in ``FORMULATIONS``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from diamond.configs.schema import ConfigError, DenoiserConfig, SamplerConfig
+from diamond.models.diffusion.ddpm import DdpmDenoiser
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.spaces import ActionSpace
 
@@ -59,7 +61,7 @@ class NextFrameDenoiser(Protocol):
         ...
 
 
-FORMULATIONS: dict[str, type[nn.Module]] = {"edm": Denoiser}
+FORMULATIONS: dict[str, type[nn.Module]] = {"edm": Denoiser, "ddpm": DdpmDenoiser}
 
 
 def make_denoiser(cfg: DenoiserConfig) -> NextFrameDenoiser:
