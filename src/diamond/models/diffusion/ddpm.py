@@ -20,14 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from diamond.configs.schema import DenoiserConfig, SamplerConfig
 from diamond.imaging import quantize
+from diamond.models.diffusion.autoregressive import autoregressive_loss
 from diamond.models.diffusion.edm import as_image_scale
-from diamond.models.diffusion.network import DenoiserNetwork
-from diamond.models.masked import masked_mean
-from diamond.spaces import ActionSpace
+from diamond.models.diffusion.network import DenoiserNetwork, NextFrameModel
 
 NUM_TRAIN_TIMESTEPS = 1000
 BETA_START, BETA_END = 1e-4, 0.02
@@ -71,27 +70,15 @@ def posterior_step(x: Tensor, eps: Tensor, a_t: Tensor, a_prev: Tensor, noise: T
     return mean + variance.sqrt() * noise
 
 
-class DdpmDenoiser(nn.Module):
+class DdpmDenoiser(NextFrameModel):
     """The DDPM next-frame model behind the ``NextFrameDenoiser`` seam (``formulation: ddpm``)."""
 
+    NETWORK = "noise_model"  # the reference's name for the noise-predicting network
+    noise_model: DenoiserNetwork
+
     def __init__(self, cfg: DenoiserConfig) -> None:
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
-        self.noise_model = DenoiserNetwork(cfg.net)
+        super().__init__(cfg)
         self.register_buffer("alphas_cumprod", alphas_cumprod(), persistent=False)
-
-    @property
-    def device(self) -> torch.device:
-        return self.noise_model.conv_in.weight.device
-
-    @property
-    def context_length(self) -> int:
-        return self.cfg.net.num_steps_conditioning
-
-    @property
-    def action_space(self) -> ActionSpace:
-        return self.cfg.net.action_space
 
     def predict_noise(self, noisy: Tensor, t: Tensor, obs: Tensor, act: Tensor | None) -> Tensor:
         """ε̂ for noised frames (B, C, H, W) at integer timesteps t (B,), given the clean context (B, L[·C], ...)."""
@@ -113,12 +100,8 @@ class DdpmDenoiser(nn.Module):
         """Noise-prediction MSE on each target after the L context frames, conditioned, as EDM's loss is,
         on the model's own clipped and quantised one-step prediction of the targets before it."""
         n = self.context_length
-        num_targets = obs.size(1) - n
-        if num_targets < 1:
-            raise ValueError(f"DdpmDenoiser.loss: sequences of {obs.size(1)} frames; need more than {n} context frames")
-        frames, total = obs.clone(), obs.new_zeros(())
-        for k in range(num_targets):
-            context, target, valid = frames[:, k : n + k], frames[:, n + k], mask[:, n + k]
+
+        def target_step(k: int, context: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
             b, c = target.shape[:2]
             t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (b,), device=obs.device, generator=generator)
             noise = torch.randn(target.shape, device=obs.device, generator=generator)
@@ -128,12 +111,11 @@ class DdpmDenoiser(nn.Module):
             a_t = self._alpha(t, target.ndim)
             noisy = a_t.sqrt() * target + (1 - a_t).sqrt() * noise
             eps = self.predict_noise(noisy, t, context, act[:, k : n + k])
-            count = None if normaliser is None else normaliser(valid.sum().to(eps.dtype))
-            total = total + masked_mean((eps - noise).pow(2), valid, count)
-            if k + 1 < num_targets:
-                with torch.no_grad():
-                    frames[:, n + k] = quantize(predicted_clean(noisy, eps.detach(), a_t).clamp(-1, 1))
-        return total / num_targets
+            with torch.no_grad():
+                predicted = quantize(predicted_clean(noisy, eps.detach(), a_t).clamp(-1, 1))
+            return (eps - noise).pow(2), predicted
+
+        return autoregressive_loss(obs, mask, n, target_step, normaliser, "DdpmDenoiser.loss")
 
     @torch.no_grad()
     def sample_next_obs(

@@ -7,36 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from diamond.configs.schema import DenoiserConfig, SamplerConfig
+from diamond.configs.schema import SamplerConfig
 from diamond.imaging import quantize
 from diamond.models.diffusion import edm
-from diamond.models.diffusion.network import DenoiserNetwork
+from diamond.models.diffusion.autoregressive import autoregressive_loss
+from diamond.models.diffusion.network import DenoiserNetwork, NextFrameModel
 from diamond.models.diffusion.samplers import sample
 from diamond.models.diffusion.schedule import karras_sigmas
-from diamond.models.masked import masked_mean
-from diamond.spaces import ActionSpace
 
 
-class Denoiser(nn.Module):
-    def __init__(self, cfg: DenoiserConfig) -> None:
-        super().__init__()
-        cfg.validate()
-        self.cfg = cfg
-        self.inner_model = DenoiserNetwork(cfg.net)
-
-    @property
-    def device(self) -> torch.device:
-        return self.inner_model.conv_in.weight.device
-
-    @property
-    def context_length(self) -> int:
-        return self.cfg.net.num_steps_conditioning
-
-    @property
-    def action_space(self) -> ActionSpace:
-        return self.cfg.net.action_space
+class Denoiser(NextFrameModel):
+    NETWORK = "inner_model"
+    inner_model: DenoiserNetwork
 
     def preconditioners(self, sigma: Tensor) -> edm.Preconditioners:
         return edm.preconditioners(sigma, self.cfg.sigma_data, self.cfg.sigma_offset_noise)
@@ -105,15 +89,9 @@ class Denoiser(nn.Module):
         errors are divided by (data-parallel training: the global count over the number of processes).
         """
         n = self.cfg.net.num_steps_conditioning
-        num_targets = obs.size(1) - n
-        if num_targets < 1:
-            raise ValueError(f"Denoiser.loss: sequences of {obs.size(1)} frames; need more than {n} context frames")
-        frames = obs.clone()
-        total = obs.new_zeros(())
         dist = self.cfg.sigma_distribution
-        for k in range(num_targets):
-            context, target = frames[:, k : n + k], frames[:, n + k]
-            valid = mask[:, n + k]
+
+        def target_step(k: int, context: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
             if noise is None:
                 sigma = edm.sample_training_sigmas(
                     obs.size(0),
@@ -131,12 +109,11 @@ class Denoiser(nn.Module):
             pc = self.preconditioners(sigma)
             context, sigma_cond = self.noised_context(context.flatten(1, 2), generator)
             out = self.model_output(noisy, sigma, context, act[:, k : n + k], pc, sigma_cond)
-            count = None if normaliser is None else normaliser(valid.sum().to(out.dtype))
-            total = total + masked_mean((out - edm.training_target(target, noisy, pc)).pow(2), valid, count)
-            if k + 1 < num_targets:
-                with torch.no_grad():
-                    frames[:, n + k] = self._wrap(noisy, out.detach(), pc)
-        return total / num_targets
+            with torch.no_grad():
+                predicted = self._wrap(noisy, out.detach(), pc)
+            return (out - edm.training_target(target, noisy, pc)).pow(2), predicted
+
+        return autoregressive_loss(obs, mask, n, target_step, normaliser, "Denoiser.loss")
 
     @torch.no_grad()
     def sample_next_obs(

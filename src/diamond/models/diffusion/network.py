@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from diamond.configs.schema import DenoiserNetConfig
+from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 from diamond.models.action_encoder import ActionEncoder
 from diamond.models.blocks import FourierFeatures, GroupNorm, conv3x3
 from diamond.models.diffusion.unet import UNet
+from diamond.spaces import ActionSpace
 
 
 def context_frames(cfg: DenoiserNetConfig) -> int:
@@ -63,3 +64,29 @@ class DenoiserNetwork(nn.Module):
         x = self.conv_in(torch.cat((obs, noisy_next_obs), dim=1))
         x = self.unet(x, cond)
         return self.conv_out(F.silu(self.norm_out(x)))
+
+
+class NextFrameModel(nn.Module):
+    """What a next-frame model of any formulation shares: its configuration, one ``DenoiserNetwork`` under
+    the attribute the authors' checkpoints name (``NETWORK``), and the properties the players and the
+    world-model environment read."""
+
+    NETWORK = "inner_model"
+
+    def __init__(self, cfg: DenoiserConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.add_module(self.NETWORK, DenoiserNetwork(cfg.net))
+
+    @property
+    def device(self) -> torch.device:
+        return getattr(self, self.NETWORK).conv_in.weight.device
+
+    @property
+    def context_length(self) -> int:
+        return self.cfg.net.num_steps_conditioning
+
+    @property
+    def action_space(self) -> ActionSpace:
+        return self.cfg.net.action_space
