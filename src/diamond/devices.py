@@ -41,11 +41,15 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
-def set_layout(module: torch.nn.Module, layout: str, where: str = "--layout") -> torch.nn.Module:
-    """``module`` with its 4-d weights in ``layout`` (one of LAYOUTS), converted in place."""
+def check_layout(layout: str, where: str = "--layout") -> str:
     if layout not in LAYOUTS:
         raise InvalidValue(f"{where} {layout!r} is unknown; expected one of {', '.join(LAYOUTS)}")
-    return module.to(memory_format=LAYOUTS[layout])
+    return layout
+
+
+def set_layout(module: torch.nn.Module, layout: str, where: str = "--layout") -> torch.nn.Module:
+    """``module`` with its 4-d weights in ``layout`` (one of LAYOUTS), converted in place."""
+    return module.to(memory_format=LAYOUTS[check_layout(layout, where)])
 
 
 CUBLAS_WORKSPACE = ":4096:8"  # the cuBLAS workspace setting that makes its matrix products deterministic
@@ -61,8 +65,7 @@ def apply_compute(deterministic: bool, tf32: bool, cudnn_benchmark: bool) -> dic
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = cudnn_benchmark
-    if tf32:  # off: PyTorch's defaults (float32 matrix products; cuDNN convolutions already allow TF32)
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # off is PyTorch's default; cuDNN convolutions allow TF32 already
     return {
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),

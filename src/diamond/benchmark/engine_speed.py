@@ -26,7 +26,7 @@ from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
 from diamond.data.hdf5_episodes import FULL_RES, LOW_RES
-from diamond.devices import LAYOUTS, resolve_device, set_layout
+from diamond.devices import check_layout, resolve_device, set_layout
 from diamond.errors import InvalidValue
 from diamond.models.engine import Engine, EngineState
 
@@ -155,9 +155,8 @@ def engine_speed(
 ) -> dict[str, Any]:
     """The machine and the timings of each engine (all on one device) in each memory layout of its weights
     (``devices.LAYOUTS``); entries are named ``<engine>`` for the first layout, ``<engine>/<layout>`` after."""
-    for layout in layouts:
-        if layout not in LAYOUTS:
-            raise InvalidValue(f"--layout {layout!r} is unknown; expected one of {', '.join(LAYOUTS)}")
+    for layout in layouts:  # all checked before the first (long) timing
+        check_layout(layout)
     result: dict[str, Any] = {"machine": machine_info(engines[0].engine.device), "engines": {}}
     for item in engines:
         for i, layout in enumerate(layouts):

@@ -102,23 +102,24 @@ class EngineSession:
         self.frame: EngineFrame | None = None
         self.step_seconds: deque[float] = deque(maxlen=30)
         self.world = "model"
+        dyn, up = engine.cfg.dynamics.net, engine.cfg.upsampler.net
+        self.context_sizes = (dyn.num_steps_conditioning, up.num_steps_conditioning)  # low-res, full-res frames
         self.restart()  # reads the first spawn point: a bad folder is reported before a window opens
         self.real_game: RealGame | None = None
         if real_game is not None:
             assert self.spawn is not None
             check_real_game(real_game, tuple(self.spawn.full_res.shape[-2:]))
-            net = engine.cfg.dynamics.net, engine.cfg.upsampler.net
-            self.real_game = RealGame(real_game, seed, max(n.num_steps_conditioning for n in net))
+            self.real_game = RealGame(real_game, seed, max(self.context_sizes))
 
     # -- spawn points -----------------------------------------------------------------------------
 
     def _load_spawn(self, index: int) -> SpawnPoint:
-        dyn, up = self.engine.cfg.dynamics.net, self.engine.cfg.upsampler.net
+        num_frames, num_full_res_frames = self.context_sizes
         return load_spawn_point(
             self.spawns[index],
-            num_frames=dyn.num_steps_conditioning,
-            num_full_res_frames=up.num_steps_conditioning,
-            num_actions=dyn.action_space.size,
+            num_frames=num_frames,
+            num_full_res_frames=num_full_res_frames,
+            num_actions=self.engine.cfg.dynamics.net.action_space.size,
         )
 
     # -- commands ---------------------------------------------------------------------------------
@@ -153,8 +154,7 @@ class EngineSession:
             return "no real game: start with --real-game SCENARIO (an engine trained on ViZDoom data)"
         self._finish_recording()
         if self.world == "real":
-            net = self.engine.cfg.dynamics.net, self.engine.cfg.upsampler.net
-            context = self.real_game.context(net[0].num_steps_conditioning, net[1].num_steps_conditioning)
+            context = self.real_game.context(*self.context_sizes)
             return self._start_from(context, "model: going on from the real game's last frames (M: back)")
         start = not self.real_game.started
         full, low = self.real_game.frame()

@@ -52,7 +52,6 @@ class RealGame:
         self.frames: deque[np.ndarray] = deque(maxlen=history)  # (3, 150, 280) uint8, oldest first
         self.actions: deque[np.ndarray] = deque(maxlen=history)  # the action taken in each frame; last: pending
         self.next_due = 0.0
-        self.episodes = 0
 
     @property
     def started(self) -> bool:
@@ -64,8 +63,7 @@ class RealGame:
             self.env = VizdoomFPSEnv(self.config, seed=self.seed)
             self._begin(self.env.reset()[0])
         self.next_due = time.perf_counter() + self.period
-        full = self.frames[-1]
-        return full, downscale_frames(full[None], LOW_RES)[0]
+        return self._both_resolutions()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """Play ``action`` for one frame (at the game's pace): the new frame at both resolutions, and whether
@@ -82,12 +80,14 @@ class RealGame:
         else:
             self.frames.append(obs)
             self.actions.append(self.actions[-1])
-        full = self.frames[-1]
-        return full, downscale_frames(full[None], LOW_RES)[0], end or trunc
+        return *self._both_resolutions(), end or trunc
+
+    def _both_resolutions(self) -> tuple[np.ndarray, np.ndarray]:
+        """The newest frame, and its low-resolution frame made as a dataset import makes it."""
+        return self.frames[-1], downscale_frames(self.frames[-1][None], LOW_RES)[0]
 
     def _begin(self, obs: np.ndarray) -> None:
         """A new life: its first frame is the whole history (repeated), with no keys held and a still mouse."""
-        self.episodes += 1
         self.frames.clear()
         self.actions.clear()
         for _ in range(self.frames.maxlen or 1):
@@ -97,7 +97,9 @@ class RealGame:
     def context(self, num_frames: int, num_full_res_frames: int) -> SpawnPoint:
         """The last frames and actions as a context for the engine, the form ``load_spawn_point`` gives."""
         if max(num_frames, num_full_res_frames) > (self.frames.maxlen or 0):
-            raise ValueError(f"the real game keeps {self.frames.maxlen} frames; {num_frames} were asked for")
+            raise ValueError(
+                f"the real game keeps {self.frames.maxlen} frames; {num_frames} and {num_full_res_frames} were asked for"
+            )
         full = np.stack(self.frames)
         low = downscale_frames(full[-num_frames:], LOW_RES)
         act = np.stack(self.actions)[-num_frames:]
