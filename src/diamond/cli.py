@@ -28,7 +28,18 @@ def cmd_games(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from diamond.jobs import collect
 
-    collect(args.env, args.game, args.kind, args.steps, Path(args.out), args.num_envs, args.seed, args.backend)
+    collect(
+        args.env,
+        args.game,
+        args.kind,
+        args.steps,
+        Path(args.out),
+        args.num_envs,
+        args.seed,
+        args.backend,
+        args.policy,
+        args.epsilon,
+    )
     return 0
 
 
@@ -512,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("games", help="list the supported games")
     sp.set_defaults(func=cmd_games)
 
-    sp = sub.add_parser("collect", help="collect episodes with a uniformly random policy into an episode store")
+    sp = sub.add_parser("collect", help="collect episodes (random or scripted expert policy) into an episode store")
     env_args(sp)
     sp.add_argument(
         "--kind",
@@ -526,6 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--backend", choices=["sync", "subproc"], default="sync", help="run envs in-process or in subprocesses"
     )
+    sp.add_argument(
+        "--policy",
+        choices=["random", "expert"],
+        default="random",
+        help="random (default) or expert: the game's scripted player (Atari Breakout and Boxing; reads the RAM)",
+    )
+    sp.add_argument("--epsilon", type=float, default=0.0, help="probability of a uniform action instead (default 0)")
     sp.set_defaults(func=cmd_collect)
 
     sp = sub.add_parser(

@@ -10,45 +10,32 @@ import time
 from pathlib import Path
 from typing import Any
 
-from diamond.data.datasets import open_dataset, open_or_create_store, store_metadata, stored_steps
+from diamond.data.datasets import open_dataset, stored_steps
 from diamond.data.store import action_space_of
-from diamond.envs.families import get_family, make_env
 from diamond.errors import InvalidValue
 from diamond.layout import AgentRun, ImaginationOutput, WorldModelDemo, WorldModelRun
 
 
 def collect(
-    env_family: str, game: str, kind: str, steps: int, out: Path, num_envs: int, seed: int, backend: str, log=print
+    env_family: str,
+    game: str,
+    kind: str,
+    steps: int,
+    out: Path,
+    num_envs: int,
+    seed: int,
+    backend: str,
+    policy: str = "random",
+    epsilon: float = 0.0,
+    log=print,
 ) -> dict[str, Any]:
-    from diamond.training.collector import Collector, RandomPolicy
+    from diamond.training.collection import collect_into_store
 
-    get_family(env_family).validate_game(game, "--game")
-    env = make_env(env_family, game, kind, num_envs, seed, backend)
-    try:
-        store = open_or_create_store(out, store_metadata(env.protocol()))
-        with store:
-            before = store.num_steps
-            collector = Collector(env, store, RandomPolicy(env.action_space, seed=seed), epsilon=0.0, seed=seed)
-            t0 = time.monotonic()
-            stats = collector.collect(steps)
-            # Unfinished episodes are stored too, marked truncated on their last step: no step is lost.
-            truncated = collector.end_partial_episodes()
-            result = {
-                "store": str(out),
-                "kind": kind,
-                "steps_taken": stats.steps,
-                "episodes_added": stats.episodes + truncated,
-                "steps_stored": store.num_steps - before,
-                "truncated_episodes": truncated,
-                "total_episodes": len(store),
-                "total_steps": store.num_steps,
-                "mean_return": float(sum(stats.returns) / len(stats.returns)) if stats.returns else None,
-                "seconds": time.monotonic() - t0,
-            }
-    finally:
-        env.close()
+    result = collect_into_store(env_family, game, kind, steps, out, num_envs, seed, backend, policy, epsilon)
+    mean = result["mean_return"]
     log(
-        f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes) into {out} "
+        f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes, "
+        f"{policy} policy{'' if mean is None else f', mean return {mean:.1f}'}) into {out} "
         f"in {result['seconds']:.0f}s; store now holds {result['total_episodes']} episodes, {result['total_steps']} steps"
     )
     return result

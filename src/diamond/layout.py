@@ -98,3 +98,23 @@ class StaticDataset:
                 f"resolutions {StaticDataset.RESOLUTIONS}"
             )
         return f"{split}/{resolution}"
+
+
+class StudyRun:
+    """The folder of a ``diamond study`` command (spec §9): expert data, the compared world models, outputs."""
+
+    MODEL_EDM = "edm"  # a WorldModelRun folder
+    MODEL_DDPM = "ddpm"  # a WorldModelRun folder
+    MEASUREMENTS = "measurements"  # one JSON (and NPZ of figure frames) per measured setting, for resuming
+    RESULTS = "results.json"  # every number of the study; written last
+    GRID = "figure_grid.png"
+    CURVES = "figure_curves.png"
+    SHARPNESS = "figure_sharpness.png"
+
+    @staticmethod
+    def data(split: str) -> str:
+        return f"data/{split}"
+
+    @staticmethod
+    def measurement(model: str, denoising_steps: int) -> str:
+        return f"{StudyRun.MEASUREMENTS}/{model}_n{denoising_steps:02d}"
