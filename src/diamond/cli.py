@@ -9,6 +9,7 @@ from pathlib import Path
 
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
+from diamond.studies.command import add_parser as study_parser
 
 DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}
 
@@ -539,7 +540,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--policy",
-        choices=["random", "expert"],
         default="random",
         help="random (default) or expert: the game's scripted player (Atari Breakout and Boxing; reads the RAM)",
     )
@@ -905,6 +905,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="file N is played with seed·100000 + N (default 0)")
     sp.add_argument("--no-progress", action="store_true", help="no progress lines")
     sp.set_defaults(func=cmd_record_vizdoom)
+
+    study_parser(sub)
 
     sp = sub.add_parser(
         "world-model-demo", help="world model only: collect Breakout with a random policy, train a denoiser, imagine"

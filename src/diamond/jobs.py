@@ -32,7 +32,8 @@ def collect(
     from diamond.training.collection import collect_into_store
 
     result = collect_into_store(env_family, game, kind, steps, out, num_envs, seed, backend, policy, epsilon)
-    mean = result["mean_return"]
+    returns = result["completed_returns"]
+    mean = sum(returns) / len(returns) if returns else None
     log(
         f"collected {result['steps_taken']} {kind} steps ({result['episodes_added']} episodes, "
         f"{policy} policy{'' if mean is None else f', mean return {mean:.1f}'}) into {out} "

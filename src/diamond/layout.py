@@ -105,15 +105,22 @@ class StudyRun:
 
     MODEL_EDM = "edm"  # a WorldModelRun folder
     MODEL_DDPM = "ddpm"  # a WorldModelRun folder
+    CONFIG = "study_config.json"  # the study's configuration, fixed at the first run
     MEASUREMENTS = "measurements"  # one JSON (and NPZ of figure frames) per measured setting, for resuming
     RESULTS = "results.json"  # every number of the study; written last
     GRID = "figure_grid.png"
+    ROLLOUTS = "figure_rollouts.png"
     CURVES = "figure_curves.png"
     SHARPNESS = "figure_sharpness.png"
 
     @staticmethod
     def data(split: str) -> str:
         return f"data/{split}"
+
+    @staticmethod
+    def expert_scores(split: str) -> str:
+        """The expert's returns over the complete games of a split, recorded as it collects."""
+        return f"data/{split}_expert.json"
 
     @staticmethod
     def measurement(model: str, denoising_steps: int) -> str:

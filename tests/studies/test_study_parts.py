@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from diamond.configs.schema import ConfigError
+from diamond.data.datasets import open_dataset
 from diamond.layout import StudyRun
 from diamond.studies.config import COMPOUNDING_ERROR_PRESETS, DENOISING_STEPS_PRESETS, StudyData
 from diamond.studies.figures import frame_grids, horizon_curves, sharpness_bars
@@ -26,6 +29,17 @@ def test_expert_data_collects_once_and_reports_the_experts_games(tmp_path):
     grown = expert_data(tmp_path, StudyData("Breakout", train_steps=200, test_steps=60), lines.append)
     assert grown["train"]["steps"] == 200 and any("collecting 50" in line for line in lines)
     assert (tmp_path / StudyRun.data("test") / "metadata.json").is_file()
+
+
+def test_expert_scores_are_recorded_as_collected_and_rebuilt_when_the_record_is_missing(tmp_path):
+    data = StudyData("Boxing", train_steps=2_500, test_steps=10)  # the expert ends a game by knock-out or time
+    first = expert_data(tmp_path, data, lambda line: None)
+    record = tmp_path / StudyRun.expert_scores("train")
+    assert first["train"]["complete_games"] >= 1 and json.loads(record.read_text())["steps"] == 2_500
+    with open_dataset(tmp_path / StudyRun.data("train"), "test") as store:
+        assert first["train"]["expert_returns"] == [float(r) for r in store.returns[:-1]]  # the last is cut off
+    record.unlink()
+    assert expert_data(tmp_path, data, lambda line: None) == first  # rebuilt from the stored episodes
 
 
 def test_compared_models_differ_only_in_their_formulation(tmp_path):

@@ -7,6 +7,7 @@ faithful and whether it reacts to the actions (the paddle should follow them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,15 @@ class Rollouts:
 
 @torch.no_grad()
 def imagine_recorded(
-    denoiser: NextFrameDenoiser, sampler: SamplerConfig, real: Tensor, act: Tensor, seed: int = 0
+    denoiser: NextFrameDenoiser,
+    sampler: SamplerConfig,
+    real: Tensor,
+    act: Tensor,
+    seed: int = 0,
+    on_step: Callable[[], None] | None = None,
 ) -> Tensor:
-    """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions."""
+    """Imagine frames L..L+H-1 of ``real`` (B, L + H, C, H, W) uint8 given its first L frames and all actions;
+    ``on_step`` is called after each imagined step (for progress)."""
     n = denoiser.context_length
     horizon = real.size(1) - n
     device = denoiser.device
@@ -56,6 +63,8 @@ def imagine_recorded(
         x, _ = denoiser.sample_next_obs(frames, act[:, k : k + n], sampler, generator=generator)
         imagined.append(to_uint8(x).cpu())
         frames = slide(frames, x)
+        if on_step is not None:
+            on_step()
     return torch.stack(imagined, dim=1)
 
 

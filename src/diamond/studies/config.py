@@ -101,7 +101,7 @@ COMPOUNDING_ERROR_PRESETS: dict[str, CompoundingErrorConfig] = {
     "paper": CompoundingErrorConfig(),
     "cpu": CompoundingErrorConfig(
         data=StudyData("Breakout", train_steps=20_000, test_steps=3_000),
-        models=StudyModels("paper", _CPU_NET, num_updates=2_000),
+        models=StudyModels("paper", _CPU_NET, num_updates=4_000),
         rollouts=4,
         horizon=150,
         grid_steps=(1, 5, 10, 25, 50, 100, 150),
@@ -122,7 +122,7 @@ DENOISING_STEPS_PRESETS: dict[str, DenoisingStepsConfig] = {
     "paper": DenoisingStepsConfig(),
     "cpu": DenoisingStepsConfig(
         data=StudyData("Boxing", train_steps=20_000, test_steps=3_000),
-        models=StudyModels("paper", _CPU_NET, num_updates=3_000),
+        models=StudyModels("paper", _CPU_NET, num_updates=4_000),
         contexts=128,
     ),
     "tiny": DenoisingStepsConfig(

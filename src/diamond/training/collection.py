@@ -17,15 +17,17 @@ from diamond.envs.families import get_family, make_env
 from diamond.errors import InvalidValue
 from diamond.training.collector import Collector, RandomPolicy
 
-POLICIES = ("random", "expert")
+POLICIES = {
+    "random": lambda env, game, seed: RandomPolicy(env.action_space, seed=seed),
+    "expert": lambda env, game, seed: make_expert(game, env, seed),
+}
 
 
 def make_policy(name: str, env, game: str, seed: int):
-    if name == "random":
-        return RandomPolicy(env.action_space, seed=seed)
-    if name == "expert":
-        return make_expert(game, env, seed)
-    raise InvalidValue(f"--policy {name!r}: expected one of {', '.join(POLICIES)}")
+    """The policy ``name`` (one of ``POLICIES``, the only list of them) acting in ``env``."""
+    if name not in POLICIES:
+        raise InvalidValue(f"--policy {name!r}: expected one of {', '.join(POLICIES)}")
+    return POLICIES[name](env, game, seed)
 
 
 def collect_into_store(
@@ -42,8 +44,6 @@ def collect_into_store(
 ) -> dict[str, Any]:
     """Play ``steps`` agent steps of ``game`` with ``policy`` and add the episodes to the store at ``out``
     (created if needed; unfinished episodes are stored too, marked truncated). Returns what it did."""
-    if policy not in POLICIES:
-        raise InvalidValue(f"--policy {policy!r}: expected one of {', '.join(POLICIES)}")
     if not 0.0 <= epsilon <= 1.0:
         raise InvalidValue(f"--epsilon {epsilon}: expected a probability in [0, 1]")
     get_family(env_family).validate_game(game, "--game")
@@ -68,7 +68,6 @@ def collect_into_store(
                 "truncated_episodes": truncated,
                 "total_episodes": len(store),
                 "total_steps": store.num_steps,
-                "mean_return": float(sum(stats.returns) / len(stats.returns)) if stats.returns else None,
                 "completed_returns": [float(r) for r in stats.returns],
                 "seconds": time.monotonic() - t0,
             }
