@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from diamond.benchmark.speed import REFERENCE_CPU, REPORT_ROWS, count_flops, format_report, run_benchmark
+from diamond.benchmark.limits import cpu_description, fma_peak
+from diamond.benchmark.speed import LIMIT_LABELS, REPORT_ROWS, count_flops, format_report, run_benchmark
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 
 TINY = DenoiserConfig(
@@ -46,19 +47,25 @@ def result() -> dict:
 def test_structure_and_positivity(result: dict) -> None:
     assert result["device"] == "cpu"
     assert result["threads"] == 1 and isinstance(result["torch"], str)
-    assert result["matmul_gflops"] > 0 and result["matmul"]["n"] == 128
+    limits = result["limits"]
+    assert limits["matmul_float32"]["n"] == limits["matmul_bfloat16"]["n"] == 128
+    for name in ("matmul_float32", "matmul_bfloat16", "conv_float32", "conv_bfloat16"):
+        assert limits[name]["gflops"] > 0 and len(limits[name]["times_s"]) == 2, name
+    assert limits["conv_float32"]["shape"] == [4, 64, 64, 64]  # at the imagination batch
     assert result["config"]["denoiser"]["net"]["channels"] == [8, 8]
     assert result["config"]["train_batch"] == 2 and result["config"]["imagine_batch"] == 4
-    assert result["comparable_to_reference"] is False
-    assert result["reference_cpu"] == REFERENCE_CPU
+    assert "reference" not in json.dumps(result)  # no figure from elsewhere
     assert result["train"]["batch"] == 2 and result["imagine"]["batch"] == 4 and result["latency"]["batch"] == 1
     for phase in PHASES:
         p = result[phase]
         assert len(p["times_s"]) == 2 and all(t > 0 for t in p["times_s"])
-        for key in ("median_s", "gflop_per_iter", "gflops", "fraction_of_matmul", "peak_mem_mb"):
+        for key in ("median_s", "gflop_per_iter", "gflops", "fraction_of_matmul", "fraction_of_conv", "peak_mem_mb"):
             assert p[key] > 0, (phase, key)
         assert p["gflops"] == pytest.approx(p["gflop_per_iter"] / p["median_s"])
-        assert p["fraction_of_matmul"] == pytest.approx(p["gflops"] / result["matmul_gflops"])
+        assert p["fraction_of_matmul"] == pytest.approx(p["gflops"] / limits["matmul_float32"]["gflops"])
+        assert p["fraction_of_conv"] == pytest.approx(p["gflops"] / limits["conv_float32"]["gflops"])
+        if "fma_peak_float32" in limits:
+            assert p["fraction_of_fma_peak"] == pytest.approx(p["gflops"] / limits["fma_peak_float32"]["gflops"])
         assert isinstance(p["peak_mem_kind"], str) and p["peak_mem_kind"]
         assert p["other_cpu_share"] is None or 0 <= p["other_cpu_share"] <= 1
         assert 0 <= p["system_time_share"] <= 1 and p["page_faults_per_iter"] >= 0
@@ -93,18 +100,34 @@ def test_report_mentions_every_metric(result: dict) -> None:
     report = format_report(result)
     for _, _, label in REPORT_ROWS:
         assert label in report
+    for name in result["limits"]:
+        assert f"{LIMIT_LABELS[name]} GFLOP/s" in report
     listed = {(section, key) for section, key, _ in REPORT_ROWS}
     not_printed = {("latency", "median_s")}  # printed as latency ms/frame
     for phase in PHASES:
         for key, value in result[phase].items():
             if isinstance(value, float) and key not in CONTEXT_FIGURES and (phase, key) not in not_printed:
                 assert (phase, key) in listed, f"{phase}.{key} is not in the report"
-    assert "not comparable" in report
+    assert "reference" not in report and "measured (or computed) in this run" in report
 
 
-def test_report_on_cuda_says_reference_is_cpu(result: dict) -> None:
-    fake = dict(result, device="cuda:0", device_name="some GPU")
-    assert "measured on a CPU" in format_report(fake)
+def test_report_on_cuda_has_no_computed_peak(result: dict) -> None:
+    limits = {k: v for k, v in result["limits"].items() if k != "fma_peak_float32"}
+    fake = dict(result, device="cuda:0", device_name="some GPU", limits=limits)
+    assert "No computed peak on cuda:0" in format_report(fake)
+
+
+CPUINFO = "processor\t: 0\ncpu MHz\t\t: 2450.000\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
+
+
+def test_fma_peak_from_the_cpus_description() -> None:
+    avx2 = cpu_description(CPUINFO, max_khz="")
+    assert (avx2["float32_lanes"], avx2["ghz"]) == (8, 2.45) and "current clock" in avx2["clock_source"]
+    assert fma_peak(2, avx2)["gflops"] == pytest.approx(2 * 2.45 * 8 * 2 * 2)
+    avx512 = cpu_description(CPUINFO.replace("fma", "fma avx512f avx512_bf16"), max_khz="3500000\n")
+    assert (avx512["float32_lanes"], avx512["ghz"], avx512["bf16_instructions"]) == (16, 3.5, ["avx512_bf16"])
+    assert fma_peak(4, avx512)["gflops"] == pytest.approx(4 * 3.5 * 16 * 4)
+    assert fma_peak(2, cpu_description("", max_khz="")) is None  # nothing readable: no made-up peak
 
 
 def test_bad_arguments_are_named() -> None:
@@ -115,14 +138,8 @@ def test_bad_arguments_are_named() -> None:
 
 
 def test_report_warns_when_other_processes_were_busy(result: dict) -> None:
-    fake = {
-        **result,
-        **{
-            phase: dict(result[phase], other_cpu_share=0.0)
-            for phase in ("matmul", "imagine", "latency")
-            if phase in result
-        },
-    }
+    fake = {**result, **{phase: dict(result[phase], other_cpu_share=0.0) for phase in ("imagine", "latency")}}
+    fake["limits"] = {name: dict(limit, other_cpu_share=0.0) for name, limit in result["limits"].items()}
     fake["train"] = dict(result["train"], other_cpu_share=0.5)
     assert "Other processes used up to 50%" in format_report(fake)
 

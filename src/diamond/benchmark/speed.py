@@ -9,20 +9,18 @@ Three phases run on one device, each timed as the median of ``repeats`` iteratio
 
 Each phase's FLOPs are counted once, outside the timed loop, with ``torch.utils.flop_counter``; they cover
 matrix products, convolutions and attention only (normalisation and elementwise ops are not counted), so
-"GFLOP/s" is the rate of that useful arithmetic. A float32 square matmul timed in the same run gives the
-device's practical peak, and each phase is reported as a fraction of it.
+"GFLOP/s" is the rate of that useful arithmetic. The yardsticks of ``limits`` (matmul and convolution rates
+measured in the same run, and a CPU's computed FMA peak) give each phase's fraction of what the device can do.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import platform
 import resource
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,42 +28,38 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from diamond.benchmark import limits
+from diamond.benchmark.timing import time_calls
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
 from diamond.devices import resolve_device
 from diamond.errors import InvalidValue
 from diamond.models.diffusion.formulations import make_denoiser
 from diamond.training.optim import make_optimizer, optimizer_step
 
-# The authors' code measured on the 2-core development machine (CPU, float32). The layout mirrors the
-# result of run_benchmark so that format_report can put each figure beside ours.
-REFERENCE_CPU: dict[str, Any] = {
-    "source": "authors' code, measured on the 2-core development machine",
-    "threads": 2,
-    "matmul": {"gflops": 145.0},
-    "train": {"batch": 32, "samples_per_s": 2.5, "gflops": 46.0},
-    "imagine": {"batch": 32, "num_steps_denoising": 3, "frames_per_s": 4.0},
-    "latency": {"batch": 1, "num_steps_denoising": 3, "ms": 230.0, "fraction_of_matmul": 0.5},
-}
-
 # (section, key, label) of every figure format_report prints, in order.
 REPORT_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("matmul", "gflops", "matmul float32 GFLOP/s"),
     ("train", "samples_per_s", "train samples/s"),
     ("train", "median_s", "train s/iteration"),
     ("train", "gflop_per_iter", "train GFLOP/iteration"),
     ("train", "gflops", "train GFLOP/s"),
-    ("train", "fraction_of_matmul", "train fraction of matmul"),
+    ("train", "fraction_of_matmul", "train fraction of float32 matmul"),
+    ("train", "fraction_of_conv", "train fraction of float32 conv"),
+    ("train", "fraction_of_fma_peak", "train fraction of float32 FMA peak"),
     ("train", "peak_mem_mb", "train peak memory MB"),
     ("imagine", "frames_per_s", "imagine frames/s"),
     ("imagine", "median_s", "imagine s/batch"),
     ("imagine", "gflop_per_iter", "imagine GFLOP/batch"),
     ("imagine", "gflops", "imagine GFLOP/s"),
-    ("imagine", "fraction_of_matmul", "imagine fraction of matmul"),
+    ("imagine", "fraction_of_matmul", "imagine fraction of float32 matmul"),
+    ("imagine", "fraction_of_conv", "imagine fraction of float32 conv"),
+    ("imagine", "fraction_of_fma_peak", "imagine fraction of float32 FMA peak"),
     ("imagine", "peak_mem_mb", "imagine peak memory MB"),
     ("latency", "ms", "latency ms/frame"),
     ("latency", "gflop_per_iter", "latency GFLOP/frame"),
     ("latency", "gflops", "latency GFLOP/s"),
-    ("latency", "fraction_of_matmul", "latency fraction of matmul"),
+    ("latency", "fraction_of_matmul", "latency fraction of float32 matmul"),
+    ("latency", "fraction_of_conv", "latency fraction of float32 conv"),
+    ("latency", "fraction_of_fma_peak", "latency fraction of float32 FMA peak"),
     ("latency", "peak_mem_mb", "latency peak memory MB"),
 )
 
@@ -138,23 +132,15 @@ def run_benchmark(
     if dev.type == "cuda":
         result["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
         result["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
-    result["comparable_to_reference"] = (
-        dev.type == "cpu"
-        and cfg == DenoiserConfig()
-        and train_batch == REFERENCE_CPU["train"]["batch"]
-        and imagine_batch == REFERENCE_CPU["imagine"]["batch"]
-        and image_size == 64
-        and num_targets == 2
-        and num_steps_denoising == REFERENCE_CPU["latency"]["num_steps_denoising"]
-    )
 
-    # 0. The device's practical float32 peak.
-    say(f"matmul: float32 {n_mm}x{n_mm} on {dev}")
-    times, usage = _time_matmul(n_mm, repeats, warmup, dev, say)
-    matmul_s = statistics.median(times)
-    matmul_gflops = 2 * n_mm**3 / matmul_s / 1e9
-    result["matmul"] = {"n": n_mm, "median_s": matmul_s, "times_s": times, "gflops": matmul_gflops, **usage}
-    result["matmul_gflops"] = matmul_gflops
+    # 0. The yardsticks, measured (and on a CPU computed) in this run on this device.
+    say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32 and bfloat16, on {dev}")
+    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say)
+    yardsticks = {
+        "matmul": result["limits"]["matmul_float32"]["gflops"],
+        "conv": result["limits"]["conv_float32"]["gflops"],
+        "fma_peak": result["limits"].get("fma_peak_float32", {}).get("gflops"),
+    }
 
     generator = torch.Generator(device=dev).manual_seed(seed)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
@@ -183,8 +169,8 @@ def run_benchmark(
 
     say(f"train: counting FLOPs (batch {train_batch})")
     flops = count_flops(train_iteration)
-    times, usage = _time(train_iteration, repeats, warmup, dev, say, "train")
-    result["train"] = _phase(train_batch, times, usage, flops, matmul_gflops, memory)
+    times, usage = time_calls(train_iteration, repeats, warmup, dev, say, "train")
+    result["train"] = _phase(train_batch, times, usage, flops, yardsticks, memory)
     result["train"]["samples_per_s"] = train_batch / result["train"]["median_s"]
     denoiser.zero_grad(set_to_none=True)
     optimizer.state.clear()  # the sampling phases need no optimiser state in memory
@@ -202,65 +188,63 @@ def run_benchmark(
 
         say(f"{key}: counting FLOPs (batch {batch}, {num_steps_denoising} steps)")
         flops = count_flops(sample_iteration)
-        times, usage = _time(sample_iteration, repeats, warmup, dev, say, key)
-        phase = _phase(batch, times, usage, flops, matmul_gflops, memory)
+        times, usage = time_calls(sample_iteration, repeats, warmup, dev, say, key)
+        phase = _phase(batch, times, usage, flops, yardsticks, memory)
         phase["num_steps_denoising"] = num_steps_denoising
         if key == "imagine":
             phase["frames_per_s"] = batch / phase["median_s"]
         else:
             phase["ms"] = phase["median_s"] * 1e3
         result[key] = phase
-
-    result["reference_cpu"] = copy.deepcopy(REFERENCE_CPU)
     return result
 
 
+LIMIT_LABELS = {
+    "matmul_float32": "matmul float32",
+    "matmul_bfloat16": "matmul bfloat16",
+    "conv_float32": "3x3 conv float32",
+    "conv_bfloat16": "3x3 conv bfloat16",
+    "fma_peak_float32": "FMA peak float32 (computed)",
+}
+
+
 def format_report(result: dict[str, Any]) -> str:
-    """A small aligned table: each figure, the reference figure (CPU) where one exists, and ours / reference."""
+    """The yardsticks of this run, then each phase's figures and its fraction of each yardstick."""
     cfg = result["config"]
     on_cpu = result["device"].startswith("cpu")
-    reference = result.get("reference_cpu", REFERENCE_CPU)
-    head = ("metric", "ours", "reference", "ours/ref")
-    rows = []
-    for section, key, label in REPORT_ROWS:
-        ours = result.get(section, {}).get(key)
-        ref = reference.get(section, {}).get(key)
-        ratio = ours / ref if ours is not None and ref else None
-        rows.append((label, _fmt(ours), _fmt(ref), _fmt(ratio)))
-    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(4)]
-
-    def line(r: tuple[str, ...]) -> str:
-        return "  ".join([r[0].ljust(widths[0])] + [x.rjust(w) for x, w in zip(r[1:], widths[1:])])
-
+    rows = [(f"{LIMIT_LABELS[name]} GFLOP/s", _fmt(limit["gflops"])) for name, limit in result["limits"].items()]
+    rows += [(label, _fmt(result.get(section, {}).get(key))) for section, key, label in REPORT_ROWS]
+    width = max(len(label) for label, _ in rows)
     out = [
         f"DIAMOND denoiser benchmark on {result['device']} ({result['device_name']}), torch {result['torch']}, "
         f"{result['threads']} threads",
         f"train: batch {cfg['train_batch']} x ({cfg['num_context_frames']} context + {cfg['num_targets']} targets), "
         f"forward + backward + AdamW; imagine: batch {cfg['imagine_batch']}; latency: batch 1; "
         f"{cfg['num_steps_denoising']} Euler steps; {cfg['image_size']}x{cfg['image_size']} frames; "
-        f"median of {cfg['repeats']} after {cfg['warmup']} warm-up; matmul {cfg['matmul_size']}^2",
+        f"median of {cfg['repeats']} after {cfg['warmup']} warm-up; matmul {cfg['matmul_size']}^2; "
+        f"conv at batch {cfg['imagine_batch']}, 64 channels, 64x64",
         "",
-        line(head),
-        line(tuple("-" * w for w in widths)),
-        *(line(r) for r in rows),
+        *(f"{label.ljust(width)}  {value.rjust(10)}" for label, value in rows),
         "",
-        f"reference: {reference.get('source', '?')} ({reference.get('threads', '?')} threads).",
+        "Every yardstick was measured (or computed) in this run on this device; nothing is compared with figures "
+        "from elsewhere.",
         "FLOPs count matmuls, convolutions and attention only (torch FlopCounterMode); ms: lower is better.",
-        "The reference's train GFLOP/s (46 at 2.5 samples/s = 18.4 GFLOP/sample) matches one target's forward and "
-        "backward; ours counts both targets, so compare training by samples/s.",
     ]
-    if not on_cpu:
+    peak = result["limits"].get("fma_peak_float32")
+    if peak is not None:
         out.append(
-            f"Reference figures were measured on a CPU; on {result['device']} the ratios are not a "
-            "like-for-like comparison."
+            f"FMA peak = {peak['threads']} threads x {peak['ghz']:.2f} GHz ({peak['clock_source']}) x "
+            f"{peak['float32_lanes']} float32 lanes x 2 FLOP x {peak['fma_units_assumed']} FMA units per core "
+            "(assumed: it cannot be read); turbo clocks can exceed it."
         )
-    elif not result.get("comparable_to_reference", False):
-        out.append("This run does not use the paper configuration and batch sizes: ratios are not comparable.")
-    elif result["threads"] != reference.get("threads", result["threads"]):
-        out.append(f"This run used {result['threads']} threads, the reference {reference['threads']}.")
+    elif on_cpu:
+        out.append("The CPU's FMA peak could not be computed (no vector width or clock readable).")
+    else:
+        out.append(f"No computed peak on {result['device']}: its yardsticks are the measured matmul and conv.")
     if result.get("cudnn_allow_tf32"):
         out.append("cuDNN may use TF32 for convolutions while the matmul is full float32: fractions can exceed 1.")
-    shares = [result[s].get("other_cpu_share") for s in ("matmul", "train", "imagine", "latency") if s in result]
+    timed = [*result["limits"].values(), *(result[s] for s in ("train", "imagine", "latency") if s in result)]
+    shares = [phase.get("other_cpu_share") for phase in timed]
     busiest = max((x for x in shares if x is not None), default=None)
     if busiest is not None and busiest >= 0.05:
         out.append(
@@ -323,32 +307,13 @@ def count_flops(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def _time(
-    fn: Callable[[], Any], repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None], name: str
-) -> tuple[list[float], float | None]:
-    """Seconds per call of ``fn`` after ``warmup`` calls, and what else used the CPU meanwhile (_CpuUsage)."""
-    for i in range(warmup):
-        fn()
-        say(f"{name}: warm-up {i + 1}/{warmup}")
-    times = []
-    usage = _CpuUsage(repeats)
-    for i in range(repeats):
-        _sync(dev)
-        start = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append(time.perf_counter() - start)
-        say(f"{name}: {i + 1}/{repeats} {times[-1]:.4f} s")
-    return times, usage.read()
-
-
 def _phase(
-    batch: int, times: list[float], usage: dict[str, Any], flops: int, matmul_gflops: float, memory: _PeakMemory
+    batch: int,
+    times: list[float],
+    usage: dict[str, Any],
+    flops: int,
+    yardsticks: dict[str, float | None],
+    memory: _PeakMemory,
 ) -> dict[str, Any]:
     median = statistics.median(times)
     gflops = flops / median / 1e9
@@ -359,17 +324,9 @@ def _phase(
         **usage,
         "gflop_per_iter": flops / 1e9,
         "gflops": gflops,
-        "fraction_of_matmul": gflops / matmul_gflops,
+        **{f"fraction_of_{name}": None if limit is None else gflops / limit for name, limit in yardsticks.items()},
         **memory.read(),
     }
-
-
-def _time_matmul(n: int, repeats: int, warmup: int, dev: torch.device, say: Callable[[str], None]):
-    """Times an n×n float32 matmul. Its operands are freed on return: 2·n² floats (512 MiB at n = 8192) would
-    otherwise count in every later phase's peak memory."""
-    a = torch.randn(n, n, device=dev)
-    b = torch.randn(n, n, device=dev)
-    return _time(lambda: torch.mm(a, b), repeats, warmup, dev, say, "matmul")
 
 
 class _PeakMemory:
@@ -423,47 +380,6 @@ def _proc_status_mb(field: str) -> float | None:
     except OSError:
         pass
     return None
-
-
-class _CpuUsage:
-    """What else happened while the timed iterations ran (figures that explain noisy or slow CPU timings).
-
-    - ``other_cpu_share``: share of the machine's CPU time taken by other processes (and the hypervisor).
-      With more busy threads than cores, every OpenMP barrier can wait for a time slice. Linux only.
-    - ``system_time_share``: share of our own CPU time spent in the kernel, mostly page faults when
-      malloc returns large freed tensors to the OS and the next iteration touches fresh pages again.
-    - ``page_faults_per_iter``: minor page faults per timed iteration.
-    """
-
-    def __init__(self, iterations: int) -> None:
-        self.iterations = iterations
-        self.start_stat = self._proc_stat()
-        self.start_usage = resource.getrusage(resource.RUSAGE_SELF)
-
-    @staticmethod
-    def _proc_stat() -> tuple[float, float] | None:
-        try:
-            with open("/proc/stat") as f:
-                ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-        except (OSError, ValueError):
-            return None
-        hz = os.sysconf("SC_CLK_TCK")
-        return sum(ticks) / hz, (sum(ticks) - ticks[3] - ticks[4]) / hz  # (all, busy) CPU seconds
-
-    def read(self) -> dict[str, Any]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        user = usage.ru_utime - self.start_usage.ru_utime
-        system = usage.ru_stime - self.start_usage.ru_stime
-        out: dict[str, Any] = {
-            "other_cpu_share": None,
-            "system_time_share": system / (user + system) if user + system > 0 else 0.0,
-            "page_faults_per_iter": (usage.ru_minflt - self.start_usage.ru_minflt) / self.iterations,
-        }
-        end_stat = self._proc_stat()
-        if self.start_stat is not None and end_stat is not None and end_stat[0] > self.start_stat[0]:
-            total, busy = end_stat[0] - self.start_stat[0], end_stat[1] - self.start_stat[1]
-            out["other_cpu_share"] = min(1.0, max(0.0, (busy - user - system) / total))
-        return out
 
 
 def _device_name(dev: torch.device) -> str:
