@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.benchmark.speed import _CpuUsage, _device_name, _fmt, _sync
+from diamond.benchmark.speed import _device_name, _fmt
+from diamond.benchmark.timing import CpuUsage, sync
 from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
@@ -101,14 +102,14 @@ def time_engine(
         with torch.inference_mode():
             for i in range(warmup + steps):
                 if i == warmup:
-                    usage = _CpuUsage(steps)
-                _sync(dev)
+                    usage = CpuUsage(steps)
+                sync(dev)
                 t0 = time.perf_counter()
                 low, _ = engine.dynamics.sample_next_obs(s.low_res, s.act, sampling.dynamics, generator=gen)
-                _sync(dev)
+                sync(dev)
                 t1 = time.perf_counter()
                 full, _ = engine.upsampler.upsample(s.full_res, low, sampling.upsampler, generator=gen)
-                _sync(dev)
+                sync(dev)
                 t2 = time.perf_counter()
                 s = Engine.advance(s, low, full, s.act[:, -1])
                 if i >= warmup:
