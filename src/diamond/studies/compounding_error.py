@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.configs.schema import to_dict
 from diamond.data.sampler import uniform_complete_segments
 from diamond.evaluation.imagination import imagine_recorded
 from diamond.fileio import write_json_atomically
@@ -28,7 +27,7 @@ from diamond.progress import Progress
 from diamond.studies.config import CompoundingErrorConfig
 from diamond.studies.figures import frame_grids, horizon_curves
 from diamond.studies.metrics import frame_features, nearest_distances, psnr_per_frame
-from diamond.studies.pipeline import model_config, open_study, trained_model
+from diamond.studies.pipeline import config_record, model_config, open_study, trained_model
 
 MODELS = (("ddpm", StudyRun.MODEL_DDPM), ("edm", StudyRun.MODEL_EDM))
 
@@ -138,7 +137,7 @@ def run_compounding_error(
     }
     first = slice(0, min(20, cfg.horizon))  # PSNR means something while the futures agree
     results = {
-        "config": {"study": type(cfg).__name__, **to_dict(cfg)},
+        "config": config_record(cfg),
         "data": data,
         "models": {f: models[f][1] for f, _ in MODELS},
         "real_drift_per_step": [float(x) for x in real_drift],

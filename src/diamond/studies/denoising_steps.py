@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.configs.schema import to_dict
 from diamond.data.sampler import uniform_complete_segments
 from diamond.evaluation.imagination import imagine_recorded
 from diamond.evaluation.prediction import held_out_contexts
@@ -28,7 +27,7 @@ from diamond.layout import StudyRun
 from diamond.studies.config import DenoisingStepsConfig
 from diamond.studies.figures import frame_grids, sharpness_bars
 from diamond.studies.metrics import colour_region, laplacian_energy
-from diamond.studies.pipeline import model_config, open_study, trained_model
+from diamond.studies.pipeline import config_record, model_config, open_study, trained_model
 
 REGIONS = {"player (controlled)": "white", "opponent": "black"}
 
@@ -107,7 +106,7 @@ def run_denoising_steps(
     )
     sharpness_bars(ratios, out / StudyRun.SHARPNESS)
     results = {
-        "config": {"study": type(cfg).__name__, **to_dict(cfg)},
+        "config": config_record(cfg),
         "data": data,
         "model": training,
         "sharpness_ratio": {str(n): ratios[n] for n in ns},

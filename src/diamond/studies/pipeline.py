@@ -65,11 +65,16 @@ def expert_data(out: Path, data: StudyData, log: Callable[[str], None]) -> dict[
     return summary
 
 
+def config_record(cfg: Any) -> dict[str, Any]:
+    """A study configuration as plain JSON data, named by its kind (what study_config.json and results hold)."""
+    return json.loads(json.dumps({"study": type(cfg).__name__, **to_dict(cfg)}))
+
+
 def fixed_config(out: Path, cfg: Any, where: str) -> None:
     """Record the study's configuration in ``out`` at its first run; a later run must use the same one, since
     the data, the trained models and the cached measurements all depend on it."""
     path = out / StudyRun.CONFIG
-    wanted = json.loads(json.dumps({"study": type(cfg).__name__, **to_dict(cfg)}))
+    wanted = config_record(cfg)
     if path.is_file():
         saved = json.loads(path.read_text())
         if saved != wanted:
