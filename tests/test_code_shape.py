@@ -19,7 +19,6 @@ PACKAGE = Path(diamond.__file__).parent
 # module (relative to src/diamond) -> why it may be longer
 LONG_MODULES = {
     "benchmark/report.py": "the report's statistics and its three output formats; to be split into the two",
-    "benchmark/speed.py": "three timed phases and their report in one place; to be split into phases and report",
     "cli.py": "one parser for every subcommand; to be split into one module of flags per command group",
     "configs/schema.py": "every typed configuration of the spec in one file, each dataclass with its validate()",
     "data/repair.py": "check and the crash-safe repair share the damage scan and the repair record; to be split",
@@ -32,7 +31,6 @@ LONG_MODULES = {
 # "module:function" -> why it may be longer
 LONG_FUNCTIONS = {
     "benchmark/report.py:build_report": "reads runs, computes every statistic and writes three formats; to be split",
-    "benchmark/speed.py:run_benchmark": "one timed phase after another; to be split into a function per phase",
     "jobs.py:run_demo": "the world-model demo's collect, train, imagine and summary steps; to be split per step",
     "cli.py:build_parser": "declares every subcommand's flags; to be split per command group",
 }

@@ -135,10 +135,17 @@ def cmd_imagine(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from diamond.benchmark.speed import format_report, run_benchmark
+    from diamond.benchmark.speed import run_benchmark
+    from diamond.benchmark.speed_report import format_report
     from diamond.fileio import write_json_atomically
 
-    result = run_benchmark(device=args.device, repeats=args.repeats, progress=lambda m: print(m, file=sys.stderr))
+    result = run_benchmark(
+        device=args.device,
+        repeats=args.repeats,
+        progress=lambda m: print(m, file=sys.stderr),
+        layouts=args.layout or ["contiguous", "channels_last"],
+        precisions=args.precision or ["float32"],
+    )
     print(format_report(result))
     if args.json:
         write_json_atomically(args.json, result)
@@ -669,6 +676,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="speed of the paper-size denoiser: training, imagination, latency, FLOP/s")
     sp.add_argument("--device", default="auto")
     sp.add_argument("--repeats", type=int, default=5)
+    sp.add_argument(
+        "--layout",
+        action="append",
+        choices=["contiguous", "channels_last"],
+        help="memory layout of a variant (repeatable; default: both); float32 contiguous is always the baseline",
+    )
+    sp.add_argument(
+        "--precision",
+        action="append",
+        choices=["float32", "bfloat16", "float16"],
+        help="precision of a variant: float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default "
+        "float32); each is measured in every --layout, with its quality against the float32 baseline",
+    )
     sp.add_argument("--json", help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)
 

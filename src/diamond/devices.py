@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -39,6 +40,7 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
 # layout oneDNN's CPU convolutions and cuDNN's tensor-core kernels prefer; results differ from the default
 # layout only by floating-point rounding (a different summation order).
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+LAYOUT_CHOICES = ("auto", *LAYOUTS)  # a run's ``compute.layout``: 'auto' picks per device (resolve_layout)
 
 
 def check_layout(layout: str, where: str = "--layout") -> str:
@@ -52,11 +54,47 @@ def set_layout(module: torch.nn.Module, layout: str, where: str = "--layout") ->
     return module.to(memory_format=LAYOUTS[check_layout(layout, where)])
 
 
+def resolve_layout(layout: str, dev: torch.device) -> str:
+    """'auto' → channels-last on a CPU (oneDNN's convolutions are faster in it there: measured on the ``cpu``
+    preset's networks), contiguous elsewhere (PyTorch's default; not measured on CUDA yet)."""
+    if layout == "auto":
+        return "channels_last" if dev.type == "cpu" else "contiguous"
+    return check_layout(layout, "compute.layout")
+
+
+def place(module: torch.nn.Module, dev: torch.device, layout: str = "auto") -> torch.nn.Module:
+    """``module`` on ``dev`` with its weights in ``layout`` (a ``compute.layout`` value), before any optimiser
+    or data-parallel wrapper holds its parameters."""
+    return module.to(dev, memory_format=LAYOUTS[resolve_layout(layout, dev)])
+
+
+# The precision of the arithmetic: float32, or autocast to a 16-bit type around the forward passes (weights,
+# optimiser states and gradients stay float32). float16 needs a loss scaler to train and is CUDA-only here.
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def check_precision(precision: str, dev: torch.device, where: str = "--precision") -> str:
+    if precision not in PRECISIONS:
+        raise InvalidValue(f"{where} {precision!r} is unknown; expected one of {', '.join(PRECISIONS)}")
+    if precision == "float16" and dev.type != "cuda":
+        raise InvalidValue(f"{where} 'float16' is for CUDA devices; on {dev.type} use 'bfloat16' or 'float32'")
+    return precision
+
+
+def autocast(dev: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The context that computes in ``precision`` on ``dev`` (nothing for float32)."""
+    if check_precision(precision, dev) == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(dev.type, dtype=PRECISIONS[precision])
+
+
 CUBLAS_WORKSPACE = ":4096:8"  # the cuBLAS workspace setting that makes its matrix products deterministic
 
 
-def apply_compute(deterministic: bool, tf32: bool, cudnn_benchmark: bool) -> dict[str, object]:
+def apply_compute(deterministic: bool, tf32: bool, cudnn_benchmark: bool, layout: str = "auto") -> dict[str, object]:
     """Set the process-wide compute settings of a run (``configs.ComputeConfig``); returns what was set.
+    ``layout`` is per network (``place``), not process-wide: it is accepted here so that a run's whole
+    ``compute`` record can be passed.
 
     Called before the run's first CUDA operation: cuBLAS reads its workspace setting when it starts.
     """

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from diamond.benchmark.limits import cpu_description, fma_peak
-from diamond.benchmark.speed import LIMIT_LABELS, REPORT_ROWS, count_flops, format_report, run_benchmark
+from diamond.benchmark.phases import count_flops
+from diamond.benchmark.speed import run_benchmark
+from diamond.benchmark.speed_report import LIMIT_LABELS, REPORT_ROWS, format_report
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 
 TINY = DenoiserConfig(
@@ -37,6 +39,8 @@ def result() -> dict:
             progress=messages.append,
             image_size=32,
             matmul_size=128,
+            layouts=["contiguous", "channels_last"],
+            precisions=["float32", "bfloat16"],
         )
     finally:
         torch.set_num_threads(threads)
@@ -72,7 +76,7 @@ def test_structure_and_positivity(result: dict) -> None:
     assert result["train"]["samples_per_s"] == pytest.approx(2 / result["train"]["median_s"])
     assert result["imagine"]["frames_per_s"] == pytest.approx(4 / result["imagine"]["median_s"])
     assert result["latency"]["ms"] == pytest.approx(1e3 * result["latency"]["median_s"])
-    assert any(m.startswith("train") for m in result["_messages"])
+    assert any(m.startswith("[float32 contiguous] train") for m in result["_messages"])
 
 
 def test_flop_counts_are_consistent(result: dict) -> None:
@@ -135,6 +139,47 @@ def test_bad_arguments_are_named() -> None:
         run_benchmark(device="cpu", repeats=0)
     with pytest.raises(ValueError, match="device"):
         run_benchmark(device="tpu")
+    with pytest.raises(ValueError, match="--precision 'float16' is for CUDA devices; on cpu use 'bfloat16'"):
+        run_benchmark(device="cpu", precisions=["float16"])
+    with pytest.raises(ValueError, match="--layout 'nhwc' is unknown; expected one of channels_last, contiguous"):
+        run_benchmark(device="cpu", layouts=["nhwc"])
+
+
+def test_every_variant_is_measured_beside_the_baseline(result: dict) -> None:
+    names = [v["name"] for v in result["variants"]]
+    assert names == ["float32 contiguous", "float32 channels_last", "bfloat16 contiguous", "bfloat16 channels_last"]
+    assert result["config"]["variants"] == names
+    baseline = result["variants"][0]
+    for phase in PHASES:
+        assert result[phase] == baseline[phase]  # the top-level figures are the baseline's
+    assert baseline["relative_to_baseline"] == {
+        "train_samples_per_s": 1.0,
+        "imagine_frames_per_s": 1.0,
+        "latency_ms": 1.0,
+    }
+    for v in result["variants"][1:]:
+        assert v["imagine"]["gflop_per_iter"] == baseline["imagine"]["gflop_per_iter"]  # the same arithmetic
+        assert v["relative_to_baseline"]["imagine_frames_per_s"] == pytest.approx(
+            v["imagine"]["frames_per_s"] / baseline["imagine"]["frames_per_s"]
+        )
+        assert v["relative_to_baseline"]["latency_ms"] == pytest.approx(v["latency"]["ms"] / baseline["latency"]["ms"])
+
+
+def test_quality_compares_the_same_noise_and_weights(result: dict) -> None:
+    quality = {v["name"]: v["quality"] for v in result["variants"]}
+    assert "changed_pixel_fraction" not in quality["float32 contiguous"]
+    # float32 in another summation order: (nearly) the same 8-bit frames and loss
+    same = quality["float32 channels_last"]
+    assert same["changed_pixel_fraction"] < 0.01 and same["max_pixel_difference"] <= 1
+    assert same["train_loss_relative_difference"] < 1e-5
+    # bfloat16 autocast: 8 bits of mantissa change some pixels, not the picture (other noise would: ~10 dB)
+    for name in ("bfloat16 contiguous", "bfloat16 channels_last"):
+        q = quality[name]
+        assert 0 < q["changed_pixel_fraction"] < 0.5 and q["psnr_db_vs_baseline"] > 35, name
+        assert 0 < q["train_loss_relative_difference"] < 0.05, name
+    report = format_report(result)
+    assert "bfloat16 channels_last" in report and "float32 contiguous (baseline)" in report
+    assert ("no bfloat16 instructions" in report) == (result["cpu_bf16_instructions"] == [])
 
 
 def test_report_warns_when_other_processes_were_busy(result: dict) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.benchmark.speed import _device_name, _fmt
+from diamond.benchmark.speed_report import device_name, fmt
 from diamond.benchmark.timing import CpuUsage, sync
 from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
@@ -48,7 +48,7 @@ class TimedEngine:
 def machine_info(dev: torch.device) -> dict[str, Any]:
     return {
         "device": str(dev),
-        "device_name": _device_name(dev),
+        "device_name": device_name(dev),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
@@ -179,8 +179,8 @@ def format_engine_speed(result: dict[str, Any]) -> str:
         params = f"{(e['params']['dynamics'] + e['params']['upsampler']) / 1e6:.1f}M"
         for setting, f in e["settings"].items():
             lines.append(
-                f"{name:<26} {params:>8} {setting:<15} {_fmt(f['fps']):>8} {_fmt(f['median_step_s']):>8} "
-                f"{_fmt(f['dynamics']['median_s']):>11} {_fmt(f['upsampler']['median_s']):>12}"
+                f"{name:<26} {params:>8} {setting:<15} {fmt(f['fps']):>8} {fmt(f['median_step_s']):>8} "
+                f"{fmt(f['dynamics']['median_s']):>11} {fmt(f['upsampler']['median_s']):>12}"
             )
     shares = [f.get("other_cpu_share") for e in result["engines"].values() for f in e["settings"].values()]
     shares = [s for s in shares if s is not None]

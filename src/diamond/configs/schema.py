@@ -179,16 +179,24 @@ class ComputeConfig:
     - ``tf32``: CUDA matrix products in TF32 too (Ampere and newer; a 10-bit mantissa); PyTorch already lets
       cuDNN's convolutions use TF32;
     - ``cudnn_benchmark``: cuDNN times its convolution algorithms per shape and keeps the fastest (not
-      deterministic, so not with ``deterministic``).
+      deterministic, so not with ``deterministic``);
+    - ``layout``: the memory layout of the trained networks' weights and activations, ``contiguous`` or
+      ``channels_last`` (the same arithmetic in another summation order: results differ by rounding only);
+      ``auto`` is channels-last on a CPU, where oneDNN's convolutions run faster in it (measured: the ``cpu``
+      demo imagines about 25% more frames per second), and contiguous on CUDA (not measured there yet).
     """
 
     deterministic: bool = False
     tf32: bool = False
     cudnn_benchmark: bool = False
+    layout: str = "auto"
 
     def validate(self, where: str = "compute") -> None:
+        from diamond.devices import LAYOUT_CHOICES  # torch-backed; the configuration modules stay torch-free
+
         for name in ("deterministic", "tf32", "cudnn_benchmark"):
             check(isinstance(getattr(self, name), bool), where, name, getattr(self, name), "true or false")
+        check(self.layout in LAYOUT_CHOICES, where, "layout", self.layout, f"one of {', '.join(LAYOUT_CHOICES)}")
         check(
             not (self.deterministic and self.cudnn_benchmark),
             where,

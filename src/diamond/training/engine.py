@@ -17,7 +17,7 @@ from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.engine import EngineConfig
 from diamond.configs.schema import ConfigError, to_dict
 from diamond.data.engine_data import EngineSplit
-from diamond.devices import apply_compute
+from diamond.devices import apply_compute, place
 from diamond.evaluation.engine_evaluation import evaluate_engine
 from diamond.fileio import dumps, write_json_atomically
 from diamond.layout import EngineRun
@@ -48,7 +48,7 @@ class EngineTraining:
     def __init__(self, cfg: EngineConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         torch.manual_seed(cfg.seed)
-        self.engine = Engine(cfg).to(device)
+        self.engine = place(Engine(cfg), device, cfg.compute.layout)
         self.rng = np.random.default_rng(cfg.seed)
         self.generators = {
             name: torch.Generator(device=device).manual_seed(cfg.seed + i)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, TrainConfig
+from diamond.devices import place
 from diamond.imaging import to_model_range
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
@@ -40,9 +41,10 @@ def denoiser_component(
     dist: DistInfo,
     generator: torch.Generator,
     where: str = "denoiser_training",
+    layout: str = "auto",
 ) -> Component:
     """The diffusion world model (spec §4): EDM loss on segments of context frames and targets."""
-    module = make_denoiser(model).to(device)
+    module = place(make_denoiser(model), device, layout)
     length = model.net.num_steps_conditioning + training.num_targets
 
     def sample(sampler, n: int) -> tuple:
@@ -77,7 +79,7 @@ def rew_end_loss(m: RewEndModel, *batch: torch.Tensor, generator=None, normalise
 def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, seed: int) -> Component:
     """The reward/termination model (spec §5): segments of ``seq_length`` steps with their next frames."""
     t = cfg.rew_end_training
-    module = RewEndModel(cfg.rew_end, image_size=cfg.env.size).to(device)
+    module = place(RewEndModel(cfg.rew_end, image_size=cfg.env.size), device, cfg.compute.layout)
 
     def sample(sampler, n: int) -> tuple:
         b = sampler.sample(n, t.seq_length, "free", next_obs=True).to(device)
@@ -104,7 +106,7 @@ def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInf
     """The actor-critic (spec §3): REINFORCE with a value baseline on λ-returns of its own rollouts."""
     t = cfg.actor_critic_training
     im = t.imagination
-    module = ActorCritic(cfg.actor_critic, image_size=cfg.env.size).to(device)
+    module = place(ActorCritic(cfg.actor_critic, image_size=cfg.env.size), device, cfg.compute.layout)
 
     def loss(m: ActorCritic, runner, generator=None, normaliser=None):
         return actor_critic_loss(runner.rollout(im.horizon), im)  # the runner acts with this module
@@ -132,4 +134,5 @@ def agent_denoiser(cfg: TrainConfig, device: torch.device, dist: DistInfo, seed:
         device,
         dist,
         torch.Generator(device=device).manual_seed(seed + 1),
+        layout=cfg.compute.layout,
     )

@@ -76,6 +76,7 @@ class WorldModelTraining:
             DistInfo(),
             self.generator,
             where="training",
+            layout=cfg.compute.layout,
         )
 
     @property

@@ -1,0 +1,288 @@
+"""The three timed phases of the denoiser benchmark, for one variant of how the device computes.
+
+A variant is a memory layout (``devices.LAYOUTS``) and a precision (``devices.PRECISIONS``: float32, or
+autocast to bfloat16 / float16 around the forward passes with float32 weights and optimiser states). Every
+variant starts from the same initial weights and times the same inputs:
+
+- ``train``: one denoiser training iteration on a batch of sequences of context frames + targets (the real
+  autoregressive ``Denoiser.loss``), backward, gradient clipping and the AdamW step.
+- ``imagine``: sampling the next frame of a batch with the sampler's Euler steps.
+- ``latency``: the same at batch 1 (what an interactive player waits for).
+
+Its quality is measured against the baseline variant (float32, contiguous) from the same noise: the share of
+8-bit pixels of the imagined batch that differ and their PSNR, and the relative difference of the training
+loss on the same batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from diamond.benchmark.timing import time_calls
+from diamond.configs.schema import OptimizerConfig, SamplerConfig
+from diamond.devices import LAYOUTS, autocast, check_layout, check_precision
+from diamond.imaging import psnr, to_uint8
+from diamond.models.diffusion.formulations import NextFrameDenoiser
+from diamond.training.optim import make_optimizer, optimizer_step
+
+PHASES = ("train", "imagine", "latency")
+
+
+@dataclass(frozen=True)
+class Variant:
+    layout: str = "contiguous"
+    precision: str = "float32"
+
+    @property
+    def name(self) -> str:
+        return f"{self.precision} {self.layout}"
+
+
+BASELINE = Variant()
+
+
+def variants(layouts: list[str], precisions: list[str], dev: torch.device, where: str = "bench") -> list[Variant]:
+    """The baseline first, then every (precision, layout) pair asked for, each once."""
+    for layout in layouts:
+        check_layout(layout, f"{where} --layout")
+    for precision in precisions:
+        check_precision(precision, dev, f"{where} --precision")
+    out = [BASELINE]
+    for precision in precisions:
+        for layout in layouts:
+            if Variant(layout, precision) not in out:
+                out.append(Variant(layout, precision))
+    return out
+
+
+@dataclass
+class Workload:
+    """What every variant runs: the network, its initial weights and the fixed inputs of each phase."""
+
+    denoiser: NextFrameDenoiser
+    initial_state: dict[str, torch.Tensor]
+    train_inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    sample_inputs: dict[str, tuple[torch.Tensor, torch.Tensor]]  # "imagine" and "latency": (frames, actions)
+    sampler: SamplerConfig
+    optimizer: OptimizerConfig
+    seed: int
+
+    @classmethod
+    def of(cls, denoiser: NextFrameDenoiser, train_inputs, sample_inputs, sampler, optimizer, seed: int) -> Workload:
+        state = copy.deepcopy(denoiser.state_dict())
+        return cls(denoiser, state, train_inputs, sample_inputs, sampler, optimizer, seed)
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_inputs[0].device
+
+    def prepare(self, variant: Variant) -> NextFrameDenoiser:
+        """The network in ``variant``'s layout with the initial weights (copied in, keeping that layout)."""
+        self.denoiser.to(memory_format=LAYOUTS[variant.layout])
+        self.denoiser.load_state_dict(self.initial_state)
+        return self.denoiser
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.seed)
+
+    def train_loss(self, variant: Variant, generator: torch.Generator) -> torch.Tensor:
+        with autocast(self.device, variant.precision):
+            return self.denoiser.loss(*self.train_inputs, generator=generator)
+
+    def sample(self, variant: Variant, key: str, generator: torch.Generator) -> torch.Tensor:
+        with torch.inference_mode(), autocast(self.device, variant.precision):
+            frames, _ = self.denoiser.sample_next_obs(*self.sample_inputs[key], self.sampler, generator=generator)
+        return frames.float()
+
+
+def quality(work: Workload, variant: Variant, reference: dict[str, Any] | None) -> dict[str, Any]:
+    """The imagined batch and the training loss of ``variant`` from the same noise and weights; compared with
+    ``reference`` (the baseline's, this function's output with its tensors) when given."""
+    work.prepare(variant).eval()
+    frames = to_uint8(work.sample(variant, "imagine", work.generator()))
+    with torch.no_grad():
+        loss = float(work.train_loss(variant, work.generator()))
+    out: dict[str, Any] = {"_frames": frames, "train_loss": loss}
+    if reference is not None:
+        base = reference["_frames"]
+        out["changed_pixel_fraction"] = float((frames != base).float().mean())
+        out["max_pixel_difference"] = int((frames.int() - base.int()).abs().max())
+        out["psnr_db_vs_baseline"] = psnr(frames.cpu(), base.cpu())
+        out["train_loss_relative_difference"] = abs(loss - reference["train_loss"]) / abs(reference["train_loss"])
+    return out
+
+
+def time_phases(
+    work: Workload,
+    variant: Variant,
+    repeats: int,
+    warmup: int,
+    flops: dict[str, int],
+    yardsticks: dict[str, float | None],
+    say: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:
+    """Each phase's timings, FLOP rate, fractions of the yardsticks and peak memory for ``variant``.
+    ``flops`` (per phase) is filled on the first call and reused: a variant does the same arithmetic."""
+    dev, out = work.device, {}
+    generator = work.generator()
+    denoiser = work.prepare(variant).train()
+    memory = PeakMemory(dev)
+    memory.start()
+    optimizer, scheduler = make_optimizer(denoiser, work.optimizer)
+
+    def train_iteration() -> None:
+        loss = work.train_loss(variant, generator)
+        optimizer_step(denoiser, optimizer, scheduler, loss, work.optimizer.max_grad_norm)
+
+    out["train"] = _timed("train", train_iteration, work.train_inputs[0].shape[0], dev, repeats, warmup, flops, say)
+    out["train"] = _phase(out["train"], flops["train"], yardsticks, memory)
+    out["train"]["samples_per_s"] = out["train"]["batch"] / out["train"]["median_s"]
+    denoiser.zero_grad(set_to_none=True)
+    optimizer.state.clear()  # the sampling phases need no optimiser state in memory
+
+    work.prepare(variant).eval()  # the initial weights again: every variant samples with the same network
+    for key in ("imagine", "latency"):
+        memory = PeakMemory(dev)
+        memory.start()
+        batch = work.sample_inputs[key][0].shape[0]
+        fn = lambda key=key: work.sample(variant, key, generator)  # noqa: E731
+        timed = _timed(key, fn, batch, dev, repeats, warmup, flops, say)
+        phase = _phase(timed, flops[key], yardsticks, memory)
+        phase["num_steps_denoising"] = work.sampler.num_steps_denoising
+        if key == "imagine":
+            phase["frames_per_s"] = batch / phase["median_s"]
+        else:
+            phase["ms"] = phase["median_s"] * 1e3
+        out[key] = phase
+    return out
+
+
+def _timed(name, fn, batch: int, dev, repeats: int, warmup: int, flops: dict[str, int], say) -> dict[str, Any]:
+    if name not in flops:
+        say(f"{name}: counting FLOPs (batch {batch})")
+        flops[name] = count_flops(fn)
+    times, usage = time_calls(fn, repeats, warmup, dev, say, name)
+    return {"batch": batch, "times_s": times, **usage}
+
+
+def _phase(
+    timed: dict[str, Any], flops: int, yardsticks: dict[str, float | None], memory: PeakMemory
+) -> dict[str, Any]:
+    median = statistics.median(timed["times_s"])
+    gflops = flops / median / 1e9
+    return {
+        "batch": timed["batch"],
+        "median_s": median,
+        **timed,
+        "gflop_per_iter": flops / 1e9,
+        "gflops": gflops,
+        **{f"fraction_of_{name}": None if limit is None else gflops / limit for name, limit in yardsticks.items()},
+        **memory.read(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# FLOP counting
+
+
+def _sdpa_shapes_flops(query_shape, key_shape, value_shape) -> int:
+    """2 FLOPs per multiply-add of q·kᵀ and of softmax(·)·v over (batch, heads, tokens, head dim) tensors."""
+    b, heads, s_q, d = query_shape
+    s_k, d_v = key_shape[-2], value_shape[-1]
+    return 2 * b * heads * s_q * s_k * d + 2 * b * heads * s_q * s_k * d_v
+
+
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return _sdpa_shapes_flops(query_shape, key_shape, value_shape)
+
+
+def _cpu_sdpa_backward_flops(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
+    return 2 * _sdpa_shapes_flops(query_shape, key_shape, value_shape)  # four products instead of two
+
+
+def _custom_flop_mapping() -> dict[Any, Any]:
+    # torch's counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA picks on CPU.
+    aten = torch.ops.aten
+    mapping = {}
+    for name, fn in (
+        ("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
+        ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops),
+    ):
+        if hasattr(aten, name):
+            mapping[getattr(aten, name)] = fn  # the counter looks up overload packets
+    return mapping
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs (matmuls, convolutions, attention) of one call of ``fn``."""
+    with FlopCounterMode(display=False, custom_mapping=_custom_flop_mapping()) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Memory
+
+
+class PeakMemory:
+    """Peak memory of one phase: CUDA allocator peak, or the process's peak resident set size on CPU.
+
+    On Linux the kernel's peak-RSS counter is reset at the start of the phase (``/proc/self/clear_refs``),
+    so the figure is the highest RSS of the whole process during the phase (interpreter, libraries and
+    everything alive included). Where that is impossible it is ``ru_maxrss``, the high-water mark since
+    the process started.
+    """
+
+    def __init__(self, dev: torch.device) -> None:
+        self.dev = dev
+        self.kind = ""
+        self.rss_at_start_mb: float | None = None
+
+    def start(self) -> None:
+        if self.dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.dev)
+            self.kind = "torch.cuda.max_memory_allocated during the phase (tensors only, not the CUDA context)"
+            return
+        self.rss_at_start_mb = _proc_status_mb("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets the peak RSS (VmHWM / ru_maxrss) of this process
+            self.kind = (
+                "peak RSS of the whole process during the phase (VmHWM reset at phase start; memory that "
+                "malloc keeps from earlier phases counts)"
+            )
+        except OSError:
+            self.kind = "peak RSS of the whole process since it started (ru_maxrss high-water mark)"
+
+    def read(self) -> dict[str, Any]:
+        if self.dev.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.dev) / 2**20
+            return {"peak_mem_mb": peak, "peak_mem_kind": self.kind}
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = maxrss / 2**20 if sys.platform == "darwin" else maxrss / 2**10  # bytes on macOS, KiB on Linux
+        out = {"peak_mem_mb": peak, "peak_mem_kind": self.kind}
+        if self.rss_at_start_mb is not None:
+            out["rss_at_start_mb"] = self.rss_at_start_mb
+        return out
+
+
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return None
