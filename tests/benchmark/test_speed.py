@@ -179,7 +179,19 @@ def test_quality_compares_the_same_noise_and_weights(result: dict) -> None:
         assert 0 < q["train_loss_relative_difference"] < 0.05, name
     report = format_report(result)
     assert "bfloat16 channels_last" in report and "float32 contiguous (baseline)" in report
-    assert ("no bfloat16 instructions" in report) == (result["cpu_bf16_instructions"] == [])
+    assert ("no bfloat16 instructions" in report) == (not result["native_bfloat16"])
+    assert result["native_bfloat16"] == bool(set(result["cpu_bf16_instructions"]) & {"avx512_bf16", "amx_bf16"})
+
+
+def test_bfloat16_yardsticks_only_where_native_or_asked_for() -> None:
+    messages: list[str] = []
+    common = dict(device="cpu", repeats=1, warmup=0, denoiser_cfg=TINY, train_batch=1, imagine_batch=1)
+    out = run_benchmark(**common, image_size=16, matmul_size=32, progress=messages.append)
+    assert "matmul_float32" in out["limits"] and "conv_float32" in out["limits"]
+    assert ("matmul_bfloat16" in out["limits"]) == out["native_bfloat16"]
+    assert [v["name"] for v in out["variants"]] == ["float32 contiguous"]
+    if not out["native_bfloat16"]:
+        assert "No bfloat16 yardsticks" in format_report(out)
 
 
 def test_report_warns_when_other_processes_were_busy(result: dict) -> None:

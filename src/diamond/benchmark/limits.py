@@ -1,7 +1,9 @@
 """The yardsticks a benchmark's phases are measured against, all from the same run on the same device.
 
 - Measured: the rate of a large square matrix product and of a 3×3 convolution (the U-Net's main
-  operation), in float32 and in bfloat16. These are what the device's libraries reach on dense work.
+  operation), in float32 and in bfloat16. These are what the device's libraries reach on dense work. The
+  bfloat16 ones only where bfloat16 is native (``native_bfloat16``) or a bfloat16 variant is measured:
+  emulated in software, they take minutes and bound nothing the float32 ones do not.
 - Computed (CPUs only): the float32 fused-multiply-add peak, threads × clock × vector lanes × 2 FLOP ×
   FMA units, from what the kernel says about the CPU. The number of FMA units per core cannot be read;
   it is taken as 2 (x86 cores since Haswell and Zen 2), and stated beside the figure.
@@ -71,13 +73,29 @@ def fma_peak(threads: int, description: dict[str, Any]) -> dict[str, Any] | None
     }
 
 
+def native_bfloat16(dev: torch.device, description: dict[str, Any] | None = None) -> bool:
+    """Whether ``dev`` computes in bfloat16 in hardware: CUDA, or a CPU with AVX-512 BF16 or AMX. Elsewhere
+    oneDNN converts to and from float32 in software (a 2048² bfloat16 matmul took a minute on an AVX2 CPU)."""
+    if dev.type != "cpu":
+        return True
+    flags = (description or cpu_description())["bf16_instructions"]
+    return bool(set(flags) & {"avx512_bf16", "amx_bf16"})
+
+
 def measure(
-    dev: torch.device, matmul_size: int, conv_batch: int, repeats: int, warmup: int, say: Callable[[str], None]
+    dev: torch.device,
+    matmul_size: int,
+    conv_batch: int,
+    repeats: int,
+    warmup: int,
+    say: Callable[[str], None],
+    bfloat16: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Each measured yardstick ('matmul_float32', 'conv_bfloat16', ...) with its GFLOP/s, and on a CPU the
-    computed 'fma_peak_float32'. The convolution runs at ``conv_batch`` (the imagination batch)."""
+    computed 'fma_peak_float32'. The convolution runs at ``conv_batch`` (the imagination batch). Without
+    ``bfloat16``, only the float32 ones."""
     limits: dict[str, dict[str, Any]] = {}
-    for name, dtype in DTYPES.items():
+    for name, dtype in DTYPES.items() if bfloat16 else [("float32", torch.float32)]:
         limits[f"matmul_{name}"] = _matmul(dev, matmul_size, dtype, repeats, warmup, say)
         limits[f"conv_{name}"] = _conv(dev, dtype, repeats, warmup, say, conv_batch)
     if dev.type == "cpu":

@@ -79,9 +79,11 @@ def run_benchmark(
     result["config"]["variants"] = [v.name for v in todo]
 
     # The yardsticks, measured (and on a CPU computed) in this run on this device.
-    say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32 and bfloat16, on {dev}")
-    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say)
-    if dev.type == "cpu" and any(v.precision == "bfloat16" for v in todo):
+    result["native_bfloat16"] = limits.native_bfloat16(dev)
+    bf16 = result["native_bfloat16"] or any(v.precision == "bfloat16" for v in todo)
+    say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32{' and bfloat16' * bf16}, on {dev}")
+    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, bfloat16=bf16)
+    if dev.type == "cpu":
         result["cpu_bf16_instructions"] = limits.cpu_description()["bf16_instructions"]
     yardsticks = {
         "matmul": result["limits"]["matmul_float32"]["gflops"],

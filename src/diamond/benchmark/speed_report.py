@@ -68,6 +68,11 @@ def format_report(result: dict[str, Any]) -> str:
         "from elsewhere.",
         "FLOPs count matmuls, convolutions and attention only (torch FlopCounterMode); ms: lower is better.",
     ]
+    if "matmul_bfloat16" not in result["limits"]:
+        out.append(
+            "No bfloat16 yardsticks: this CPU has no bfloat16 instructions (avx512_bf16, amx_bf16), and no "
+            "bfloat16 variant was asked for (--precision bfloat16)."
+        )
     peak = result["limits"].get("fma_peak_float32")
     if peak is not None:
         out.append(
@@ -137,7 +142,7 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
         "with the baseline's from the same noise; loss diff is the relative difference of the training loss on "
         "the same batch."
     ]
-    if result.get("cpu_bf16_instructions") == []:
+    if result.get("native_bfloat16") is False and any(e["precision"] == "bfloat16" for e in entries):
         notes.append(
             "This CPU has no bfloat16 instructions (avx512_bf16, amx_bf16): its bfloat16 arithmetic is converted "
             "to and from float32 in software, so bfloat16 is slower here than float32."
