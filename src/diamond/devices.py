@@ -65,7 +65,7 @@ def resolve_layout(layout: str, dev: torch.device) -> str:
 def place(module: torch.nn.Module, dev: torch.device, layout: str = "auto") -> torch.nn.Module:
     """``module`` on ``dev`` with its weights in ``layout`` (a ``compute.layout`` value), before any optimiser
     or data-parallel wrapper holds its parameters."""
-    return module.to(dev, memory_format=LAYOUTS[resolve_layout(layout, dev)])
+    return set_layout(module.to(dev), resolve_layout(layout, dev))
 
 
 # The precision of the arithmetic: float32, or autocast to a 16-bit type around the forward passes (weights,

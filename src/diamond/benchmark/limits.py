@@ -90,16 +90,17 @@ def measure(
     warmup: int,
     say: Callable[[str], None],
     bfloat16: bool = True,
+    description: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each measured yardstick ('matmul_float32', 'conv_bfloat16', ...) with its GFLOP/s, and on a CPU the
     computed 'fma_peak_float32'. The convolution runs at ``conv_batch`` (the imagination batch). Without
-    ``bfloat16``, only the float32 ones."""
+    ``bfloat16``, only the float32 ones. ``description``: the CPU's (``cpu_description``), when already read."""
     limits: dict[str, dict[str, Any]] = {}
     for name, dtype in DTYPES.items() if bfloat16 else [("float32", torch.float32)]:
         limits[f"matmul_{name}"] = _matmul(dev, matmul_size, dtype, repeats, warmup, say)
         limits[f"conv_{name}"] = _conv(dev, dtype, repeats, warmup, say, conv_batch)
     if dev.type == "cpu":
-        peak = fma_peak(torch.get_num_threads(), cpu_description())
+        peak = fma_peak(torch.get_num_threads(), description or cpu_description())
         if peak is not None:
             limits["fma_peak_float32"] = peak
     return limits

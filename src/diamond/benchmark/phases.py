@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from diamond.benchmark.timing import time_calls
 from diamond.configs.schema import OptimizerConfig, SamplerConfig
-from diamond.devices import LAYOUTS, autocast, check_layout, check_precision
+from diamond.devices import autocast, check_layout, check_precision, set_layout
 from diamond.imaging import psnr, to_uint8
 from diamond.models.diffusion.formulations import NextFrameDenoiser
 from diamond.training.optim import make_optimizer, optimizer_step
@@ -87,7 +87,7 @@ class Workload:
 
     def prepare(self, variant: Variant) -> NextFrameDenoiser:
         """The network in ``variant``'s layout with the initial weights (copied in, keeping that layout)."""
-        self.denoiser.to(memory_format=LAYOUTS[variant.layout])
+        set_layout(self.denoiser, variant.layout)
         self.denoiser.load_state_dict(self.initial_state)
         return self.denoiser
 
@@ -104,21 +104,23 @@ class Workload:
         return frames.float()
 
 
-def quality(work: Workload, variant: Variant, reference: dict[str, Any] | None) -> dict[str, Any]:
-    """The imagined batch and the training loss of ``variant`` from the same noise and weights; compared with
-    ``reference`` (the baseline's, this function's output with its tensors) when given."""
+def quality(
+    work: Workload, variant: Variant, reference: tuple[torch.Tensor, float] | None
+) -> tuple[tuple[torch.Tensor, float], dict[str, Any]]:
+    """``variant``'s imagined batch (8-bit) and training loss from the same noise and weights, and its
+    figures: compared with ``reference`` (the baseline's batch and loss) when given."""
     work.prepare(variant).eval()
     frames = to_uint8(work.sample(variant, "imagine", work.generator()))
     with torch.no_grad():
         loss = float(work.train_loss(variant, work.generator()))
-    out: dict[str, Any] = {"_frames": frames, "train_loss": loss}
+    out: dict[str, Any] = {"train_loss": loss}
     if reference is not None:
-        base = reference["_frames"]
+        base, base_loss = reference
         out["changed_pixel_fraction"] = float((frames != base).float().mean())
         out["max_pixel_difference"] = int((frames.int() - base.int()).abs().max())
         out["psnr_db_vs_baseline"] = psnr(frames.cpu(), base.cpu())
-        out["train_loss_relative_difference"] = abs(loss - reference["train_loss"]) / abs(reference["train_loss"])
-    return out
+        out["train_loss_relative_difference"] = abs(loss - base_loss) / abs(base_loss)
+    return (frames, loss), out
 
 
 def time_phases(
@@ -180,7 +182,6 @@ def _phase(
     median = statistics.median(timed["times_s"])
     gflops = flops / median / 1e9
     return {
-        "batch": timed["batch"],
         "median_s": median,
         **timed,
         "gflop_per_iter": flops / 1e9,

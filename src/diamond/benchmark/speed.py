@@ -79,12 +79,13 @@ def run_benchmark(
     result["config"]["variants"] = [v.name for v in todo]
 
     # The yardsticks, measured (and on a CPU computed) in this run on this device.
-    result["native_bfloat16"] = limits.native_bfloat16(dev)
+    description = limits.cpu_description() if dev.type == "cpu" else None
+    result["native_bfloat16"] = limits.native_bfloat16(dev, description)
     bf16 = result["native_bfloat16"] or any(v.precision == "bfloat16" for v in todo)
     say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32{' and bfloat16' * bf16}, on {dev}")
-    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, bfloat16=bf16)
-    if dev.type == "cpu":
-        result["cpu_bf16_instructions"] = limits.cpu_description()["bf16_instructions"]
+    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, bf16, description)
+    if description is not None:
+        result["cpu_bf16_instructions"] = description["bf16_instructions"]
     yardsticks = {
         "matmul": result["limits"]["matmul_float32"]["gflops"],
         "conv": result["limits"]["conv_float32"]["gflops"],
@@ -94,9 +95,8 @@ def run_benchmark(
     result["variants"], reference = [], None
     for variant in todo:
         say(f"variant {variant.name}: quality against {phases.BASELINE.name} from the same noise")
-        measured = phases.quality(work, variant, reference)
-        reference = reference or dict(measured)  # the baseline's, its frames kept for the comparisons
-        measured.pop("_frames")
+        outputs, measured = phases.quality(work, variant, reference)
+        reference = reference or outputs  # the baseline's, for the comparisons
         timed = phases.time_phases(work, variant, repeats, warmup, flops, yardsticks, _prefixed(say, variant))
         result["variants"].append({"name": variant.name, **asdict(variant), **timed, "quality": measured})
     result.update({phase: result["variants"][0][phase] for phase in phases.PHASES})

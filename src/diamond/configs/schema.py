@@ -183,7 +183,7 @@ class ComputeConfig:
     - ``layout``: the memory layout of the trained networks' weights and activations, ``contiguous`` or
       ``channels_last`` (the same arithmetic in another summation order: results differ by rounding only);
       ``auto`` is channels-last on a CPU, where oneDNN's convolutions run faster in it (measured: the ``cpu``
-      demo imagines about 25% more frames per second), and contiguous on CUDA (not measured there yet).
+      demo imagines 21% more frames per second), and contiguous on CUDA (not measured there yet).
     """
 
     deterministic: bool = False
