@@ -54,3 +54,11 @@ def test_an_internal_error_keeps_its_traceback(monkeypatch, tmp_path, bug):
     with pytest.raises(type(bug)) as raised:
         cli.main(["collect", "--game", "Breakout", "--steps", "10", "--out", str(tmp_path / "s")])
     assert raised.value is bug  # propagated untouched: Python prints it with its traceback
+
+
+def test_bench_refuses_float16_on_the_cpu_before_measuring(capsys):
+    code = cli.main(["bench", "--device", "cpu", "--precision", "float16", "--repeats", "1"])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert "--precision 'float16' is for CUDA devices; on cpu use 'bfloat16' or 'float32'" in captured.err
+    assert "yardsticks" not in captured.err and captured.out == ""  # refused before any timing
