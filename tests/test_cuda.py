@@ -1,6 +1,6 @@
-"""The GPU paths: a run stopped and resumed on CUDA, the bench (imagination and the engine player: in rl/, play/).
-Skipped without a CUDA device (CI has none); `DIAMOND_DEVICE=cuda python -m pytest` runs the rest of the
-suite on a GPU too."""
+"""The GPU paths: a run stopped and resumed on CUDA (in float32 and in mixed precision), the bench
+(imagination and the engine player: in rl/, play/). Skipped without a CUDA device (CI has none);
+`DIAMOND_DEVICE=cuda python -m pytest` runs the rest of the suite on a GPU too."""
 
 import pytest
 import torch
@@ -37,3 +37,20 @@ def test_the_bench_runs_on_cuda_and_reports_the_allocator_peak(tmp_path):
     result = json.loads(out.read_text())
     for phase in ("train", "imagine", "latency"):
         assert result[phase]["peak_mem_mb"] > 0 and "torch.cuda.max_memory_allocated" in result[phase]["peak_mem_kind"]
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_a_mixed_precision_run_trains_and_resumes_on_cuda(tmp_path, precision):
+    pytest.importorskip("minatar")
+    from diamond.checkpoints.project import load_checkpoint
+    from diamond.configs.presets import train_config
+    from diamond.training.run import train
+    from diamond.training.run_state import CHECKPOINT
+
+    cfg = train_config("tiny", None, [f"compute.precision={precision}"])
+    quiet = lambda m: None  # noqa: E731
+    assert train(cfg, tmp_path / "run", CUDA, log=quiet, stop_after_epochs=1)["epoch"] == 1
+    agent = load_checkpoint(tmp_path / "run" / CHECKPOINT)["agent"]
+    assert ("denoiser_scaler" in agent) == (precision == "float16")  # float16's loss scaler is checkpointed
+    assert {t.dtype for t in agent["denoiser"].values() if t.is_floating_point()} == {torch.float32}
+    assert train(cfg, tmp_path / "run", CUDA, resume=True, log=quiet, stop_after_epochs=1)["epoch"] == 2

@@ -135,7 +135,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from diamond.benchmark.speed import run_benchmark
+    from diamond.benchmark.speed import preset_sizes, run_benchmark
     from diamond.benchmark.speed_report import format_report
     from diamond.fileio import write_json_atomically
 
@@ -145,7 +145,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress=lambda m: print(m, file=sys.stderr),
         layouts=args.layout or ["contiguous", "channels_last"],
         precisions=args.precision or ["float32"],
+        compile_too=args.compile,
+        **preset_sizes(args.preset),
     )
+    result["config"]["preset"] = args.preset
     print(format_report(result))
     if args.json:
         write_json_atomically(args.json, result)
@@ -674,6 +677,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_imagine)
 
     sp = sub.add_parser("bench", help="speed of the paper-size denoiser: training, imagination, latency, FLOP/s")
+    sp.add_argument(
+        "--preset",
+        default="paper",
+        choices=["paper", "cpu", "tiny"],
+        help="the denoiser, batches and frame size of this `diamond train` preset (default: paper)",
+    )
     sp.add_argument("--device", default="auto")
     sp.add_argument("--repeats", type=int, default=5)
     sp.add_argument(
@@ -688,6 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["float32", "bfloat16", "float16"],
         help="precision of a variant: float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default "
         "float32); each is measured in every --layout, with its quality against the float32 baseline",
+    )
+    sp.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time every variant with the denoiser's network torch.compile'd: its compile time and the "
+        "calls after which compiling pays (minutes of compilation per variant on a CPU)",
     )
     sp.add_argument("--json", help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)

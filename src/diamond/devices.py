@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import Any
 
 import torch
 
@@ -91,19 +92,21 @@ def autocast(dev: torch.device, precision: str) -> contextlib.AbstractContextMan
 CUBLAS_WORKSPACE = ":4096:8"  # the cuBLAS workspace setting that makes its matrix products deterministic
 
 
-def apply_compute(deterministic: bool, tf32: bool, cudnn_benchmark: bool, layout: str = "auto") -> dict[str, object]:
-    """Set the process-wide compute settings of a run (``configs.ComputeConfig``); returns what was set.
-    ``layout`` is per network (``place``), not process-wide: it is accepted here so that a run's whole
-    ``compute`` record can be passed.
+def apply_compute(compute: Any) -> dict[str, object]:
+    """Set the process-wide compute settings of a run (a ``configs.ComputeConfig``: its ``deterministic``,
+    ``tf32`` and ``cudnn_benchmark``); returns what was set. Its layout and precision are per network and
+    per update (``place``, ``autocast``), not process-wide.
 
     Called before the run's first CUDA operation: cuBLAS reads its workspace setting when it starts.
     """
+    deterministic, cudnn_benchmark = compute.deterministic, compute.cudnn_benchmark
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = cudnn_benchmark
-    torch.backends.cuda.matmul.allow_tf32 = tf32  # off is PyTorch's default; cuDNN convolutions allow TF32 already
+    # off is PyTorch's default; cuDNN convolutions allow TF32 already
+    torch.backends.cuda.matmul.allow_tf32 = compute.tf32
     return {
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 
+from diamond.benchmark.flops import count_flops
 from diamond.benchmark.limits import cpu_description, fma_peak
-from diamond.benchmark.phases import count_flops
 from diamond.benchmark.speed import run_benchmark
 from diamond.benchmark.speed_report import LIMIT_LABELS, REPORT_ROWS, format_report
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
@@ -204,3 +205,42 @@ def test_report_warns_when_other_processes_were_busy(result: dict) -> None:
 def test_report_explains_kernel_time(result: dict) -> None:
     fake = dict(result, train=dict(result["train"], system_time_share=0.4, page_faults_per_iter=1e6))
     assert "40% of our CPU time was in the kernel" in format_report(fake)
+
+
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None, reason="torch.compile needs a C++ compiler"
+)
+def test_a_compiled_variant_reports_its_compile_time_and_break_even() -> None:
+    common = dict(device="cpu", repeats=1, warmup=0, denoiser_cfg=TINY, train_batch=1, imagine_batch=2)
+    out = run_benchmark(**common, image_size=16, matmul_size=32, layouts=["contiguous"], compile_too=True)
+    eager, compiled = out["variants"]
+    assert (eager["name"], compiled["name"]) == ("float32 contiguous", "float32 contiguous compiled")
+    assert not eager["compiled"] and compiled["compiled"]
+    for phase in PHASES:
+        c, e = compiled[phase], eager[phase]
+        assert "compile_s" not in e and c["compile_s"] > c["median_s"]  # the first call compiles
+        saved = e["median_s"] - c["median_s"]
+        expected = (c["compile_s"] - c["median_s"]) / saved if saved > 0 else None
+        assert c["break_even_calls"] == (None if expected is None else pytest.approx(expected)), phase
+    q = compiled["quality"]  # the same float32 arithmetic, fused: rounding differences at most
+    assert q["max_pixel_difference"] <= 1 and q["train_loss_relative_difference"] < 1e-4
+    assert "float32 contiguous compiled: first call (compiling) train" in format_report(out)
+
+
+def test_a_train_presets_network_and_sizes_are_benchmarked() -> None:
+    from diamond.benchmark.speed import preset_sizes
+    from diamond.configs.presets import train_config
+    from diamond.configs.schema import to_dict
+    from diamond.models.diffusion.formulations import make_denoiser
+
+    cfg = train_config("tiny")
+    out = run_benchmark(device="cpu", repeats=1, warmup=0, matmul_size=32, **preset_sizes("tiny"))
+    assert out["config"]["denoiser"] == to_dict(cfg.denoiser)
+    assert out["config"]["parameters"] == sum(p.numel() for p in make_denoiser(cfg.denoiser).parameters())
+    assert (out["config"]["image_size"], out["train"]["batch"], out["imagine"]["batch"]) == (
+        cfg.env.size,
+        cfg.denoiser_training.batch_size,
+        cfg.actor_critic_training.imagination.batch_size,
+    )
+    assert out["config"]["num_steps_denoising"] == cfg.sampler.num_steps_denoising
+    assert "the given preset's denoiser" in format_report(out)  # run_benchmark alone does not know the name

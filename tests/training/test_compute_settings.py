@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from diamond.configs.presets import engine_config, train_config, world_model_config
-from diamond.configs.schema import ConfigError, OptimizerConfig, to_dict
+from diamond.configs.schema import ComputeConfig, ConfigError, OptimizerConfig, to_dict
 from diamond.devices import CUBLAS_WORKSPACE, apply_compute, place, resolve_layout
 from diamond.training.optim import make_optimizer
 
@@ -18,6 +18,7 @@ def test_the_settings_are_off_by_default_and_a_contradiction_is_named():
             "tf32": False,
             "cudnn_benchmark": False,
             "layout": "auto",
+            "precision": "float32",
         }
     with pytest.raises(
         ConfigError,
@@ -33,11 +34,11 @@ def test_the_settings_are_off_by_default_and_a_contradiction_is_named():
 def test_apply_compute_sets_torch_and_undoes_it(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     try:
-        state = apply_compute(deterministic=True, tf32=False, cudnn_benchmark=False)
+        state = apply_compute(ComputeConfig(deterministic=True))
         assert state["deterministic_algorithms"] and torch.backends.cudnn.deterministic
         assert state["cublas_workspace_config"] == CUBLAS_WORKSPACE and not state["cudnn_benchmark"]
     finally:
-        state = apply_compute(deterministic=False, tf32=False, cudnn_benchmark=False)
+        state = apply_compute(ComputeConfig())
     assert not state["deterministic_algorithms"] and not torch.backends.cudnn.deterministic
 
 
@@ -52,7 +53,7 @@ def test_a_deterministic_run_trains_on_the_cpu_and_records_the_setting(tmp_path)
         train(cfg, tmp_path / "run", torch.device("cpu"), log=lambda m: None, stop_after_epochs=1)
         assert torch.are_deterministic_algorithms_enabled()
     finally:
-        apply_compute(deterministic=False, tf32=False, cudnn_benchmark=False)
+        apply_compute(ComputeConfig())
     assert json.loads((tmp_path / "run" / "config.json").read_text())["compute"]["deterministic"] is True
 
 

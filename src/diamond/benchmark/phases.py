@@ -1,8 +1,10 @@
 """The three timed phases of the denoiser benchmark, for one variant of how the device computes.
 
-A variant is a memory layout (``devices.LAYOUTS``) and a precision (``devices.PRECISIONS``: float32, or
-autocast to bfloat16 / float16 around the forward passes with float32 weights and optimiser states). Every
-variant starts from the same initial weights and times the same inputs:
+A variant is a memory layout (``devices.LAYOUTS``), a precision (``devices.PRECISIONS``: float32, or
+autocast to bfloat16 / float16 around the forward passes with float32 weights and optimiser states) and
+whether the denoiser's network runs eagerly or ``torch.compile``d (its first call of each phase, which
+compiles, is timed apart: ``compile_s``). Every variant starts from the same initial weights and times the
+same inputs:
 
 - ``train``: one denoiser training iteration on a batch of sequences of context frames + targets (the real
   autoregressive ``Denoiser.loss``), backward, gradient clipping and the AdamW step.
@@ -25,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from diamond.benchmark.timing import time_calls
+from diamond.benchmark.flops import count_flops
+from diamond.benchmark.timing import time_calls, time_once
 from diamond.configs.schema import OptimizerConfig, SamplerConfig
 from diamond.devices import autocast, check_layout, check_precision, set_layout
 from diamond.imaging import psnr, to_uint8
@@ -41,26 +43,31 @@ PHASES = ("train", "imagine", "latency")
 class Variant:
     layout: str = "contiguous"
     precision: str = "float32"
+    compiled: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.precision} {self.layout}"
+        return f"{self.precision} {self.layout}{' compiled' * self.compiled}"
 
 
 BASELINE = Variant()
 
 
-def variants(layouts: list[str], precisions: list[str], dev: torch.device, where: str = "bench") -> list[Variant]:
-    """The baseline first, then every (precision, layout) pair asked for, each once."""
+def variants(
+    layouts: list[str], precisions: list[str], dev: torch.device, compile_too: bool = False, where: str = "bench"
+) -> list[Variant]:
+    """The baseline first, then every (precision, layout) pair asked for, each once; with ``compile_too``
+    each of them compiled as well."""
     for layout in layouts:
         check_layout(layout, f"{where} --layout")
     for precision in precisions:
         check_precision(precision, dev, f"{where} --precision")
     out = [BASELINE]
-    for precision in precisions:
-        for layout in layouts:
-            if Variant(layout, precision) not in out:
-                out.append(Variant(layout, precision))
+    for compiled in (False, True) if compile_too else (False,):
+        for precision in precisions:
+            for layout in layouts:
+                if Variant(layout, precision, compiled) not in out:
+                    out.append(Variant(layout, precision, compiled))
     return out
 
 
@@ -75,6 +82,7 @@ class Workload:
     sampler: SamplerConfig
     optimizer: OptimizerConfig
     seed: int
+    active: Any = None  # the network the phases call: ``denoiser``, or a compiled copy (``prepare``)
 
     @classmethod
     def of(cls, denoiser: NextFrameDenoiser, train_inputs, sample_inputs, sampler, optimizer, seed: int) -> Workload:
@@ -86,21 +94,26 @@ class Workload:
         return self.train_inputs[0].device
 
     def prepare(self, variant: Variant) -> NextFrameDenoiser:
-        """The network in ``variant``'s layout with the initial weights (copied in, keeping that layout)."""
+        """The network in ``variant``'s layout with the initial weights (copied in, keeping that layout); for a
+        compiled variant a copy whose network is compiled (static shapes: one graph per phase)."""
         set_layout(self.denoiser, variant.layout)
         self.denoiser.load_state_dict(self.initial_state)
-        return self.denoiser
+        self.active = self.denoiser
+        if variant.compiled:
+            self.active = copy.deepcopy(self.denoiser)
+            self.active.network.compile(dynamic=False)
+        return self.active
 
     def generator(self) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.seed)
 
     def train_loss(self, variant: Variant, generator: torch.Generator) -> torch.Tensor:
         with autocast(self.device, variant.precision):
-            return self.denoiser.loss(*self.train_inputs, generator=generator)
+            return self.active.loss(*self.train_inputs, generator=generator)
 
     def sample(self, variant: Variant, key: str, generator: torch.Generator) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.device, variant.precision):
-            frames, _ = self.denoiser.sample_next_obs(*self.sample_inputs[key], self.sampler, generator=generator)
+            frames, _ = self.active.sample_next_obs(*self.sample_inputs[key], self.sampler, generator=generator)
         return frames.float()
 
 
@@ -145,7 +158,8 @@ def time_phases(
         loss = work.train_loss(variant, generator)
         optimizer_step(denoiser, optimizer, scheduler, loss, work.optimizer.max_grad_norm)
 
-    out["train"] = _timed("train", train_iteration, work.train_inputs[0].shape[0], dev, repeats, warmup, flops, say)
+    batch = work.train_inputs[0].shape[0]
+    out["train"] = _timed("train", train_iteration, batch, dev, repeats, warmup, flops, say, variant.compiled)
     out["train"] = _phase(out["train"], flops["train"], yardsticks, memory)
     out["train"]["samples_per_s"] = out["train"]["batch"] / out["train"]["median_s"]
     denoiser.zero_grad(set_to_none=True)
@@ -157,7 +171,7 @@ def time_phases(
         memory.start()
         batch = work.sample_inputs[key][0].shape[0]
         fn = lambda key=key: work.sample(variant, key, generator)  # noqa: E731
-        timed = _timed(key, fn, batch, dev, repeats, warmup, flops, say)
+        timed = _timed(key, fn, batch, dev, repeats, warmup, flops, say, variant.compiled)
         phase = _phase(timed, flops[key], yardsticks, memory)
         phase["num_steps_denoising"] = work.sampler.num_steps_denoising
         if key == "imagine":
@@ -168,12 +182,23 @@ def time_phases(
     return out
 
 
-def _timed(name, fn, batch: int, dev, repeats: int, warmup: int, flops: dict[str, int], say) -> dict[str, Any]:
+def break_even_calls(compiled: dict[str, Any], eager: dict[str, Any]) -> float | None:
+    """Calls of a phase after which compiling it has paid for itself: the first call's extra time over the
+    time each later call saves against the eager network (None when a compiled call saves nothing)."""
+    saved = eager["median_s"] - compiled["median_s"]
+    return (compiled["compile_s"] - compiled["median_s"]) / saved if saved > 0 else None
+
+
+def _timed(name, fn, batch: int, dev, repeats: int, warmup: int, flops, say, compiled: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"batch": batch}
+    if compiled:  # before anything else calls it: this first call compiles the phase's graphs
+        say(f"{name}: compiling (the first call)")
+        out["compile_s"] = time_once(fn, dev)
     if name not in flops:
         say(f"{name}: counting FLOPs (batch {batch})")
         flops[name] = count_flops(fn)
     times, usage = time_calls(fn, repeats, warmup, dev, say, name)
-    return {"batch": batch, "times_s": times, **usage}
+    return {**out, "times_s": times, **usage}
 
 
 def _phase(
@@ -189,47 +214,6 @@ def _phase(
         **{f"fraction_of_{name}": None if limit is None else gflops / limit for name, limit in yardsticks.items()},
         **memory.read(),
     }
-
-
-# ---------------------------------------------------------------------------------------------------
-# FLOP counting
-
-
-def _sdpa_shapes_flops(query_shape, key_shape, value_shape) -> int:
-    """2 FLOPs per multiply-add of q·kᵀ and of softmax(·)·v over (batch, heads, tokens, head dim) tensors."""
-    b, heads, s_q, d = query_shape
-    s_k, d_v = key_shape[-2], value_shape[-1]
-    return 2 * b * heads * s_q * s_k * d + 2 * b * heads * s_q * s_k * d_v
-
-
-def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    return _sdpa_shapes_flops(query_shape, key_shape, value_shape)
-
-
-def _cpu_sdpa_backward_flops(
-    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
-) -> int:
-    return 2 * _sdpa_shapes_flops(query_shape, key_shape, value_shape)  # four products instead of two
-
-
-def _custom_flop_mapping() -> dict[Any, Any]:
-    # torch's counter knows the CUDA attention kernels but not the CPU flash kernel that SDPA picks on CPU.
-    aten = torch.ops.aten
-    mapping = {}
-    for name, fn in (
-        ("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa_flops),
-        ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward_flops),
-    ):
-        if hasattr(aten, name):
-            mapping[getattr(aten, name)] = fn  # the counter looks up overload packets
-    return mapping
-
-
-def count_flops(fn: Callable[[], Any]) -> int:
-    """FLOPs (matmuls, convolutions, attention) of one call of ``fn``."""
-    with FlopCounterMode(display=False, custom_mapping=_custom_flop_mapping()) as counter:
-        fn()
-    return int(counter.get_total_flops())
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import torch
 
 from diamond.benchmark import limits, phases
 from diamond.benchmark.speed_report import device_name
+from diamond.configs.presets import train_config
 from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, OptimizerConfig, SamplerConfig, to_dict
 from diamond.devices import resolve_device
 from diamond.errors import InvalidValue
@@ -45,12 +46,14 @@ def run_benchmark(
     seed: int = 0,
     layouts: Sequence[str] = ("contiguous",),
     precisions: Sequence[str] = ("float32",),
+    compile_too: bool = False,
 ) -> dict[str, Any]:
     """Measure the three phases on ``device`` ("auto": cuda if available, else cpu); a JSON-serialisable dict.
 
     The top-level ``train``/``imagine``/``latency`` are the baseline's (float32, contiguous, eager); every
     (precision, layout) of ``precisions`` × ``layouts`` is measured too, under ``variants``, with its speed
-    relative to the baseline and its quality (``phases.quality``). ``denoiser_cfg`` defaults to the paper's
+    relative to the baseline and its quality (``phases.quality``); with ``compile_too`` each of them compiled
+    as well, with its compile time and break-even point against its eager twin. ``denoiser_cfg`` defaults to the paper's
     network; pass a tiny one (and small batches) for tests. ``matmul_size`` defaults to 2048 on CPU and 8192 on
     CUDA.
     """
@@ -66,7 +69,7 @@ def run_benchmark(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidValue(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
     dev = resolve_device(device, where="run_benchmark: device")
-    todo = phases.variants(list(layouts), list(precisions), dev)
+    todo = phases.variants(list(layouts), list(precisions), dev, compile_too)
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
     sampler = SamplerConfig(num_steps_denoising=num_steps_denoising)
@@ -93,20 +96,44 @@ def run_benchmark(
     }
     flops: dict[str, int] = {}
     result["variants"], reference = [], None
-    for variant in todo:
+    for variant in todo:  # timed first: a compiled variant's first calls then compile with cold caches
+        timed = phases.time_phases(work, variant, repeats, warmup, flops, yardsticks, _prefixed(say, variant))
         say(f"variant {variant.name}: quality against {phases.BASELINE.name} from the same noise")
         outputs, measured = phases.quality(work, variant, reference)
         reference = reference or outputs  # the baseline's, for the comparisons
-        timed = phases.time_phases(work, variant, repeats, warmup, flops, yardsticks, _prefixed(say, variant))
         result["variants"].append({"name": variant.name, **asdict(variant), **timed, "quality": measured})
     result.update({phase: result["variants"][0][phase] for phase in phases.PHASES})
+    _compare_with_baseline(result)
+    return result
+
+
+def _compare_with_baseline(result: dict[str, Any]) -> None:
+    """Each variant's speed as a multiple of the baseline's; a compiled one's break-even against its eager twin."""
     for entry in result["variants"]:
         entry["relative_to_baseline"] = {
             "train_samples_per_s": entry["train"]["samples_per_s"] / result["train"]["samples_per_s"],
             "imagine_frames_per_s": entry["imagine"]["frames_per_s"] / result["imagine"]["frames_per_s"],
             "latency_ms": entry["latency"]["ms"] / result["latency"]["ms"],
         }
-    return result
+        if entry["compiled"]:
+            eager_name = phases.Variant(entry["layout"], entry["precision"]).name
+            eager = next(e for e in result["variants"] if e["name"] == eager_name)
+            for phase in phases.PHASES:
+                entry[phase]["break_even_calls"] = phases.break_even_calls(entry[phase], eager[phase])
+
+
+def preset_sizes(preset: str) -> dict[str, Any]:
+    """``run_benchmark``'s network and sizes as the ``diamond train`` preset ``preset`` trains them: its
+    denoiser, training and imagination batches, frame size, targets and denoising steps."""
+    cfg = train_config(preset)
+    return {
+        "denoiser_cfg": cfg.denoiser,
+        "train_batch": cfg.denoiser_training.batch_size,
+        "imagine_batch": cfg.actor_critic_training.imagination.batch_size,
+        "num_steps_denoising": cfg.sampler.num_steps_denoising,
+        "image_size": cfg.env.size,
+        "num_targets": cfg.denoiser_training.num_targets,
+    }
 
 
 def _prefixed(say: Callable[[str], None], variant: phases.Variant) -> Callable[[str], None]:
@@ -149,6 +176,7 @@ def _header(dev, cfg, work: phases.Workload, repeats, warmup, n_mm, image_size, 
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "config": {
             "denoiser": to_dict(cfg),
+            "parameters": sum(p.numel() for p in work.denoiser.parameters()),
             "sampler": to_dict(work.sampler),
             "optimizer": to_dict(work.optimizer),
             "train_batch": work.train_inputs[0].shape[0],

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from diamond.benchmark.phases import PHASES
+
 # (section, key, label) of every figure format_report prints, in order.
 REPORT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("train", "samples_per_s", "train samples/s"),
@@ -54,7 +56,8 @@ def format_report(result: dict[str, Any]) -> str:
     width = max(len(label) for label, _ in rows)
     out = [
         f"DIAMOND denoiser benchmark on {result['device']} ({result['device_name']}), torch {result['torch']}, "
-        f"{result['threads']} threads",
+        f"{result['threads']} threads; the {cfg.get('preset', 'given')} preset's denoiser, "
+        f"{cfg['parameters'] / 1e6:.2f}M parameters",
         f"train: batch {cfg['train_batch']} x ({cfg['num_context_frames']} context + {cfg['num_targets']} targets), "
         f"forward + backward + AdamW; imagine: batch {cfg['imagine_batch']}; latency: batch 1; "
         f"{cfg['num_steps_denoising']} Euler steps; {cfg['image_size']}x{cfg['image_size']} frames; "
@@ -147,7 +150,27 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
             "This CPU has no bfloat16 instructions (avx512_bf16, amx_bf16): its bfloat16 arithmetic is converted "
             "to and from float32 in software, so bfloat16 is slower here than float32."
         )
-    return [*lines, *notes, ""]
+    return [*lines, *notes, *_compile_lines(entries), ""]
+
+
+def _compile_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """Each compiled variant's first-call (compile) time and the calls after which it has paid for itself."""
+    out = []
+    for entry in (e for e in entries if e.get("compiled")):
+        parts = []
+        for phase in PHASES:
+            figures = entry[phase]
+            calls = figures["break_even_calls"]
+            pays = "never pays (no faster)" if calls is None else f"pays after {math.ceil(calls):,} calls"
+            parts.append(f"{phase} {figures['compile_s']:.1f} s, {pays}")
+        out.append(f"{entry['name']}: first call (compiling) " + "; ".join(parts) + ".")
+    if out:
+        out.append(
+            "A compiled variant's first call of each phase compiles it (torch.compile, static shapes); calls "
+            "compare with the same variant run eagerly. Inductor's on-disk cache makes a second run's first "
+            "calls shorter."
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -35,6 +35,15 @@ def time_calls(
     return times, usage.read()
 
 
+def time_once(fn: Callable[[], Any], dev: torch.device) -> float:
+    """Seconds of one call of ``fn`` (a first call: compilation, caches and allocations included)."""
+    sync(dev)
+    start = time.perf_counter()
+    fn()
+    sync(dev)
+    return time.perf_counter() - start
+
+
 class CpuUsage:
     """What else happened while the timed iterations ran (figures that explain noisy or slow CPU timings).
 

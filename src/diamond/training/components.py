@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from diamond.configs.schema import OptimizerConfig
+from diamond.devices import autocast, check_precision
 from diamond.training.distributed import DistInfo, Objective, data_parallel
-from diamond.training.optim import clip_and_step, make_optimizer, optimizer_step
+from diamond.training.optim import backward, clip_and_step, make_optimizer, optimizer_step
 
 # loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show. Stats are
 # detached 0-d tensors, read on the host once per epoch (``component_stats``), not once per update.
@@ -47,6 +48,7 @@ class Component:
     logged_stats: tuple[str, ...] | None = None  # the stats of the epoch's metrics line (None: all)
     frames_per_update: tuple[str, int] | None = None  # a throughput stat: (its name, frames per update)
     grad_accumulation: int = 1  # batches whose gradients add up to one update (spec §10: the engine's 8)
+    loss_scaler: torch.amp.GradScaler | None = None  # a float16 run's (``optim.loss_scaler``)
     optimizer: torch.optim.Optimizer = field(init=False)
     scheduler: torch.optim.lr_scheduler.LRScheduler = field(init=False)
     updates: int = field(default=0, init=False)
@@ -61,17 +63,18 @@ class Component:
         if self.grad_accumulation == 1:
             loss, stats = self.objective(*self.sample(source, self.shard_size))
             grad_norm = optimizer_step(
-                self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm
+                self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm, self.loss_scaler
             )
         else:
             self.optimizer.zero_grad(set_to_none=True)
             per_batch = []
             for _ in range(self.grad_accumulation):
                 loss, batch_stats = self.objective(*self.sample(source, self.shard_size))
-                (loss / self.grad_accumulation).backward()
+                backward(loss / self.grad_accumulation, self.loss_scaler)
                 per_batch.append(batch_stats)
             stats = {k: torch.stack([torch.as_tensor(s[k]) for s in per_batch]).mean() for k in per_batch[0]}
-            grad_norm = clip_and_step(self.module, self.optimizer, self.scheduler, self.optimizer_cfg.max_grad_norm)
+            max_norm = self.optimizer_cfg.max_grad_norm
+            grad_norm = clip_and_step(self.module, self.optimizer, self.scheduler, max_norm, self.loss_scaler)
         stats["grad_norm"] = grad_norm
         self.updates += 1
         return stats
@@ -80,24 +83,40 @@ class Component:
     def lr(self) -> float:
         return float(self.scheduler.get_last_lr()[0])
 
-    # -- checkpoint entries: ``<name>``, ``<name>_optimizer``, ``<name>_scheduler`` --------------------
+    # -- checkpoint entries: ``<name>``, ``<name>_optimizer``, ``<name>_scheduler`` (``<name>_scaler``) ----
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             self.name: self.module.state_dict(),
             f"{self.name}_optimizer": self.optimizer.state_dict(),
             f"{self.name}_scheduler": self.scheduler.state_dict(),
         }
+        if self.loss_scaler is not None:
+            state[f"{self.name}_scaler"] = self.loss_scaler.state_dict()
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.module.load_state_dict(state[self.name])
         self.optimizer.load_state_dict(state[f"{self.name}_optimizer"])
         self.scheduler.load_state_dict(state[f"{self.name}_scheduler"])
+        if self.loss_scaler is not None:
+            self.loss_scaler.load_state_dict(state[f"{self.name}_scaler"])
 
 
-def make_objective(module: nn.Module, loss: Loss, dist: DistInfo, device: torch.device, **training: Any) -> nn.Module:
-    """The loss as a (DDP-wrapped) module, with training-only keyword arguments (generator, normaliser)."""
-    return data_parallel(Objective(module, lambda m, *batch: loss(m, *batch, **training)), dist, device)
+def make_objective(
+    module: nn.Module, loss: Loss, dist: DistInfo, device: torch.device, precision: str = "float32", **training: Any
+) -> nn.Module:
+    """The loss as a (DDP-wrapped) module, with training-only keyword arguments (generator, normaliser), its
+    forward passes and loss computed in ``precision`` (a ``compute.precision``: ``devices.autocast``; the
+    backward pass runs outside it, and the loss is returned in float32)."""
+    check_precision(precision, device, "compute.precision")
+
+    def computed(m: nn.Module, *batch: Any) -> tuple[Tensor, dict[str, Any]]:
+        with autocast(device, precision):
+            value, stats = loss(m, *batch, **training)
+        return value.float(), stats
+
+    return data_parallel(Objective(module, computed), dist, device)
 
 
 def component_stats(name: str, stats: Iterable[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, float]:

@@ -55,7 +55,13 @@ class EngineTraining:
             for i, name in enumerate(("dynamics", "upsampler"))
         }
         self.components = engine_components(
-            self.engine, cfg.dynamics_training, cfg.upsampler_training, self.rng, self.generators, device
+            self.engine,
+            cfg.dynamics_training,
+            cfg.upsampler_training,
+            self.rng,
+            self.generators,
+            device,
+            cfg.compute.precision,
         )
         self.epoch = 0
 
@@ -95,7 +101,7 @@ def train_engine(
     train, test = EngineSplit(dataset, "train"), EngineSplit(dataset, "test")
     cfg = fit_to_data(cfg, train, f"dataset {dataset}")
     config = to_dict(cfg)
-    apply_compute(**config["compute"])  # before the first CUDA operation
+    apply_compute(cfg.compute)  # before the first CUDA operation
     training = EngineTraining(cfg, device)
     payload = start_or_resume(
         run_dir, EngineRun.CHECKPOINT, EngineRun.CONFIG, config, EngineConfig, resume, device, "an engine"

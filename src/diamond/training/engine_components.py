@@ -15,6 +15,7 @@ from diamond.models.engine import Engine
 from diamond.training.components import Component, make_objective
 from diamond.training.distributed import DistInfo
 from diamond.training.networks import denoiser_loss
+from diamond.training.optim import loss_scaler
 
 TRAIN = "train"  # the components' batch source: the training split
 
@@ -56,8 +57,10 @@ def engine_components(
     rng: np.random.Generator,
     generators: dict[str, torch.Generator],
     device: torch.device,
+    precision: str = "float32",
 ) -> list[Component]:
-    """[dynamics, upsampler], in update order, each with its own noise generator."""
+    """[dynamics, upsampler], in update order, each with its own noise generator, trained in ``precision``
+    (a ``compute.precision``)."""
     out = []
     for name, module, training, make_batch in (
         ("dynamics", engine.dynamics, dynamics, dynamics_batch),
@@ -69,7 +72,7 @@ def engine_components(
             return make_batch(split, rng, n, length, device)
 
         generator = generators[name]
-        objective = make_objective(module, denoiser_loss, DistInfo(), device, generator=generator)
+        objective = make_objective(module, denoiser_loss, DistInfo(), device, precision, generator=generator)
         out.append(
             Component(
                 name,
@@ -85,6 +88,7 @@ def engine_components(
                 generator=generator,
                 logged_stats=("loss", "grad_norm"),
                 grad_accumulation=training.grad_accumulation,
+                loss_scaler=loss_scaler(precision, device),
             )
         )
     return out

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from diamond.configs.schema import DenoiserConfig, DenoiserTrainingConfig, TrainConfig
+from diamond.configs.schema import ComputeConfig, DenoiserConfig, DenoiserTrainingConfig, TrainConfig
 from diamond.devices import place
 from diamond.imaging import to_model_range
 from diamond.models.actor_critic import ActorCritic
@@ -19,11 +19,13 @@ from diamond.models.rew_end import RewEndModel
 from diamond.rl.losses import actor_critic_loss
 from diamond.training.components import Component, make_objective
 from diamond.training.distributed import DistInfo, count_normaliser, shard_size
+from diamond.training.optim import loss_scaler
 from diamond.training.schedule import scheduled_updates
 
 # Where batches come from: "replay" is a SegmentSampler over the stored episodes; "rollouts" a
 # RolloutRunner of the actor-critic (in imagination, or in real envs for the model-free baseline).
 REPLAY, ROLLOUTS = "replay", "rollouts"
+DEFAULT_COMPUTE = ComputeConfig()
 
 
 def denoiser_loss(
@@ -41,10 +43,10 @@ def denoiser_component(
     dist: DistInfo,
     generator: torch.Generator,
     where: str = "denoiser_training",
-    layout: str = "auto",
+    compute: ComputeConfig = DEFAULT_COMPUTE,
 ) -> Component:
     """The diffusion world model (spec §4): EDM loss on segments of context frames and targets."""
-    module = place(make_denoiser(model), device, layout)
+    module = place(make_denoiser(model), device, compute.layout)
     length = model.net.num_steps_conditioning + training.num_targets
 
     def sample(sampler, n: int) -> tuple:
@@ -52,7 +54,7 @@ def denoiser_component(
         return to_model_range(b.obs), b.act, b.mask_padding
 
     objective = make_objective(
-        module, denoiser_loss, dist, device, generator=generator, normaliser=count_normaliser(dist)
+        module, denoiser_loss, dist, device, compute.precision, generator=generator, normaliser=count_normaliser(dist)
     )
     # the metrics line has always held the denoiser's loss alone: runs stay comparable line for line
     return Component(
@@ -69,6 +71,7 @@ def denoiser_component(
         generator=generator,
         held_out=True,
         logged_stats=("loss",),
+        loss_scaler=loss_scaler(compute.precision, device),
     )
 
 
@@ -86,7 +89,8 @@ def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, se
         assert b.next_obs is not None
         return to_model_range(b.obs), b.act, to_model_range(b.next_obs), b.rew, b.end, b.mask_padding
 
-    objective = make_objective(module, rew_end_loss, dist, device, normaliser=count_normaliser(dist))
+    precision = cfg.compute.precision
+    objective = make_objective(module, rew_end_loss, dist, device, precision, normaliser=count_normaliser(dist))
     return Component(
         "rew_end",
         module,
@@ -99,6 +103,7 @@ def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, se
         shard_size(t.batch_size, dist, "rew_end_training.batch_size"),
         scheduled_updates(cfg.schedule, "rew_end"),
         held_out=True,
+        loss_scaler=loss_scaler(precision, device),
     )
 
 
@@ -118,11 +123,12 @@ def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInf
         ROLLOUTS,
         lambda runner, n: (runner,),
         loss,
-        make_objective(module, loss, dist, device),
+        make_objective(module, loss, dist, device, cfg.compute.precision),
         im.batch_size,
         shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
         scheduled_updates(cfg.schedule, "actor_critic"),
         frames_per_update=("imagined_frames_per_s", im.batch_size * im.horizon),
+        loss_scaler=loss_scaler(cfg.compute.precision, device),
     )
 
 
@@ -134,5 +140,5 @@ def agent_denoiser(cfg: TrainConfig, device: torch.device, dist: DistInfo, seed:
         device,
         dist,
         torch.Generator(device=device).manual_seed(seed + 1),
-        layout=cfg.compute.layout,
+        compute=cfg.compute,
     )

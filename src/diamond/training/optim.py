@@ -42,18 +42,44 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
 
 
 def optimizer_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss: torch.Tensor, max_grad_norm: float
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    loss: torch.Tensor,
+    max_grad_norm: float,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> torch.Tensor:
     """Backward, clip the global gradient norm, step. Returns the pre-clipping gradient norm (a 0-d tensor on
     the model's device: reading it is left to whoever logs it)."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    return clip_and_step(model, optimizer, scheduler, max_grad_norm)
+    backward(loss, scaler)
+    return clip_and_step(model, optimizer, scheduler, max_grad_norm, scaler)
 
 
-def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, max_grad_norm: float) -> torch.Tensor:
-    """Clip the global norm of the gradients already accumulated, step. Returns the pre-clipping norm."""
+def backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None = None) -> None:
+    """``loss.backward()``, scaled first when a float16 run's loss scaler is given."""
+    (loss if scaler is None else scaler.scale(loss)).backward()
+
+
+def clip_and_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, max_grad_norm: float, scaler=None
+) -> torch.Tensor:
+    """Clip the global norm of the gradients already accumulated, step. Returns the pre-clipping norm.
+    With a loss scaler the gradients are unscaled before clipping, and a step whose gradients overflowed
+    is skipped (the scaler then lowers its scale)."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
     scheduler.step()
     return grad_norm.detach()
+
+
+def loss_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | None:
+    """The loss scaler a float16 run's updates need (its small exponent range would flush small gradients
+    to zero); None for float32 and bfloat16, whose exponent range is float32's."""
+    return torch.amp.GradScaler(device.type) if precision == "float16" else None

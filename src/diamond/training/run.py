@@ -75,7 +75,7 @@ def train(
 ) -> dict[str, Any]:
     """Run (or resume) DIAMOND training in ``run_dir``; returns the results (also in results.json)."""
     run_dir = Path(run_dir)
-    apply_compute(**to_dict(cfg.compute))  # before the first CUDA operation
+    apply_compute(cfg.compute)  # before the first CUDA operation
     info = distributed.env_info()
     if info.enabled:
         if cfg.model_free:

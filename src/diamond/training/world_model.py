@@ -76,7 +76,7 @@ class WorldModelTraining:
             DistInfo(),
             self.generator,
             where="training",
-            layout=cfg.compute.layout,
+            compute=cfg.compute,
         )
 
     @property
@@ -96,12 +96,15 @@ class WorldModelTraining:
             "numpy_rng": json.dumps(self.rng.bit_generator.state),
             "torch_rng": self.generator.get_state(),
             "generator_device": self.device.type,
+            **({"scaler": self.component.loss_scaler.state_dict()} if self.component.loss_scaler is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.denoiser.load_state_dict(state["denoiser"])
         self.component.optimizer.load_state_dict(state["optimizer"])
         self.component.scheduler.load_state_dict(state["scheduler"])
+        if self.component.loss_scaler is not None:
+            self.component.loss_scaler.load_state_dict(state["scaler"])
         self.component.updates = int(state["step"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.generator.set_state(state["torch_rng"].cpu())  # generator states are CPU tensors
@@ -160,7 +163,7 @@ def train_world_model(
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
     config = to_dict(cfg)
-    apply_compute(**config["compute"])  # before the first CUDA operation
+    apply_compute(cfg.compute)  # before the first CUDA operation
     training = WorldModelTraining(cfg, device)
     _start_or_resume(training, run_dir, config, resume, log)
 

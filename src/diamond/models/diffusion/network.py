@@ -80,8 +80,12 @@ class NextFrameModel(nn.Module):
         self.add_module(self.NETWORK, DenoiserNetwork(cfg.net))
 
     @property
+    def network(self) -> DenoiserNetwork:
+        return getattr(self, self.NETWORK)
+
+    @property
     def device(self) -> torch.device:
-        return getattr(self, self.NETWORK).conv_in.weight.device
+        return self.network.conv_in.weight.device
 
     @property
     def context_length(self) -> int:
