@@ -40,10 +40,13 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
             assert keep_freed_memory()
         for _ in range(10):  # the heap grows to its working size during the first few allocations
             torch.ones(1 << 24).sum()
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        for _ in range(5):
-            torch.ones(1 << 24).sum()  # 64 MiB of float32, as large activations are
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        rounds = []
+        for _ in range(3):  # the quietest round: the kernel's own page moves (NUMA balancing) fault pages too
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(5):
+                torch.ones(1 << 24).sum()  # 64 MiB of float32, as large activations are
+            rounds.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        print(min(rounds))
     """)
     faults = {
         mode: int(
