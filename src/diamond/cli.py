@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from diamond.configs.presets import TRAIN_PRESETS
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
 from diamond.studies.command import add_parser as study_parser
@@ -680,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--preset",
         default="paper",
-        choices=["paper", "cpu", "tiny"],
+        choices=list(TRAIN_PRESETS),
         help="the denoiser, batches and frame size of this `diamond train` preset (default: paper)",
     )
     sp.add_argument("--device", default="auto")
@@ -754,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--games", required=True, help="comma-separated game names, or 'all' (the 26 Atari 100k games)")
     sp.add_argument("--seeds", default="0-4", help="seeds: 0,1,2 or a range 0-4 (default 0-4, as in the paper)")
-    sp.add_argument("--preset", default="paper", choices=["paper", "cpu", "tiny"])
+    sp.add_argument("--preset", default="paper", choices=list(TRAIN_PRESETS))
     sp.add_argument("--env", default="atari", choices=FAMILY_NAMES)
     sp.add_argument("--root", default="sweeps/atari100k", help="sweep folder; each run is ROOT/GAME/seedS")
     sp.add_argument(

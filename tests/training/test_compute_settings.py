@@ -19,6 +19,7 @@ def test_the_settings_are_off_by_default_and_a_contradiction_is_named():
             "cudnn_benchmark": False,
             "layout": "auto",
             "precision": "float32",
+            "compile": False,
         }
     with pytest.raises(
         ConfigError,

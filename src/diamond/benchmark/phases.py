@@ -31,7 +31,7 @@ import torch
 from diamond.benchmark.flops import count_flops
 from diamond.benchmark.timing import time_calls, time_once
 from diamond.configs.schema import OptimizerConfig, SamplerConfig
-from diamond.devices import autocast, check_layout, check_precision, set_layout
+from diamond.devices import autocast, check_layout, check_precision, compile_in_place, set_layout
 from diamond.imaging import psnr, to_uint8
 from diamond.models.diffusion.formulations import NextFrameDenoiser
 from diamond.training.optim import make_optimizer, optimizer_step
@@ -82,7 +82,9 @@ class Workload:
     sampler: SamplerConfig
     optimizer: OptimizerConfig
     seed: int
-    active: Any = None  # the network the phases call: ``denoiser``, or a compiled copy (``prepare``)
+    # a compiled variant's copy of the network, kept while that variant runs: its phases and its quality check
+    # add graphs to the one compiled module instead of compiling a fresh copy each
+    compiled: tuple[Variant, NextFrameDenoiser] | None = None
 
     @classmethod
     def of(cls, denoiser: NextFrameDenoiser, train_inputs, sample_inputs, sampler, optimizer, seed: int) -> Workload:
@@ -94,26 +96,34 @@ class Workload:
         return self.train_inputs[0].device
 
     def prepare(self, variant: Variant) -> NextFrameDenoiser:
-        """The network in ``variant``'s layout with the initial weights (copied in, keeping that layout); for a
-        compiled variant a copy whose network is compiled (static shapes: one graph per phase)."""
+        """The network ``variant`` runs, holding the initial weights: the denoiser in its layout, or for a
+        compiled variant a copy of it whose network is compiled (``devices.compile_in_place``), made at the
+        variant's first call and reused after (the weights copied in again, in place)."""
         set_layout(self.denoiser, variant.layout)
         self.denoiser.load_state_dict(self.initial_state)
-        self.active = self.denoiser
-        if variant.compiled:
-            self.active = copy.deepcopy(self.denoiser)
-            self.active.network.compile(dynamic=False)
-        return self.active
+        if not variant.compiled:
+            self.compiled = None
+            return self.denoiser
+        if self.compiled is None or self.compiled[0] != variant:
+            self.compiled = None  # the previous copy's graphs go before the next one compiles
+            network = copy.deepcopy(self.denoiser)
+            compile_in_place(network.network, self.device, "bench --compile")
+            self.compiled = (variant, network)
+        self.compiled[1].load_state_dict(self.initial_state)
+        return self.compiled[1]
 
     def generator(self) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(self.seed)
 
-    def train_loss(self, variant: Variant, generator: torch.Generator) -> torch.Tensor:
+    def train_loss(self, network: NextFrameDenoiser, variant: Variant, generator: torch.Generator) -> torch.Tensor:
         with autocast(self.device, variant.precision):
-            return self.active.loss(*self.train_inputs, generator=generator)
+            return network.loss(*self.train_inputs, generator=generator)
 
-    def sample(self, variant: Variant, key: str, generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, network: NextFrameDenoiser, variant: Variant, key: str, generator: torch.Generator
+    ) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.device, variant.precision):
-            frames, _ = self.active.sample_next_obs(*self.sample_inputs[key], self.sampler, generator=generator)
+            frames, _ = network.sample_next_obs(*self.sample_inputs[key], self.sampler, generator=generator)
         return frames.float()
 
 
@@ -122,10 +132,10 @@ def quality(
 ) -> tuple[tuple[torch.Tensor, float], dict[str, Any]]:
     """``variant``'s imagined batch (8-bit) and training loss from the same noise and weights, and its
     figures: compared with ``reference`` (the baseline's batch and loss) when given."""
-    work.prepare(variant).eval()
-    frames = to_uint8(work.sample(variant, "imagine", work.generator()))
+    network = work.prepare(variant).eval()
+    frames = to_uint8(work.sample(network, variant, "imagine", work.generator()))
     with torch.no_grad():
-        loss = float(work.train_loss(variant, work.generator()))
+        loss = float(work.train_loss(network, variant, work.generator()))
     out: dict[str, Any] = {"train_loss": loss}
     if reference is not None:
         base, base_loss = reference
@@ -155,7 +165,7 @@ def time_phases(
     optimizer, scheduler = make_optimizer(denoiser, work.optimizer)
 
     def train_iteration() -> None:
-        loss = work.train_loss(variant, generator)
+        loss = work.train_loss(denoiser, variant, generator)
         optimizer_step(denoiser, optimizer, scheduler, loss, work.optimizer.max_grad_norm)
 
     batch = work.train_inputs[0].shape[0]
@@ -165,12 +175,12 @@ def time_phases(
     denoiser.zero_grad(set_to_none=True)
     optimizer.state.clear()  # the sampling phases need no optimiser state in memory
 
-    work.prepare(variant).eval()  # the initial weights again: every variant samples with the same network
+    network = work.prepare(variant).eval()  # the initial weights again: every variant samples with the same network
     for key in ("imagine", "latency"):
         memory = PeakMemory(dev)
         memory.start()
         batch = work.sample_inputs[key][0].shape[0]
-        fn = lambda key=key: work.sample(variant, key, generator)  # noqa: E731
+        fn = lambda key=key: work.sample(network, variant, key, generator)  # noqa: E731
         timed = _timed(key, fn, batch, dev, repeats, warmup, flops, say, variant.compiled)
         phase = _phase(timed, flops[key], yardsticks, memory)
         phase["num_steps_denoising"] = work.sampler.num_steps_denoising

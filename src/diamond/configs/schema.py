@@ -182,13 +182,19 @@ class ComputeConfig:
       deterministic, so not with ``deterministic``);
     - ``layout``: the memory layout of the trained networks' weights and activations, ``contiguous`` or
       ``channels_last`` (the same arithmetic in another summation order: results differ by rounding only);
-      ``auto`` is channels-last on a CPU, where oneDNN's convolutions run faster in it (measured: the ``cpu``
-      demo imagines 21% more frames per second), and contiguous on CUDA (not measured there yet);
+      ``auto`` is channels-last for an eager network on a CPU, where oneDNN's convolutions run faster in it
+      (measured: the ``cpu`` demo imagines 21% more frames per second), and contiguous for a compiled one and
+      on CUDA (not measured there yet);
     - ``precision``: the arithmetic of the training updates, the imagination inside them included:
       ``float32``, or autocast to ``bfloat16`` (or ``float16`` on CUDA, with a loss scaler) around the forward
       passes and losses, the weights, gradients and AdamW states staying float32. Collection and evaluation
       act in float32. float32 by default: on a CPU without native bfloat16 (AVX-512 BF16 or AMX) bfloat16 is
-      emulated and far slower, and no GPU has measured it yet (``diamond bench --precision`` does).
+      emulated and far slower, and no GPU has measured it yet (``diamond bench --precision`` does);
+    - ``compile``: ``torch.compile`` every denoiser network of the run (the world model's; the engine's
+      dynamics and upsampler), static shapes: the first training update, held-out evaluation and imagined
+      step each compile a graph (minutes at the paper size, under one at the ``cpu`` preset's; a C++
+      compiler is needed on a CPU), later calls run it. The reward/termination model and the actor-critic
+      stay eager. Off by default: it pays only over a long run (``diamond bench --compile`` prints where).
     """
 
     deterministic: bool = False
@@ -196,11 +202,12 @@ class ComputeConfig:
     cudnn_benchmark: bool = False
     layout: str = "auto"
     precision: str = "float32"
+    compile: bool = False
 
     def validate(self, where: str = "compute") -> None:
         from diamond.devices import LAYOUT_CHOICES, PRECISIONS  # torch-backed; configurations stay torch-free
 
-        for name in ("deterministic", "tf32", "cudnn_benchmark"):
+        for name in ("deterministic", "tf32", "cudnn_benchmark", "compile"):
             check(isinstance(getattr(self, name), bool), where, name, getattr(self, name), "true or false")
         check(self.layout in LAYOUT_CHOICES, where, "layout", self.layout, f"one of {', '.join(LAYOUT_CHOICES)}")
         check(self.precision in PRECISIONS, where, "precision", self.precision, f"one of {', '.join(PRECISIONS)}")

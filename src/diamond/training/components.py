@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from diamond.configs.schema import OptimizerConfig
 from diamond.devices import autocast, check_precision
 from diamond.training.distributed import DistInfo, Objective, data_parallel
-from diamond.training.optim import backward, clip_and_step, make_optimizer, optimizer_step
+from diamond.training.optim import backward, clip_and_step, loss_scaler, make_optimizer, optimizer_step
 
 # loss(module, *batch) -> (loss, stats); the ``loss`` entry of the stats is what the logs show. Stats are
 # detached 0-d tensors, read on the host once per epoch (``component_stats``), not once per update.
@@ -48,7 +48,7 @@ class Component:
     logged_stats: tuple[str, ...] | None = None  # the stats of the epoch's metrics line (None: all)
     frames_per_update: tuple[str, int] | None = None  # a throughput stat: (its name, frames per update)
     grad_accumulation: int = 1  # batches whose gradients add up to one update (spec §10: the engine's 8)
-    loss_scaler: torch.amp.GradScaler | None = None  # a float16 run's (``optim.loss_scaler``)
+    loss_scaler: torch.amp.GradScaler | None = None  # a float16 run's (``training_parts``)
     optimizer: torch.optim.Optimizer = field(init=False)
     scheduler: torch.optim.lr_scheduler.LRScheduler = field(init=False)
     updates: int = field(default=0, init=False)
@@ -103,12 +103,13 @@ class Component:
             self.loss_scaler.load_state_dict(state[f"{self.name}_scaler"])
 
 
-def make_objective(
+def training_parts(
     module: nn.Module, loss: Loss, dist: DistInfo, device: torch.device, precision: str = "float32", **training: Any
-) -> nn.Module:
-    """The loss as a (DDP-wrapped) module, with training-only keyword arguments (generator, normaliser), its
-    forward passes and loss computed in ``precision`` (a ``compute.precision``: ``devices.autocast``; the
-    backward pass runs outside it, and the loss is returned in float32)."""
+) -> dict[str, Any]:
+    """A Component's ``objective`` and ``loss_scaler`` for ``precision`` (a ``compute.precision``), from the
+    one setting: the loss as a (DDP-wrapped) module with training-only keyword arguments (generator,
+    normaliser), its forward passes and loss computed in ``precision`` (``devices.autocast``; the backward
+    pass runs outside it, the loss is returned in float32), and float16's loss scaler (None otherwise)."""
     check_precision(precision, device, "compute.precision")
 
     def computed(m: nn.Module, *batch: Any) -> tuple[Tensor, dict[str, Any]]:
@@ -116,7 +117,8 @@ def make_objective(
             value, stats = loss(m, *batch, **training)
         return value.float(), stats
 
-    return data_parallel(Objective(module, computed), dist, device)
+    objective = data_parallel(Objective(module, computed), dist, device)
+    return {"objective": objective, "loss_scaler": loss_scaler(precision, device)}
 
 
 def component_stats(name: str, stats: Iterable[dict[str, Any]], keys: Iterable[str] | None = None) -> dict[str, float]:

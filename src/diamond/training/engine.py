@@ -17,7 +17,7 @@ from diamond.checkpoints.project import save_checkpoint
 from diamond.configs.engine import EngineConfig
 from diamond.configs.schema import ConfigError, to_dict
 from diamond.data.engine_data import EngineSplit
-from diamond.devices import apply_compute, place
+from diamond.devices import apply_compute
 from diamond.evaluation.engine_evaluation import evaluate_engine
 from diamond.fileio import dumps, write_json_atomically
 from diamond.layout import EngineRun
@@ -25,6 +25,7 @@ from diamond.models.engine import Engine
 from diamond.progress import Progress
 from diamond.training.components import update_components
 from diamond.training.engine_components import TRAIN, engine_components
+from diamond.training.networks import placed_denoiser
 from diamond.training.resume import drop_lines_after, start_or_resume
 
 
@@ -48,7 +49,9 @@ class EngineTraining:
     def __init__(self, cfg: EngineConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         torch.manual_seed(cfg.seed)
-        self.engine = place(Engine(cfg), device, cfg.compute.layout)
+        self.engine = Engine(cfg)
+        for part in (self.engine.dynamics, self.engine.upsampler):
+            placed_denoiser(part, device, cfg.compute)
         self.rng = np.random.default_rng(cfg.seed)
         self.generators = {
             name: torch.Generator(device=device).manual_seed(cfg.seed + i)

@@ -12,10 +12,9 @@ from diamond.data.engine_data import EngineSplit
 from diamond.data.sampler import uniform_complete_segments
 from diamond.imaging import to_model_range
 from diamond.models.engine import Engine
-from diamond.training.components import Component, make_objective
+from diamond.training.components import Component, training_parts
 from diamond.training.distributed import DistInfo
 from diamond.training.networks import denoiser_loss
-from diamond.training.optim import loss_scaler
 
 TRAIN = "train"  # the components' batch source: the training split
 
@@ -72,7 +71,7 @@ def engine_components(
             return make_batch(split, rng, n, length, device)
 
         generator = generators[name]
-        objective = make_objective(module, denoiser_loss, DistInfo(), device, precision, generator=generator)
+        parts = training_parts(module, denoiser_loss, DistInfo(), device, precision, generator=generator)
         out.append(
             Component(
                 name,
@@ -81,14 +80,13 @@ def engine_components(
                 TRAIN,
                 sample,
                 denoiser_loss,
-                objective,
-                training.batch_size,
-                training.batch_size,
-                lambda epoch, training=training: training.updates_per_epoch,
+                **parts,
+                batch_size=training.batch_size,
+                shard_size=training.batch_size,
+                updates_in=lambda epoch, training=training: training.updates_per_epoch,
                 generator=generator,
                 logged_stats=("loss", "grad_norm"),
                 grad_accumulation=training.grad_accumulation,
-                loss_scaler=loss_scaler(precision, device),
             )
         )
     return out

@@ -11,15 +11,15 @@ from collections.abc import Callable
 import torch
 
 from diamond.configs.schema import ComputeConfig, DenoiserConfig, DenoiserTrainingConfig, TrainConfig
-from diamond.devices import place
+from diamond.devices import compile_in_place, place
 from diamond.imaging import to_model_range
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
+from diamond.models.diffusion.network import NextFrameModel
 from diamond.models.rew_end import RewEndModel
 from diamond.rl.losses import actor_critic_loss
-from diamond.training.components import Component, make_objective
+from diamond.training.components import Component, training_parts
 from diamond.training.distributed import DistInfo, count_normaliser, shard_size
-from diamond.training.optim import loss_scaler
 from diamond.training.schedule import scheduled_updates
 
 # Where batches come from: "replay" is a SegmentSampler over the stored episodes; "rollouts" a
@@ -46,16 +46,14 @@ def denoiser_component(
     compute: ComputeConfig = DEFAULT_COMPUTE,
 ) -> Component:
     """The diffusion world model (spec §4): EDM loss on segments of context frames and targets."""
-    module = place(make_denoiser(model), device, compute.layout)
+    module = placed_denoiser(make_denoiser(model), device, compute)
     length = model.net.num_steps_conditioning + training.num_targets
 
     def sample(sampler, n: int) -> tuple:
         b = sampler.sample(n, length, "end", final_obs=training.final_obs_targets).to(device)
         return to_model_range(b.obs), b.act, b.mask_padding
 
-    objective = make_objective(
-        module, denoiser_loss, dist, device, compute.precision, generator=generator, normaliser=count_normaliser(dist)
-    )
+    normaliser = count_normaliser(dist)
     # the metrics line has always held the denoiser's loss alone: runs stay comparable line for line
     return Component(
         "denoiser",
@@ -64,15 +62,25 @@ def denoiser_component(
         REPLAY,
         sample,
         denoiser_loss,
-        objective,
-        training.batch_size,
-        shard_size(training.batch_size, dist, f"{where}.batch_size"),
-        updates_in,
+        **training_parts(
+            module, denoiser_loss, dist, device, compute.precision, generator=generator, normaliser=normaliser
+        ),
+        batch_size=training.batch_size,
+        shard_size=shard_size(training.batch_size, dist, f"{where}.batch_size"),
+        updates_in=updates_in,
         generator=generator,
         held_out=True,
         logged_stats=("loss",),
-        loss_scaler=loss_scaler(compute.precision, device),
     )
+
+
+def placed_denoiser(module: NextFrameModel, device: torch.device, compute: ComputeConfig) -> NextFrameModel:
+    """A denoiser (or any next-frame model) on ``device`` in ``compute``'s layout, its network compiled when
+    ``compute.compile`` is on (``devices.compile_in_place``)."""
+    place(module, device, compute.layout, compiled=compute.compile)
+    if compute.compile:
+        compile_in_place(module.network, device)
+    return module
 
 
 def rew_end_loss(m: RewEndModel, *batch: torch.Tensor, generator=None, normaliser=None):
@@ -89,8 +97,7 @@ def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, se
         assert b.next_obs is not None
         return to_model_range(b.obs), b.act, to_model_range(b.next_obs), b.rew, b.end, b.mask_padding
 
-    precision = cfg.compute.precision
-    objective = make_objective(module, rew_end_loss, dist, device, precision, normaliser=count_normaliser(dist))
+    normaliser = count_normaliser(dist)
     return Component(
         "rew_end",
         module,
@@ -98,12 +105,11 @@ def rew_end_component(cfg: TrainConfig, device: torch.device, dist: DistInfo, se
         REPLAY,
         sample,
         rew_end_loss,
-        objective,
-        t.batch_size,
-        shard_size(t.batch_size, dist, "rew_end_training.batch_size"),
-        scheduled_updates(cfg.schedule, "rew_end"),
+        **training_parts(module, rew_end_loss, dist, device, cfg.compute.precision, normaliser=normaliser),
+        batch_size=t.batch_size,
+        shard_size=shard_size(t.batch_size, dist, "rew_end_training.batch_size"),
+        updates_in=scheduled_updates(cfg.schedule, "rew_end"),
         held_out=True,
-        loss_scaler=loss_scaler(precision, device),
     )
 
 
@@ -123,12 +129,11 @@ def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInf
         ROLLOUTS,
         lambda runner, n: (runner,),
         loss,
-        make_objective(module, loss, dist, device, cfg.compute.precision),
-        im.batch_size,
-        shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
-        scheduled_updates(cfg.schedule, "actor_critic"),
+        **training_parts(module, loss, dist, device, cfg.compute.precision),
+        batch_size=im.batch_size,
+        shard_size=shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
+        updates_in=scheduled_updates(cfg.schedule, "actor_critic"),
         frames_per_update=("imagined_frames_per_s", im.batch_size * im.horizon),
-        loss_scaler=loss_scaler(cfg.compute.precision, device),
     )
 
 
