@@ -192,9 +192,10 @@ class ComputeConfig:
       emulated and far slower, and no GPU has measured it yet (``diamond bench --precision`` does);
     - ``compile``: ``torch.compile`` every denoiser network of the run (the world model's; the engine's
       dynamics and upsampler), static shapes: the first training update, held-out evaluation and imagined
-      step each compile a graph (minutes at the paper size, under one at the ``cpu`` preset's; a C++
-      compiler is needed on a CPU), later calls run it. The reward/termination model and the actor-critic
-      stay eager. Off by default: it pays only over a long run (``diamond bench --compile`` prints where).
+      step each compile a graph (about 90 s in all at the ``cpu`` preset's size with inductor's cache cold,
+      minutes at the paper size; a C++ compiler is needed on a CPU), later calls run it. The
+      reward/termination model and the actor-critic stay eager. Off by default: on the ``cpu`` demo it won
+      back 3% of each later epoch, not its compile time (README, "Compilation in a run").
     """
 
     deterministic: bool = False
