@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ from diamond.benchmark.limits import cpu_description, fma_peak
 from diamond.benchmark.speed import run_benchmark
 from diamond.benchmark.speed_report import LIMIT_LABELS, REPORT_ROWS, format_report
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
+from diamond.devices import cpp_compiler
 
 TINY = DenoiserConfig(
     net=DenoiserNetConfig(cond_channels=16, channels=(8, 8), depths=(1, 1), attn_depths=(False, False))
@@ -207,9 +207,7 @@ def test_report_explains_kernel_time(result: dict) -> None:
     assert "40% of our CPU time was in the kernel" in format_report(fake)
 
 
-@pytest.mark.skipif(
-    shutil.which("c++") is None and shutil.which("g++") is None, reason="torch.compile needs a C++ compiler"
-)
+@pytest.mark.skipif(cpp_compiler() is None, reason="torch.compile on a CPU needs a C++ compiler")
 def test_a_compiled_variant_reports_its_compile_time_and_break_even() -> None:
     common = dict(device="cpu", repeats=1, warmup=0, denoiser_cfg=TINY, train_batch=1, imagine_batch=2)
     out = run_benchmark(**common, image_size=16, matmul_size=32, layouts=["contiguous"], compile_too=True)
