@@ -86,6 +86,22 @@ def test_paper_sizes_match_reference_names_and_shapes(conformance_dir):
         assert sum(p.numel() for p in model.parameters()) == expected["num_params"][part]
 
 
+def test_burn_in_reaches_the_reference_state_and_masked_steps_leave_it(reference):
+    """burn_in encodes all frames in one call, then steps the LSTM: the state stepping frame by frame reaches."""
+    parts, vectors = reference
+    model = ActorCritic(infer_actor_critic_config(parts["actor_critic"])).eval()
+    model.load_state_dict(parts["actor_critic"], strict=True)
+    v = vectors["actor_critic"]
+    obs = v["obs_sequence"].transpose(0, 1)  # (batch, steps, C, H, W)
+    h, c = model.burn_in(obs)
+    assert (h - v["hx"]).abs().max() <= TOL and (c - v["cx"]).abs().max() <= TOL
+    mask = torch.ones(obs.shape[:2], dtype=torch.bool)
+    mask[0, -1] = False  # the first sequence's last frame is padding: its state stops one frame earlier
+    h_masked, _ = model.burn_in(obs, mask)
+    h_short, _ = model.burn_in(obs[:1, :-1])
+    assert torch.allclose(h_masked[0], h_short[0], atol=1e-6) and torch.equal(h_masked[1:], h[1:])
+
+
 def test_untrained_heads_give_uniform_policy_and_zero_value():
     model = ActorCritic(
         ActorCriticConfig(channels=(8, 8), lstm_dim=16, action_space=ActionSpace.discrete(5)), image_size=16

@@ -80,11 +80,13 @@ class ActorCritic(nn.Module):
 
     @torch.no_grad()
     def burn_in(self, obs: Tensor, mask: Tensor | None = None, state: LstmState | None = None) -> LstmState:
-        """Run the LSTM over (B, T, C, H, W) frames; where ``mask`` (B, T) is 0 the state is left unchanged."""
+        """Run the LSTM over (B, T, C, H, W) frames; where ``mask`` (B, T) is 0 the state is left unchanged.
+        The T frames go through the encoder in one call (its output does not depend on the state)."""
         b, t = obs.shape[:2]
         state = state if state is not None else self.initial_state(b, obs.device)
+        features = self.encoder(obs.flatten(0, 1)).flatten(start_dim=1).unflatten(0, (b, t))
         for i in range(t):
-            _, _, new = self(obs[:, i], state)
+            new = self.lstm(features[:, i], state)
             if mask is None:
                 state = new
             else:

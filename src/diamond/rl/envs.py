@@ -7,8 +7,12 @@ device; ``step`` auto-resets finished envs and reports, in ``info``:
 
 - ``final_obs`` (N, C, H, W): the observation reached by this step (differs from ``obs`` where reset);
 - ``reset`` (N,) bool: the envs that were reset after this step;
-- ``burnin_obs`` (N, K, C, H, W) and ``burnin_mask`` (N, K), optional: frames to run a recurrent policy
-  over after a reset (the first frames of an imagined episode's real context), before acting on ``obs``.
+- ``reset_idx`` (R,) int64: their indices, R of them; R is known on the host without reading the device;
+- ``burnin_obs`` (R, K, C, H, W) and ``burnin_mask`` (R, K), optional, one row per index of ``reset_idx``:
+  frames to run a recurrent policy over after a reset (the first frames of an imagined episode's real
+  context), before acting on ``obs``.
+
+``reset`` gives (obs, info) where ``info`` may hold ``burnin_obs`` and ``burnin_mask`` for all N envs.
 """
 
 from __future__ import annotations
@@ -60,6 +64,6 @@ class RealTensorEnv:
             {
                 "final_obs": self._frames(info["final_obs"]),
                 "reset": end_t | trunc_t,
-                "any_reset": bool(np.any(end) or np.any(trunc)),  # known on the host: no device read
+                "reset_idx": to(np.flatnonzero(np.logical_or(end, trunc)), torch.long),  # from the host's flags
             },
         )

@@ -44,35 +44,34 @@ class RolloutRunner:
         self.obs: Tensor | None = None
         self.state: LstmState | None = None
 
-    def _after_reset(self, info: dict, reset: Tensor) -> None:
-        """Zero the LSTM state of the envs just reset, then burn it in on their new context, if any."""
+    def _restart(self, info: dict, idx: Tensor) -> None:
+        """Fresh LSTM states for the envs ``idx`` just reset, burned in on their new contexts if the env gives
+        them (spec §6); the other envs' states, and their gradients, are left as they are."""
         assert self.state is not None
-        keep = (~reset).float()[:, None]
-        self.state = (self.state[0] * keep, self.state[1] * keep)
+        fresh = self.model.initial_state(len(idx), idx.device)
         if "burnin_obs" in info:
-            mask = info["burnin_mask"] & reset[:, None]
-            self.state = self.model.burn_in(info["burnin_obs"], mask, self.state)
+            fresh = self.model.burn_in(info["burnin_obs"], info["burnin_mask"], fresh)
+        self.state = (self.state[0].index_put((idx,), fresh[0]), self.state[1].index_put((idx,), fresh[1]))
 
     def rollout(self, horizon: int) -> Rollout:
         if self.obs is None:
             self.obs, info = self.env.reset()
-            self.state = self.model.initial_state(self.env.num_envs, self.obs.device)
-            self._after_reset(
-                info, info.get("reset", torch.ones(self.env.num_envs, dtype=torch.bool, device=self.obs.device))
-            )
+            n = self.env.num_envs
+            self.state = self.model.initial_state(n, self.obs.device)
+            self._restart(info, torch.arange(n, device=self.obs.device))
         assert self.state is not None
         acts, rews, ends, truncs, logits, values, final_values, observations = [], [], [], [], [], [], [], [self.obs]
         for _ in range(horizon):
             logits_t, value_t, self.state = self.model(self.obs, self.state)
             act = self.model.policy(logits_t.detach()).sample(self.generator)
             obs, rew, end, trunc, info = self.env.step(act)
-            reset = info["reset"]
+            reset, idx = info["reset"], info["reset_idx"]
             final_value = torch.zeros_like(value_t)
-            if info["any_reset"]:  # a host flag of the env: no device read
+            if len(idx):  # a shape, known on the host: no device read
                 with torch.no_grad():  # spec §6: value of the final observation, with the state before the reset
-                    _, v, _ = self.model(info["final_obs"], self.state)
-                final_value = torch.where(reset, v, final_value)
-                self._after_reset(info, reset)
+                    _, v, _ = self.model(info["final_obs"][idx], (self.state[0][idx], self.state[1][idx]))
+                final_value = final_value.index_put((idx,), v)
+                self._restart(info, idx)
             self.obs = obs
             acts.append(act), rews.append(rew), ends.append(end), truncs.append(trunc)
             logits.append(logits_t), values.append(value_t), final_values.append((final_value, reset))

@@ -10,11 +10,18 @@ recurrent policy can burn in (spec §6). Everything is batched over the envs on 
 
 Without a reward/termination model (a world model trained alone), rewards are 0 and envs end only at
 the horizon: the frames are imagined as usual.
+
+With ``contexts_ahead`` > 0, real contexts are drawn and burned in that many at a time, ahead of the
+resets that use them, instead of a few at each step (nearly every imagined step ends some env): one
+larger call of the reward/termination model instead of one per step. The store and the models do not
+change while the actor-critic imagines, so contexts drawn ahead are distributed as those drawn at the
+reset; only the order of the random draws differs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,6 +37,36 @@ from diamond.models.rew_end import LstmState, RewEndModel, class_reward
 ContextSource = Callable[[int], Batch]  # n → a Batch of n segments of the context length ("end" placement)
 
 
+@dataclass
+class Contexts:
+    """n real contexts: frames (n, K, C, H, W) in [-1, 1], actions, padding mask, and the reward/termination
+    model's LSTM state burned in over them ((1, n, D) each), if there is that model."""
+
+    obs: Tensor
+    act: Tensor
+    mask: Tensor
+    state: LstmState | None
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+    def split(self, n: int) -> tuple[Contexts, Contexts]:
+        """The first n contexts, and the rest."""
+        state = lambda rows: None if self.state is None else (self.state[0][:, rows], self.state[1][:, rows])  # noqa: E731
+        head, tail = slice(None, n), slice(n, None)
+        return (
+            Contexts(self.obs[head], self.act[head], self.mask[head], state(head)),
+            Contexts(self.obs[tail], self.act[tail], self.mask[tail], state(tail)),
+        )
+
+    def __add__(self, other: Contexts) -> Contexts:
+        state = None
+        if self.state is not None and other.state is not None:
+            state = (torch.cat((self.state[0], other.state[0]), 1), torch.cat((self.state[1], other.state[1]), 1))
+        cat = lambda a, b: torch.cat((a, b))  # noqa: E731
+        return Contexts(cat(self.obs, other.obs), cat(self.act, other.act), cat(self.mask, other.mask), state)
+
+
 class WorldModelEnv:
     def __init__(
         self,
@@ -40,9 +77,13 @@ class WorldModelEnv:
         horizon: int,
         sampler: SamplerConfig,
         generator: torch.Generator | None = None,
+        contexts_ahead: int = 0,
     ) -> None:
-        if num_envs < 1 or horizon < 1:
-            raise ValueError(f"WorldModelEnv: num_envs and horizon must be >= 1, got {num_envs} and {horizon}")
+        if num_envs < 1 or horizon < 1 or contexts_ahead < 0:
+            raise ValueError(
+                f"WorldModelEnv: num_envs and horizon must be >= 1 and contexts_ahead >= 0, got {num_envs}, "
+                f"{horizon} and {contexts_ahead}"
+            )
         self.denoiser = denoiser
         self.rew_end = rew_end
         self.contexts = contexts
@@ -52,14 +93,16 @@ class WorldModelEnv:
         self.horizon = horizon
         self.sampler = sampler
         self.generator = generator
+        self.contexts_ahead = contexts_ahead
         self.device = next(denoiser.parameters()).device
         self.obs: Tensor | None = None  # (N, K, C, H, W): the last K frames of each env
         self.act: Tensor | None = None  # (N, K[, A]): their actions; the last one is set by step()
         self.state: LstmState | None = None  # the reward/termination model's LSTM state
         self.steps = torch.zeros(num_envs, dtype=torch.long, device=self.device)
+        self._ahead: Contexts | None = None  # contexts drawn ahead, not used yet
 
-    def _new_contexts(self, n: int) -> tuple[Tensor, Tensor, Tensor, LstmState | None]:
-        """n real contexts: frames (n, K, C, H, W) in [-1, 1], actions, mask, and the burned-in LSTM state."""
+    def _draw(self, n: int) -> Contexts:
+        """n fresh real contexts, burned in."""
         batch = self.contexts(n).to(self.device)
         if batch.obs.shape[1] != self.context_length:
             raise ValueError(
@@ -68,19 +111,31 @@ class WorldModelEnv:
             )
         obs, act, mask = to_model_range(batch.obs), batch.act, batch.mask_padding
         if self.rew_end is None:
-            return obs, act, mask, None
+            return Contexts(obs, act, mask, None)
         # spec §5: burn in over the transitions inside the context (o_k, a_k, o_{k+1}), k < K − 1
         _, _, state = self.rew_end(obs[:, :-1], act[:, :-1], obs[:, 1:])
-        return obs, act, mask, state
+        return Contexts(obs, act, mask, state)
+
+    def _take(self, n: int) -> Contexts:
+        """n contexts for the envs being reset: drawn now, or from those drawn ahead."""
+        if self.contexts_ahead == 0:
+            return self._draw(n)
+        have = 0 if self._ahead is None else len(self._ahead)
+        if have < n:
+            fresh = self._draw(max(n - have, self.contexts_ahead))
+            self._ahead = fresh if self._ahead is None else self._ahead + fresh
+        assert self._ahead is not None
+        taken, self._ahead = self._ahead.split(n)
+        return taken
 
     @torch.no_grad()
     def reset(self) -> tuple[Tensor, dict[str, Any]]:
-        obs, act, mask, state = self._new_contexts(self.num_envs)
-        self.obs, self.act, self.state = obs, act.clone(), state
+        ctx = self._take(self.num_envs)
+        self.obs, self.act, self.state = ctx.obs, ctx.act.clone(), ctx.state
         self.steps.zero_()
-        return obs[:, -1], {
-            "burnin_obs": obs[:, :-1],
-            "burnin_mask": mask[:, :-1],
+        return ctx.obs[:, -1], {
+            "burnin_obs": ctx.obs[:, :-1],
+            "burnin_mask": ctx.mask[:, :-1],
             "reset": torch.ones(self.num_envs, dtype=torch.bool, device=self.device),
         }
 
@@ -111,18 +166,12 @@ class WorldModelEnv:
         self.act = slide(self.act, torch.zeros_like(self.act[:, 0]))
         done = end | trunc
         idx = done.nonzero().squeeze(1)  # the one read on the host per step: which envs need new contexts
-        info: dict[str, Any] = {"final_obs": next_obs, "reset": done, "any_reset": len(idx) > 0}
-        obs = next_obs
+        info: dict[str, Any] = {"final_obs": next_obs, "reset": done, "reset_idx": idx}
         if len(idx):
-            ctx_obs, ctx_act, ctx_mask, ctx_state = self._new_contexts(len(idx))
-            self.obs[idx], self.act[idx] = ctx_obs, ctx_act
-            if self.state is not None and ctx_state is not None:
-                self.state[0][:, idx], self.state[1][:, idx] = ctx_state
+            ctx = self._take(len(idx))
+            self.obs[idx], self.act[idx] = ctx.obs, ctx.act
+            if self.state is not None and ctx.state is not None:
+                self.state[0][:, idx], self.state[1][:, idx] = ctx.state
             self.steps[idx] = 0
-            obs = torch.where(done[:, None, None, None], self.obs[:, -1], next_obs)
-            burnin = torch.zeros_like(self.obs[:, :-1])
-            burnin[idx] = ctx_obs[:, :-1]
-            burnin_mask = torch.zeros(self.num_envs, self.context_length - 1, dtype=torch.bool, device=self.device)
-            burnin_mask[idx] = ctx_mask[:, :-1]
-            info["burnin_obs"], info["burnin_mask"] = burnin, burnin_mask
-        return obs, rew, end, trunc, info
+            info["burnin_obs"], info["burnin_mask"] = ctx.obs[:, :-1], ctx.mask[:, :-1]
+        return self.obs[:, -1], rew, end, trunc, info

@@ -113,14 +113,16 @@ class AgentTraining:
         k = self.cfg.denoiser.net.num_steps_conditioning
         self.denoiser.eval()
         self.rew_end.eval()
+        num_envs = num_envs or self.batch_imagination
         return WorldModelEnv(
             self.denoiser,
             self.rew_end,
             lambda n: sampler.sample(n, k, "end"),
-            num_envs or self.batch_imagination,
+            num_envs,
             im.horizon,
             self.cfg.sampler,
             generator=self.gen_imagine,
+            contexts_ahead=num_envs,  # one burn-in call per num_envs resets, not one per imagined step
         )
 
     def rollout_runner(self, env: TensorEnv, keep_obs: bool = False) -> RolloutRunner:
