@@ -1,4 +1,5 @@
-"""A tiny agent (random weights) and real MinAtar contexts to imagine from, one per test module."""
+"""A tiny agent (random weights) and real MinAtar contexts to imagine from, one per test module; and its
+reward/termination model made to end every imagined episode, for the tests that need every env to end."""
 
 import numpy as np
 import pytest
@@ -23,3 +24,18 @@ def setup():
     Collector(env, episodes, RandomPolicy(env.action_space, 0), seed=0).collect(300)
     agent = AgentTraining(cfg, torch.device("cpu"))
     return cfg, agent, SegmentSampler(episodes, np.random.default_rng(0), static=True)
+
+
+@pytest.fixture
+def certain_end(setup):
+    """The reward/termination model's head made to sample "end" for every env, restored afterwards."""
+    _, agent, _ = setup
+    head = agent.rew_end.head
+    saved = {k: v.clone() for k, v in head.state_dict().items()}
+    with torch.no_grad():  # hidden units all SiLU(1) > 0, and only the "end" logit weighs them
+        head[0].weight.zero_()
+        head[0].bias.fill_(1.0)
+        head[2].weight.zero_()
+        head[2].weight[-1] = 100.0
+    yield
+    head.load_state_dict(saved)

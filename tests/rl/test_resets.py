@@ -27,21 +27,6 @@ class Recorded:
         return torch.cat([b.act for b in self.batches])
 
 
-@pytest.fixture
-def certain_end(setup):
-    """The reward/termination model's head made to sample "end" for every env, restored afterwards."""
-    _, agent, _ = setup
-    head = agent.rew_end.head
-    saved = {k: v.clone() for k, v in head.state_dict().items()}
-    with torch.no_grad():  # hidden units all SiLU(1) > 0, and only the "end" logit weighs them
-        head[0].weight.zero_()
-        head[0].bias.fill_(1.0)
-        head[2].weight.zero_()
-        head[2].weight[-1] = 100.0
-    yield
-    head.load_state_dict(saved)
-
-
 def env_with(agent, cfg, source, num_envs, ahead):
     from diamond.rl.world_model_env import WorldModelEnv
 
