@@ -145,7 +145,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         progress=lambda m: print(m, file=sys.stderr),
         layouts=args.layout or ["contiguous", "channels_last"],
-        precisions=args.precision or ["float32"],
+        precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
         compile_too=args.compile,
         **preset_sizes(args.preset),
     )
@@ -170,6 +170,7 @@ def cmd_engine_fps(args: argparse.Namespace) -> int:
         args.json,
         log=lambda m: print(m, file=sys.stderr, flush=True),
         layouts=args.layout or ["contiguous", "channels_last"],
+        precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
     )
     return 0
 
@@ -420,7 +421,9 @@ def cmd_play_engine(args: argparse.Namespace) -> int:
     from diamond.play.engine_launch import open_engine, play_engine_desktop
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log, layout=args.layout)
+    engine, spawns = open_engine(
+        args.checkpoint, args.from_hub, args.spawn, args.device, log, layout=args.layout, precision=args.precision
+    )
     result = play_engine_desktop(
         engine,
         spawns,
@@ -442,7 +445,9 @@ def cmd_play_engine_web(args: argparse.Namespace) -> int:
     from diamond.play.engine_launch import open_engine, play_engine_web
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    engine, spawns = open_engine(args.checkpoint, args.from_hub, args.spawn, args.device, log=log, layout=args.layout)
+    engine, spawns = open_engine(
+        args.checkpoint, args.from_hub, args.spawn, args.device, log, layout=args.layout, precision=args.precision
+    )
     play_engine_web(engine, spawns, _engine_session_args(args), args.host, args.port, args.fps, log=log)
     return 0
 
@@ -697,7 +702,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=["float32", "bfloat16", "float16"],
         help="precision of a variant: float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default "
-        "float32); each is measured in every --layout, with its quality against the float32 baseline",
+        "float32, and bfloat16 where the device computes in it: CUDA, or a CPU with AVX-512 BF16 or AMX); each "
+        "is measured in every --layout, with its quality against the float32 baseline",
     )
     sp.add_argument(
         "--compile",
@@ -728,6 +734,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=["contiguous", "channels_last"],
         help="memory layout of the weights (repeatable; default: both, contiguous first)",
+    )
+    sp.add_argument(
+        "--precision",
+        action="append",
+        choices=["float32", "bfloat16", "float16"],
+        help="float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default float32, and bfloat16 where "
+        "the device computes in it), each in every --layout, with its first frames against the first entry's",
     )
     sp.add_argument("--json", help="also write the figures and the machine to this JSON file")
     sp.set_defaults(func=cmd_engine_fps)
@@ -889,6 +902,13 @@ def build_parser() -> argparse.ArgumentParser:
             default="channels_last",
             choices=["channels_last", "contiguous"],
             help="memory layout of the weights (default channels_last: the faster one measured, same frames)",
+        )
+        sp.add_argument(
+            "--precision",
+            default="float32",
+            choices=["float32", "bfloat16", "float16"],
+            help="arithmetic of each step: float32 (default) or autocast to bfloat16 / float16 (CUDA); "
+            "`diamond engine-fps` measures the speed and the frames' difference of each",
         )
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--device", default="auto")

@@ -190,9 +190,28 @@ def test_bfloat16_yardsticks_only_where_native_or_asked_for() -> None:
     out = run_benchmark(**common, image_size=16, matmul_size=32, progress=messages.append)
     assert "matmul_float32" in out["limits"] and "conv_float32" in out["limits"]
     assert ("matmul_bfloat16" in out["limits"]) == out["native_bfloat16"]
-    assert [v["name"] for v in out["variants"]] == ["float32 contiguous"]
+    # without --precision: float32, and bfloat16 where the device computes in it
+    native = ["bfloat16 contiguous"] if out["native_bfloat16"] else []
+    assert [v["name"] for v in out["variants"]] == ["float32 contiguous", *native]
     if not out["native_bfloat16"]:
         assert "No bfloat16 yardsticks" in format_report(out)
+
+
+def test_each_variant_is_a_fraction_of_the_yardsticks_of_its_own_precision(result: dict) -> None:
+    limits = result["limits"]
+    for v in result["variants"]:
+        own = v["precision"]
+        for phase in PHASES:
+            figures = v[phase]
+            assert figures["yardstick_precision"] == own, (v["name"], phase)
+            for kind in ("matmul", "conv"):
+                expected = figures["gflops"] / limits[f"{kind}_{own}"]["gflops"]
+                assert figures[f"fraction_of_{kind}"] == pytest.approx(expected), (v["name"], phase, kind)
+            # the FMA peak computed is float32's; bfloat16's dot-product instructions have another one
+            assert (figures["fraction_of_fma_peak"] is None) == (own != "float32" or "fma_peak_float32" not in limits)
+    row = next(line for line in format_report(result).splitlines() if line.startswith("bfloat16 channels_last"))
+    bf16 = next(v for v in result["variants"] if v["name"] == "bfloat16 channels_last")
+    assert f"{bf16['imagine']['fraction_of_conv']:.2f} bfloat16" in row
 
 
 def test_report_warns_when_other_processes_were_busy(result: dict) -> None:
@@ -210,7 +229,9 @@ def test_report_explains_kernel_time(result: dict) -> None:
 @pytest.mark.skipif(cpp_compiler() is None, reason="torch.compile on a CPU needs a C++ compiler")
 def test_a_compiled_variant_reports_its_compile_time_and_break_even() -> None:
     common = dict(device="cpu", repeats=1, warmup=0, denoiser_cfg=TINY, train_batch=1, imagine_batch=2)
-    out = run_benchmark(**common, image_size=16, matmul_size=32, layouts=["contiguous"], compile_too=True)
+    out = run_benchmark(
+        **common, image_size=16, matmul_size=32, layouts=["contiguous"], precisions=["float32"], compile_too=True
+    )
     eager, compiled = out["variants"]
     assert (eager["name"], compiled["name"]) == ("float32 contiguous", "float32 contiguous compiled")
     assert not eager["compiled"] and compiled["compiled"]

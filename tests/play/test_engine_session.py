@@ -146,6 +146,36 @@ def test_the_channels_last_layout_plays_the_same_frames(engine, spawns):
         set_layout(engine, "nhwc")
 
 
+def test_bfloat16_steps_compute_in_bfloat16_and_play_nearly_the_same_frames(engine, engine_checkpoint, spawns):
+    import copy
+
+    from diamond.benchmark.speed import wake_zero_layers
+    from diamond.play.engine_launch import open_engine
+
+    plain = wake_zero_layers(copy.deepcopy(engine))  # else both precisions return the same frames
+    half = copy.deepcopy(plain)
+    half.precision = "bfloat16"
+    dtypes = []
+    convs = [m for m in half.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks = [c.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype)) for c in convs]
+    a_session, b_session = EngineSession(plain, spawns, seed=5), EngineSession(half, spawns, seed=5)
+    changed = []
+    for held, dx in ((["w"], 0.0), (["a", "lmb"], 300.0)):
+        a, b = a_session.step(held, dx=dx), b_session.step(held, dx=dx)
+        assert b.full.dtype == np.uint8 and b_session.state.full_res.dtype == torch.float32
+        differ = np.abs(a.full.astype(int) - b.full.astype(int))
+        changed.append((differ > 0).mean())
+        assert differ.max() <= 16, differ.max()  # rounding of 8 mantissa bits, never another frame
+    assert 0 < max(changed) < 0.5
+    for h in hooks:
+        h.remove()
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # every convolution of both models
+    loaded, _ = open_engine(str(engine_checkpoint), None, str(spawns[0].parent), "cpu", precision="bfloat16")
+    assert loaded.precision == "bfloat16"
+    with pytest.raises(InvalidValue, match="--precision 'float16' is for CUDA devices; on cpu use 'bfloat16'"):
+        open_engine(str(engine_checkpoint), None, str(spawns[0].parent), "cpu", precision="float16")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_the_engine_player_steps_on_cuda(engine, spawns):
     import copy

@@ -4,6 +4,10 @@ next 30×56 frame, then the upsampler's 150×280 frame) at batch 1, in both samp
 Each step is timed in its two parts, the same two calls as ``Engine.step``, and the state advances after
 each step as in play. Figures are medians over ``steps`` timed steps after ``warmup`` steps; frames per
 second is 1 / the median step time.
+
+Each engine is timed in every memory layout × precision asked for (float32, or autocast to bfloat16 /
+float16 with the float32 weights); every variant's first full-resolution frame of each setting, from the
+same state and noise, is compared with the engine's first variant's (8-bit pixels that differ, PSNR).
 """
 
 from __future__ import annotations
@@ -21,14 +25,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from diamond.benchmark.speed_report import device_name, fmt
+from diamond.benchmark.engine_speed_report import format_engine_speed
+from diamond.benchmark.limits import default_precisions
+from diamond.benchmark.speed import wake_zero_layers
+from diamond.benchmark.speed_report import device_name
 from diamond.benchmark.timing import CpuUsage, sync
 from diamond.configs.engine import SAMPLING_SETTINGS, EngineConfig
 from diamond.configs.presets import engine_config
 from diamond.configs.schema import to_dict
 from diamond.data.hdf5_episodes import FULL_RES, LOW_RES
-from diamond.devices import check_layout, resolve_device, set_layout
+from diamond.devices import autocast, check_layout, check_precision, resolve_device, set_layout
 from diamond.errors import InvalidValue
+from diamond.imaging import psnr, to_uint8
 from diamond.models.engine import Engine, EngineState
 
 # The engines of ``--preset``: the presets of ``diamond train-engine`` with random weights.
@@ -77,8 +85,10 @@ def time_engine(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     name: str = "engine",
-) -> dict[str, Any]:
-    """Seconds per ``Engine.step`` (and per part) in each sampling setting; a JSON-serialisable dict."""
+    precision: str = "float32",
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Seconds per ``Engine.step`` (and per part) in each sampling setting, computed in ``precision``
+    (``devices.autocast``): a JSON-serialisable dict; and each setting's first full-resolution frame (8-bit)."""
     for flag, value, low in (("steps", steps, 1), ("warmup", warmup, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidValue(f"--{flag} {value!r} is invalid; expected an integer >= {low}")
@@ -92,14 +102,16 @@ def time_engine(
         "config": {"dynamics": to_dict(engine.cfg.dynamics.net), "upsampler": to_dict(engine.cfg.upsampler.net)},
         "steps": steps,
         "warmup": warmup,
+        "precision": precision,
         "settings": {},
     }
+    first: dict[str, torch.Tensor] = {}
     for setting in SAMPLING_SETTINGS:
         sampling = engine.cfg.sampling(setting)
         gen = torch.Generator(device=dev).manual_seed(seed)
         s, parts = start, {"dynamics": [], "upsampler": []}
         usage = None
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(dev, precision):
             for i in range(warmup + steps):
                 if i == warmup:
                     usage = CpuUsage(steps)
@@ -111,14 +123,16 @@ def time_engine(
                 full, _ = engine.upsampler.upsample(s.full_res, low, sampling.upsampler, generator=gen)
                 sync(dev)
                 t2 = time.perf_counter()
-                s = Engine.advance(s, low, full, s.act[:, -1])
+                if i == 0:
+                    first[setting] = to_uint8(full.float()).cpu()
+                s = Engine.advance(s, low.float(), full.float(), s.act[:, -1])
                 if i >= warmup:
                     parts["dynamics"].append(t1 - t0)
                     parts["upsampler"].append(t2 - t1)
                 kind = "warm-up" if i < warmup else "timed"
                 say(f"{name} {setting}: {kind} step {i + 1}/{warmup + steps} {t2 - t0:.3f} s")
         out["settings"][setting] = _setting_figures(sampling, parts, usage.read() if usage else {})
-    return out
+    return out, first
 
 
 def _setting_figures(sampling, parts: dict[str, list[float]], usage: dict[str, Any]) -> dict[str, Any]:
@@ -153,40 +167,40 @@ def engine_speed(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     layouts: Sequence[str] = ("contiguous",),
+    precisions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The machine and the timings of each engine (all on one device) in each memory layout of its weights
-    (``devices.LAYOUTS``); entries are named ``<engine>`` for the first layout, ``<engine>/<layout>`` after."""
+    (``devices.LAYOUTS``) and each precision (None: ``limits.default_precisions``); entries are named
+    ``<engine>``, then ``/<layout>`` unless it is the first layout and ``/<precision>`` unless float32. Each
+    has its ``quality`` against the engine's first entry (from the same state and noise)."""
+    dev = engines[0].engine.device
+    precisions = default_precisions(dev) if precisions is None else list(precisions)
     for layout in layouts:  # all checked before the first (long) timing
         check_layout(layout)
-    result: dict[str, Any] = {"machine": machine_info(engines[0].engine.device), "engines": {}}
+    for precision in precisions:
+        check_precision(precision, dev, "engine-fps --precision")
+    result: dict[str, Any] = {"machine": machine_info(dev), "engines": {}}
     for item in engines:
-        for i, layout in enumerate(layouts):
-            name = item.name if i == 0 else f"{item.name}/{layout}"
-            engine = set_layout(item.engine, layout)
-            timed = time_engine(engine, item.state, steps, warmup, seed, progress, name)
-            result["engines"][name] = {"source": item.source, "layout": layout, **timed}
+        reference = None
+        for precision in precisions:
+            for i, layout in enumerate(layouts):
+                name = item.name + f"/{layout}" * (i > 0) + f"/{precision}" * (precision != "float32")
+                engine = set_layout(item.engine, layout)
+                timed, first = time_engine(engine, item.state, steps, warmup, seed, progress, name, precision)
+                reference = reference or first
+                quality = {s: frame_difference(first[s], reference[s]) for s in first}
+                result["engines"][name] = {"source": item.source, "layout": layout, **timed, "quality": quality}
     return result
 
 
-def format_engine_speed(result: dict[str, Any]) -> str:
-    m = result["machine"]
-    lines = [
-        f"engine speed on {m['device']} ({m['device_name']}), torch {m['torch']}, {m['threads']} threads; "
-        "batch 1, one step = dynamics 30x56 + upsampler 150x280",
-        f"{'engine':<26} {'params':>8} {'setting':<15} {'fps':>8} {'step s':>8} {'dynamics s':>11} {'upsampler s':>12}",
-    ]
-    for name, e in result["engines"].items():
-        params = f"{(e['params']['dynamics'] + e['params']['upsampler']) / 1e6:.1f}M"
-        for setting, f in e["settings"].items():
-            lines.append(
-                f"{name:<26} {params:>8} {setting:<15} {fmt(f['fps']):>8} {fmt(f['median_step_s']):>8} "
-                f"{fmt(f['dynamics']['median_s']):>11} {fmt(f['upsampler']['median_s']):>12}"
-            )
-    shares = [f.get("other_cpu_share") for e in result["engines"].values() for f in e["settings"].values()]
-    shares = [s for s in shares if s is not None]
-    if shares:
-        lines.append(f"other processes used up to {max(shares):.0%} of the machine's CPU time while timing")
-    return "\n".join(lines)
+def frame_difference(frame: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+    """The share of 8-bit values of ``frame`` that differ from ``reference``'s, the largest difference, PSNR."""
+    diff = (frame.int() - reference.int()).abs()
+    return {
+        "changed_pixel_fraction": float((diff > 0).float().mean()),
+        "max_pixel_difference": int(diff.max()),
+        "psnr_db": psnr(frame, reference),
+    }
 
 
 def load_timed_engines(
@@ -215,7 +229,8 @@ def load_timed_engines(
     out = []
     for size in sizes:
         torch.manual_seed(0)
-        out.append(TimedEngine(size, Engine(SIZES[size]()).to(device), f"random weights, {size} networks"))
+        engine = wake_zero_layers(Engine(SIZES[size]())).to(device)
+        out.append(TimedEngine(size, engine, f"random weights, {size} networks"))
     return out
 
 
@@ -229,6 +244,7 @@ def engine_fps_command(
     json_path: str | None,
     log: Callable[[str], None],
     layouts: Sequence[str] = ("contiguous",),
+    precisions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """`diamond engine-fps`: time, print the table, write the JSON."""
     from diamond.fileio import write_json_atomically
@@ -237,7 +253,7 @@ def engine_fps_command(
         raise InvalidValue("pass one of --checkpoint, --from-hub and --preset")
     dev = resolve_device(device)
     engines = load_timed_engines(checkpoint, from_hub, sizes or list(SIZES), dev, log)
-    result = engine_speed(engines, steps, warmup, progress=log, layouts=layouts)
+    result = engine_speed(engines, steps, warmup, progress=log, layouts=layouts, precisions=precisions)
     print(format_engine_speed(result))
     if json_path:
         write_json_atomically(json_path, result)

@@ -152,7 +152,7 @@ def time_phases(
     repeats: int,
     warmup: int,
     flops: dict[str, int],
-    yardsticks: dict[str, float | None],
+    yardsticks: dict[str, Any],
     say: Callable[[str], None],
 ) -> dict[str, dict[str, Any]]:
     """Each phase's timings, FLOP rate, fractions of the yardsticks and peak memory for ``variant``.
@@ -211,17 +211,19 @@ def _timed(name, fn, batch: int, dev, repeats: int, warmup: int, flops, say, com
     return {**out, "times_s": times, **usage}
 
 
-def _phase(
-    timed: dict[str, Any], flops: int, yardsticks: dict[str, float | None], memory: PeakMemory
-) -> dict[str, Any]:
+def _phase(timed: dict[str, Any], flops: int, yardsticks: dict[str, Any], memory: PeakMemory) -> dict[str, Any]:
+    """A phase's figures; ``yardsticks`` (``speed.own_yardsticks``): the rates its GFLOP/s is a fraction of,
+    and the precision they were measured in."""
     median = statistics.median(timed["times_s"])
     gflops = flops / median / 1e9
+    rates = {name: limit for name, limit in yardsticks.items() if name != "precision"}
     return {
         "median_s": median,
         **timed,
         "gflop_per_iter": flops / 1e9,
         "gflops": gflops,
-        **{f"fraction_of_{name}": None if limit is None else gflops / limit for name, limit in yardsticks.items()},
+        **{f"fraction_of_{name}": None if limit is None else gflops / limit for name, limit in rates.items()},
+        "yardstick_precision": yardsticks["precision"],
         **memory.read(),
     }
 

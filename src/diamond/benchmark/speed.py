@@ -45,7 +45,7 @@ def run_benchmark(
     matmul_size: int | None = None,
     seed: int = 0,
     layouts: Sequence[str] = ("contiguous",),
-    precisions: Sequence[str] = ("float32",),
+    precisions: Sequence[str] | None = None,
     compile_too: bool = False,
 ) -> dict[str, Any]:
     """Measure the three phases on ``device`` ("auto": cuda if available, else cpu); a JSON-serialisable dict.
@@ -69,6 +69,10 @@ def run_benchmark(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidValue(f"run_benchmark: {name}={value!r} is invalid; expected an integer >= {low}")
     dev = resolve_device(device, where="run_benchmark: device")
+    description = limits.cpu_description() if dev.type == "cpu" else None
+    native_bf16 = limits.native_bfloat16(dev, description)
+    if precisions is None:
+        precisions = limits.default_precisions(dev)
     todo = phases.variants(list(layouts), list(precisions), dev, compile_too)
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
@@ -82,21 +86,16 @@ def run_benchmark(
     result["config"]["variants"] = [v.name for v in todo]
 
     # The yardsticks, measured (and on a CPU computed) in this run on this device.
-    description = limits.cpu_description() if dev.type == "cpu" else None
-    result["native_bfloat16"] = limits.native_bfloat16(dev, description)
-    bf16 = result["native_bfloat16"] or any(v.precision == "bfloat16" for v in todo)
+    result["native_bfloat16"] = native_bf16
+    bf16 = native_bf16 or any(v.precision == "bfloat16" for v in todo)
     say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32{' and bfloat16' * bf16}, on {dev}")
     result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, bf16, description)
     if description is not None:
         result["cpu_bf16_instructions"] = description["bf16_instructions"]
-    yardsticks = {
-        "matmul": result["limits"]["matmul_float32"]["gflops"],
-        "conv": result["limits"]["conv_float32"]["gflops"],
-        "fma_peak": result["limits"].get("fma_peak_float32", {}).get("gflops"),
-    }
     flops: dict[str, int] = {}
     result["variants"], reference = [], None
     for variant in todo:  # timed first: a compiled variant's first calls then compile with cold caches
+        yardsticks = own_yardsticks(result["limits"], variant.precision)
         timed = phases.time_phases(work, variant, repeats, warmup, flops, yardsticks, _prefixed(say, variant))
         say(f"variant {variant.name}: quality against {phases.BASELINE.name} from the same noise")
         outputs, measured = phases.quality(work, variant, reference)
@@ -105,6 +104,19 @@ def run_benchmark(
     result.update({phase: result["variants"][0][phase] for phase in phases.PHASES})
     _compare_with_baseline(result)
     return result
+
+
+def own_yardsticks(measured: dict[str, dict[str, Any]], precision: str) -> dict[str, Any]:
+    """What a variant computing in ``precision`` is a fraction of: the matmul and convolution rates measured in
+    that precision where they were (else the float32 ones; ``precision`` names which), and the float32 FMA
+    peak for float32 only (bfloat16's dot-product instructions have another peak, not computed)."""
+    own = precision if f"matmul_{precision}" in measured else "float32"
+    return {
+        "precision": own,
+        "matmul": measured[f"matmul_{own}"]["gflops"],
+        "conv": measured[f"conv_{own}"]["gflops"],
+        "fma_peak": measured.get("fma_peak_float32", {}).get("gflops") if own == "float32" else None,
+    }
 
 
 def _compare_with_baseline(result: dict[str, Any]) -> None:
@@ -145,11 +157,7 @@ def _workload(cfg, dev, train_batch, imagine_batch, image_size, num_targets, sam
     generator = torch.Generator(device=dev).manual_seed(seed)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        denoiser = make_denoiser(cfg).to(dev)
-        with torch.no_grad():  # the zero-initialised layers (the output, each block's last conv) too: else the
-            for p in denoiser.parameters():  # output ignores most of the network and every variant matches
-                if p.dim() > 1 and not p.any():
-                    p.normal_(0, 0.02)
+        denoiser = wake_zero_layers(make_denoiser(cfg).to(dev))
     net = cfg.net
 
     def frames(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,6 +171,17 @@ def _workload(cfg, dev, train_batch, imagine_batch, image_size, num_targets, sam
     k = net.num_steps_conditioning
     samples = {"imagine": frames(imagine_batch, k), "latency": frames(1, k)}
     return phases.Workload.of(denoiser, (train_obs, train_act, train_mask), samples, sampler, OptimizerConfig(), seed)
+
+
+def wake_zero_layers(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its zero-initialised weights (a denoiser's output layer, each block's last convolution)
+    drawn like the others at a small scale: with random weights otherwise, the output would ignore most of the
+    network, and every layout and precision would make the same frames. Uses the global RNG."""
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.dim() > 1 and not p.any():
+                p.normal_(0, 0.02)
+    return module
 
 
 def _header(dev, cfg, work: phases.Workload, repeats, warmup, n_mm, image_size, num_targets) -> dict[str, Any]:

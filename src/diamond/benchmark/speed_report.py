@@ -118,7 +118,16 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
     entries = result.get("variants", [])
     if len(entries) < 2:
         return []
-    head = ("variant", "train samples/s", "imagine frames/s", "latency ms", "changed pixels", "PSNR", "loss diff")
+    head = (
+        "variant",
+        "train samples/s",
+        "imagine frames/s",
+        "latency ms",
+        "train, imagine: of conv",
+        "changed pixels",
+        "PSNR",
+        "loss diff",
+    )
     table = [head]
     for entry in entries:
         rel, q = entry["relative_to_baseline"], entry["quality"]
@@ -129,6 +138,7 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
                 f"{fmt(entry['train']['samples_per_s'])} ({rel['train_samples_per_s']:.2f}x)",
                 f"{fmt(entry['imagine']['frames_per_s'])} ({rel['imagine_frames_per_s']:.2f}x)",
                 f"{fmt(entry['latency']['ms'])} ({rel['latency_ms']:.2f}x)",
+                _of_conv(entry),
                 "-" if "changed_pixel_fraction" not in q else f"{q['changed_pixel_fraction']:.2%}",
                 "-" if psnr_db is None else "identical" if math.isinf(psnr_db) else f"{psnr_db:.1f} dB",
                 "-" if "train_loss_relative_difference" not in q else f"{q['train_loss_relative_difference']:.1e}",
@@ -143,7 +153,8 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
         "Variants (same run, same weights and inputs): speed as a multiple of the baseline's (latency: its ms, "
         "lower is better); changed pixels and PSNR compare the 8-bit frames imagined at the imagination batch "
         "with the baseline's from the same noise; loss diff is the relative difference of the training loss on "
-        "the same batch."
+        'the same batch. "of conv": the phase\'s GFLOP/s as a fraction of the 3x3 convolution rate measured above '
+        "in the variant's own precision."
     ]
     if result.get("native_bfloat16") is False and any(e["precision"] == "bfloat16" for e in entries):
         notes.append(
@@ -151,6 +162,12 @@ def _variant_lines(result: dict[str, Any]) -> list[str]:
             "to and from float32 in software, so bfloat16 is slower here than float32."
         )
     return [*lines, *notes, *_compile_lines(entries), ""]
+
+
+def _of_conv(entry: dict[str, Any]) -> str:
+    """Training's and imagination's fractions of the convolution yardstick of the variant's precision."""
+    train, imagine = entry["train"], entry["imagine"]
+    return f"{train['fraction_of_conv']:.2f}, {imagine['fraction_of_conv']:.2f} {imagine['yardstick_precision']}"
 
 
 def _compile_lines(entries: list[dict[str, Any]]) -> list[str]:

@@ -188,8 +188,10 @@ class ComputeConfig:
     - ``precision``: the arithmetic of the training updates, the imagination inside them included:
       ``float32``, or autocast to ``bfloat16`` (or ``float16`` on CUDA, with a loss scaler) around the forward
       passes and losses, the weights, gradients and AdamW states staying float32. Collection and evaluation
-      act in float32. float32 by default: on a CPU without native bfloat16 (AVX-512 BF16 or AMX) bfloat16 is
-      emulated and far slower, and no GPU has measured it yet (``diamond bench --precision`` does);
+      act in float32. float32 by default, the spec's arithmetic: on a CPU without native bfloat16 (AVX-512
+      BF16 or AMX) bfloat16 is emulated and far slower; with AVX-512 BF16 it trains the paper-size denoiser
+      about 1.9× faster but not the ``cpu`` preset's small networks (README, "Measured numbers"); no GPU has
+      measured it yet (``diamond bench`` does);
     - ``compile``: ``torch.compile`` every denoiser network of the run (the world model's; the engine's
       dynamics and upsampler), static shapes: the first training update, held-out evaluation and imagined
       step each compile a graph (about 90 s in all at the ``cpu`` preset's size with inductor's cache cold,

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from diamond.configs.engine import EngineConfig, EngineSamplingConfig
+from diamond.devices import autocast
 from diamond.models.diffusion.denoiser import Denoiser
 from diamond.models.diffusion.formulations import slide
 from diamond.models.diffusion.upsampler import Upsampler
@@ -32,6 +33,9 @@ class Engine(nn.Module):
         self.cfg = cfg
         self.dynamics = Denoiser(cfg.dynamics)
         self.upsampler = Upsampler(cfg.upsampler)
+        # the arithmetic of ``step`` (``devices.PRECISIONS``): float32, or autocast around both models with the
+        # weights as they are; frames come out in float32 either way
+        self.precision = "float32"
 
     @property
     def device(self) -> torch.device:
@@ -41,10 +45,12 @@ class Engine(nn.Module):
     def step(
         self, state: EngineState, setting: EngineSamplingConfig, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
-        """The next (B, C, h, w) low-resolution and (B, C, H, W) full-resolution frames, in [-1, 1]."""
-        low, _ = self.dynamics.sample_next_obs(state.low_res, state.act, setting.dynamics, generator=generator)
-        full, _ = self.upsampler.upsample(state.full_res, low, setting.upsampler, generator=generator)
-        return low, full
+        """The next (B, C, h, w) low-resolution and (B, C, H, W) full-resolution frames, in [-1, 1], computed in
+        ``self.precision``."""
+        with autocast(self.device, self.precision):
+            low, _ = self.dynamics.sample_next_obs(state.low_res, state.act, setting.dynamics, generator=generator)
+            full, _ = self.upsampler.upsample(state.full_res, low.float(), setting.upsampler, generator=generator)
+        return low.float(), full.float()
 
     @staticmethod
     def advance(state: EngineState, low: Tensor, full: Tensor, next_act: Tensor) -> EngineState:

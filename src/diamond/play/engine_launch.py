@@ -23,10 +23,15 @@ def open_engine(
     device: str,
     log: Callable[[str], None] = print,
     layout: str = "channels_last",
+    precision: str = "float32",
 ) -> tuple[Engine, list[Path]]:
     """The engine of ``checkpoint`` (or the authors' ``from_hub`` one, with its spawn points unless ``spawn``
-    names others) on ``device`` with its weights in memory ``layout``, and the spawn-point folders."""
-    from diamond.devices import resolve_device, set_layout
+    names others) on ``device`` with its weights in memory ``layout``, stepping in ``precision``, and the
+    spawn-point folders."""
+    from diamond.devices import check_precision, resolve_device, set_layout
+
+    dev = resolve_device(device)
+    check_precision(precision, dev, "--precision")  # before a (large) download or load
 
     if (checkpoint is None) == (from_hub is None):
         raise ConfigError("give exactly one of --checkpoint PATH and --from-hub csgo")
@@ -43,7 +48,8 @@ def open_engine(
             "--spawn DIR is needed with --checkpoint: a folder of spawn points (make them from a dataset's "
             "held-out episodes with `diamond make-spawns DATASET DIR`)"
         )
-    engine = set_layout(load_engine(path, resolve_device(device)), layout)
+    engine = set_layout(load_engine(path, dev), layout)
+    engine.precision = precision
     space = engine.cfg.dynamics.net.action_space
     if (space.kind, space.size) != (csgo_action_space().kind, csgo_action_space().size):
         raise ConfigError(
@@ -81,6 +87,7 @@ def play_engine_desktop(
         "model_fps_median": 1.0 / statistics.median(steps) if steps else 0.0,
         "setting": session.setting,
         "denoising_steps": list(session.frame.denoising_steps) if session.frame else None,
+        "precision": engine.precision,
     }
 
 
