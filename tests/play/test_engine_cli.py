@@ -29,9 +29,21 @@ def test_spawns_from_a_dataset_then_play_in_a_window(engine_dataset, engine_chec
 
     shot, result = tmp_path / "shot.png", tmp_path / "play.json"
     args = ["--checkpoint", engine_checkpoint, "--spawn", tmp_path / "spawn", "--device", "cpu", "--frames", 3]
-    ok("play-engine", *args, "--screenshot", shot, "--json", result, "--record", tmp_path / "rec")
+    ok(
+        "play-engine",
+        *args,
+        "--screenshot",
+        shot,
+        "--json",
+        result,
+        "--record",
+        tmp_path / "rec",
+        "--precision",
+        "bfloat16",
+    )
     played = json.loads(result.read_text())
     assert played["frames"] == 3 and played["setting"] == "fast" and played["model_fps_median"] > 0
+    assert played["precision"] == "bfloat16"
     assert shot.stat().st_size > 0
     assert (tmp_path / "rec" / "train" / "full_res").is_dir()
 
