@@ -12,6 +12,10 @@ from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
 from diamond.studies.command import add_parser as study_parser
 
+# ``devices.PRECISIONS`` and ``devices.LAYOUTS`` by name, so that parsing a command imports no torch
+# (tests/cli/test_cli.py checks that they agree)
+PRECISION_NAMES = ("float32", "bfloat16", "float16")
+LAYOUT_NAMES = ("contiguous", "channels_last")
 DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}
 
 
@@ -144,7 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         device=args.device,
         repeats=args.repeats,
         progress=lambda m: print(m, file=sys.stderr),
-        layouts=args.layout or ["contiguous", "channels_last"],
+        layouts=args.layout or list(LAYOUT_NAMES),
         precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
         compile_too=args.compile,
         **preset_sizes(args.preset),
@@ -169,7 +173,7 @@ def cmd_engine_fps(args: argparse.Namespace) -> int:
         args.warmup,
         args.json,
         log=lambda m: print(m, file=sys.stderr, flush=True),
-        layouts=args.layout or ["contiguous", "channels_last"],
+        layouts=args.layout or list(LAYOUT_NAMES),
         precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
     )
     return 0
@@ -694,13 +698,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--layout",
         action="append",
-        choices=["contiguous", "channels_last"],
+        choices=LAYOUT_NAMES,
         help="memory layout of a variant (repeatable; default: both); float32 contiguous is always the baseline",
     )
     sp.add_argument(
         "--precision",
         action="append",
-        choices=["float32", "bfloat16", "float16"],
+        choices=PRECISION_NAMES,
         help="precision of a variant: float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default "
         "float32, and bfloat16 where the device computes in it: CUDA, or a CPU with AVX-512 BF16 or AMX); each "
         "is measured in every --layout, with its quality against the float32 baseline",
@@ -732,13 +736,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--layout",
         action="append",
-        choices=["contiguous", "channels_last"],
+        choices=LAYOUT_NAMES,
         help="memory layout of the weights (repeatable; default: both, contiguous first)",
     )
     sp.add_argument(
         "--precision",
         action="append",
-        choices=["float32", "bfloat16", "float16"],
+        choices=PRECISION_NAMES,
         help="float32 or autocast to bfloat16 / float16 (CUDA) (repeatable; default float32, and bfloat16 where "
         "the device computes in it), each in every --layout, with its first frames against the first entry's",
     )
@@ -900,13 +904,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--layout",
             default="channels_last",
-            choices=["channels_last", "contiguous"],
+            choices=LAYOUT_NAMES,
             help="memory layout of the weights (default channels_last: the faster one measured, same frames)",
         )
         sp.add_argument(
             "--precision",
             default="float32",
-            choices=["float32", "bfloat16", "float16"],
+            choices=PRECISION_NAMES,
             help="arithmetic of each step: float32 (default) or autocast to bfloat16 / float16 (CUDA); "
             "`diamond engine-fps` measures the speed and the frames' difference of each",
         )

@@ -62,3 +62,16 @@ def test_bench_refuses_float16_on_the_cpu_before_measuring(capsys):
     assert code == 2 and "Traceback" not in captured.err
     assert "--precision 'float16' is for CUDA devices; on cpu use 'bfloat16' or 'float32'" in captured.err
     assert "yardsticks" not in captured.err and captured.out == ""  # refused before any timing
+
+
+def test_the_precision_and_layout_choices_are_the_devices_ones():
+    # argparse refuses anything else with the choices listed; they must be exactly what devices computes in
+    from diamond.devices import LAYOUTS, PRECISIONS
+
+    assert cli.PRECISION_NAMES == tuple(PRECISIONS)
+    assert sorted(cli.LAYOUT_NAMES) == sorted(LAYOUTS)
+    parser = cli.build_parser()
+    for command in (["bench"], ["engine-fps"], ["play-engine", "--checkpoint", "x"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--precision", "float64"])
+        assert parser.parse_args([*command, "--precision", "bfloat16"]).precision in ("bfloat16", ["bfloat16"])
