@@ -51,11 +51,12 @@ def run_benchmark(
     """Measure the three phases on ``device`` ("auto": cuda if available, else cpu); a JSON-serialisable dict.
 
     The top-level ``train``/``imagine``/``latency`` are the baseline's (float32, contiguous, eager); every
-    (precision, layout) of ``precisions`` × ``layouts`` is measured too, under ``variants``, with its speed
-    relative to the baseline and its quality (``phases.quality``); with ``compile_too`` each of them compiled
-    as well, with its compile time and break-even point against its eager twin. ``denoiser_cfg`` defaults to the paper's
-    network; pass a tiny one (and small batches) for tests. ``matmul_size`` defaults to 2048 on CPU and 8192 on
-    CUDA.
+    (precision, layout) of ``precisions`` (None: ``limits.default_precisions``) × ``layouts`` is measured too,
+    under ``variants``, with its speed relative to the baseline, its fractions of the yardsticks of its own
+    precision (``own_yardsticks``) and its quality (``phases.quality``); with ``compile_too`` each of them
+    compiled as well, with its compile time and break-even point against its eager twin. ``denoiser_cfg``
+    defaults to the paper's network; pass a tiny one (and small batches) for tests. ``matmul_size`` defaults
+    to 2048 on CPU and 8192 on CUDA.
     """
     for name, value, low in (
         ("repeats", repeats, 1),
