@@ -13,7 +13,7 @@ from diamond.fileio import dumps
 from diamond.studies.command import add_parser as study_parser
 
 # ``devices.PRECISIONS`` and ``devices.LAYOUTS`` by name, so that parsing a command imports no torch
-# (tests/cli/test_cli.py checks that they agree)
+# (tests/cli/test_errors.py checks that they agree)
 PRECISION_NAMES = ("float32", "bfloat16", "float16")
 LAYOUT_NAMES = ("contiguous", "channels_last")
 DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}

@@ -82,10 +82,10 @@ def native_bfloat16(dev: torch.device, description: dict[str, Any] | None = None
     return bool(set(flags) & {"avx512_bf16", "amx_bf16"})
 
 
-def default_precisions(dev: torch.device) -> list[str]:
+def default_precisions(dev: torch.device, description: dict[str, Any] | None = None) -> list[str]:
     """The precisions a speed command measures when none is asked for: float32, and bfloat16 where ``dev``
-    computes in it (``native_bfloat16``)."""
-    return ["float32", "bfloat16"] if native_bfloat16(dev) else ["float32"]
+    computes in it (``native_bfloat16``; ``description``: the CPU's, when already read)."""
+    return ["float32", "bfloat16"] if native_bfloat16(dev, description) else ["float32"]
 
 
 def measure(

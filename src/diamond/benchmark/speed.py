@@ -73,7 +73,7 @@ def run_benchmark(
     description = limits.cpu_description() if dev.type == "cpu" else None
     native_bf16 = limits.native_bfloat16(dev, description)
     if precisions is None:
-        precisions = limits.default_precisions(dev)
+        precisions = limits.default_precisions(dev, description)
     todo = phases.variants(list(layouts), list(precisions), dev, compile_too)
     say = progress or (lambda message: None)
     cfg = denoiser_cfg if denoiser_cfg is not None else DenoiserConfig()
