@@ -17,7 +17,7 @@ from diamond.rl.losses import actor_critic_loss
 from diamond.rl.rollouts import replay
 from diamond.spaces import ActionSpace
 from diamond.training.agent import fit_to_env
-from diamond.training.distributed import Objective, count_normaliser, data_parallel, env_info, init
+from diamond.training.distributed import Objective, count_normaliser, data_parallel, env_info, finish, init
 from diamond.training.optim import make_optimizer, optimizer_step
 
 B, SIZE, ACTIONS = 4, 12, 3
@@ -80,6 +80,7 @@ def main(out: str, normalise: bool) -> None:
     results["actor_critic"] = actor_critic.state_dict()
     if info.is_main:
         torch.save(results, out)
+    finish(info)
 
 
 if __name__ == "__main__":

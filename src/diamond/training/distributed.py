@@ -62,6 +62,15 @@ def init(info: DistInfo, device: torch.device) -> None:
         )
 
 
+def finish(info: DistInfo) -> None:
+    """Leave the process group in step with the other processes: wait until every process got here, then
+    tear the group down. A process that exits with its group still open lets the backend's threads be
+    destroyed while they run (with gloo, an abort of the process that exits first)."""
+    if info.enabled and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def shard_size(global_batch: int, info: DistInfo, where: str) -> int:
     """Each process's share of a global batch; the global batch must split evenly."""
     if global_batch % info.world_size:

@@ -84,24 +84,33 @@ def train(
             device = torch.device("cuda", info.local_rank)
         distributed.init(info, device)
         if not info.is_main:
-            return follower.follow(cfg, run_dir, device, info, resume, make_env)
+            result = follower.follow(cfg, run_dir, device, info, resume, make_env)
+            distributed.finish(info)  # waits for rank 0's final report
+            return result
     check_run_folder(run_dir, resume)
     run = open_run(cfg, run_dir, device, info, resume, allow_config_change, log)
     try:
-        start_epoch = run.state.epoch
-        while not run.state.training_done:
-            if stop_after_epochs is not None and run.state.epoch - start_epoch >= stop_after_epochs:
-                follower.broadcast(info, {"stop": True})
-                return {
-                    "stopped_after_epochs": stop_after_epochs,
-                    "epoch": run.state.epoch,
-                    "agent_steps": run.state.agent_steps,
-                }
-            run_epoch(run)
-        follower.broadcast(info, {"stop": True})
-        return final_report(run)
+        result = _run_epochs(run, info, stop_after_epochs)
     finally:
         run.close()
+    distributed.finish(info)
+    return result
+
+
+def _run_epochs(run: Run, info: distributed.DistInfo, stop_after_epochs: int | None) -> dict[str, Any]:
+    """Epochs until the schedule is done (then the final report) or ``stop_after_epochs`` more have run."""
+    start_epoch = run.state.epoch
+    while not run.state.training_done:
+        if stop_after_epochs is not None and run.state.epoch - start_epoch >= stop_after_epochs:
+            follower.broadcast(info, {"stop": True})
+            return {
+                "stopped_after_epochs": stop_after_epochs,
+                "epoch": run.state.epoch,
+                "agent_steps": run.state.agent_steps,
+            }
+        run_epoch(run)
+    follower.broadcast(info, {"stop": True})
+    return final_report(run)
 
 
 def open_run(
