@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from diamond.data import EpisodeStore
-from diamond.data.sampler import SegmentSampler
+from diamond.data.sampler import SegmentSampler, gather_segments
 from diamond.errors import UserError
-from diamond.imaging import to_model_range
+from diamond.imaging import to_model_range, to_uint8
 from diamond.layout import AgentRun
 from diamond.play.models import load_play_models
 from diamond.rl.world_model_env import WorldModelEnv
@@ -52,15 +52,10 @@ def transitions(store: EpisodeStore, context: int) -> dict[str, list[tuple[int, 
 
 def gather(store: EpisodeStore, items: list[tuple[int, int]], context: int) -> tuple[torch.Tensor, ...]:
     """Context frames (B, K, C, H, W) and actions ending at each item's step, and its real next frame."""
-    obs, act, nxt = [], [], []
-    for i, t in items:
-        episode = store.get(i)
-        frames = np.concatenate([episode.obs, episode.final_obs[None]])
-        obs.append(frames[t - context + 1 : t + 1])
-        act.append(episode.act[t - context + 1 : t + 1])
-        nxt.append(frames[t + 1])
-    as_model = lambda x: to_model_range(torch.from_numpy(np.stack(x)))  # noqa: E731
-    return as_model(obs), torch.from_numpy(np.stack(act)), as_model(nxt)
+    ids, steps = np.array(items).T
+    batch = gather_segments([store.get(int(i)) for i in ids], steps - context + 1, steps + 1, with_next_obs=True)
+    assert batch.next_obs is not None
+    return to_model_range(batch.obs), batch.act, to_model_range(batch.next_obs[:, -1])
 
 
 @torch.no_grad()
@@ -77,8 +72,8 @@ def probabilities(models, store: EpisodeStore, items: list[tuple[int, int]], gen
             logits_rew, logits_end, _ = models.rew_end(obs[:, -1:], act[:, -1:], nxt[:, None], state)
             out.setdefault(f"reward/{source}", []).append(1 - logits_rew[:, 0].softmax(-1)[:, 1])
             out.setdefault(f"end/{source}", []).append(logits_end[:, 0].softmax(-1)[:, 1])
-        levels = lambda x: (x.clamp(-1, 1) + 1) * 127.5  # noqa: E731
-        out.setdefault("equal", []).append(((levels(sampled) - levels(real)).abs() <= TOLERANCE).flatten(1).all(1))
+        difference = (to_uint8(sampled).int() - to_uint8(real).int()).abs()
+        out.setdefault("equal", []).append((difference <= TOLERANCE).flatten(1).all(1))
     return {k: torch.cat(v) for k, v in out.items()}
 
 
