@@ -1,14 +1,16 @@
 """How a `diamond train` run's world model sees the rewards and episode ends of its own replay data.
 
 For every rewarded transition and every episode end in the run's replay data, and for a sample of the
-other transitions, the reward/termination model is burned in over the real 4-frame context and then
+other transitions, the reward/termination model is burned in over the real context frames and then
 asked about the transition twice: with the real next frame, and with the next frame the denoiser samples
 from the same context and action (one draw each, 3 Euler steps by default). Printed per group: the mean
 probability of a non-zero reward and of an end, the share above one half, and the share of sampled next
 frames that equal the real one in every pixel (within a tolerance); then the reward rate these
 probabilities imply over all transitions against the data's own rate. Last, imagined rollouts as the
 actor-critic's (contexts drawn as in training, horizon 15) under a uniformly random policy: the share of
-envs that imagine a reward or an end at each step, against the data's rates.
+envs that imagine a reward or an end at each step, against the data's rates, and the mean number of
+pixels that change from one frame to the next, against the data's (fewer than in the data: a world that
+slows down or stands still, as objects that move on hidden timers may in imagination).
 
     python scripts/reward_events.py RUN [--others 400] [--seed 0] [--json OUT.json]
 
@@ -79,8 +81,9 @@ def probabilities(models, store: EpisodeStore, items: list[tuple[int, int]], gen
 
 @torch.no_grad()
 def imagined_rates(models, store: EpisodeStore, envs: int, horizon: int, seed: int) -> dict[str, list[float]]:
-    """Per imagined step (1..horizon): the share of ``envs`` imagined envs with a non-zero reward, and with an
-    end, under a uniformly random policy (an env that ends restarts from a new context, as in training)."""
+    """Per imagined step (1..horizon): the share of ``envs`` imagined envs with a non-zero reward and with an
+    end, and their mean number of changed pixels, under a uniformly random policy (an env that ends restarts
+    from a new context, as in training)."""
     rng = np.random.default_rng(seed)
     sampler = SegmentSampler(store, rng)
     k = models.denoiser.context_length
@@ -94,15 +97,35 @@ def imagined_rates(models, store: EpisodeStore, envs: int, horizon: int, seed: i
         models.cfg.sampler,
         generator,
     )
-    env.reset()
+    previous, _ = env.reset()
     space = models.denoiser.action_space
-    rates: dict[str, list[float]] = {"reward": [], "end": []}
+    rates: dict[str, list[float]] = {"reward": [], "end": [], "changed_pixels": []}
     for _ in range(horizon):
         act = torch.randint(0, space.size, (envs,), generator=generator)
-        _, rew, end, _, _ = env.step(act)
+        obs, rew, end, _, info = env.step(act)
         rates["reward"].append(float((rew != 0).float().mean()))
         rates["end"].append(float(end.float().mean()))
+        changed = changed_pixels(to_uint8(previous), to_uint8(info["final_obs"]))
+        rates["changed_pixels"].append(float(changed.float().mean()))
+        previous = obs
     return rates
+
+
+def changed_pixels(frames: torch.Tensor | np.ndarray, next_frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Per pair of 8-bit frames (B, C, H, W): how many pixels differ by more than ``TOLERANCE`` levels in
+    some channel."""
+    difference = (torch.as_tensor(np.asarray(next_frames)).int() - torch.as_tensor(np.asarray(frames)).int()).abs()
+    return (difference > TOLERANCE).any(1).flatten(1).sum(1)
+
+
+def data_changed_pixels(store: EpisodeStore) -> float:
+    """The mean number of pixels that change from one frame to the next within the replay data's episodes."""
+    changed, total = 0, 0
+    for i in range(len(store)):
+        obs = store.get(i).obs
+        changed += int(changed_pixels(obs[:-1], obs[1:]).sum())
+        total += len(obs) - 1
+    return changed / max(total, 1)
 
 
 def summarise(groups: dict[str, list], found: dict[str, dict[str, torch.Tensor]], steps: int) -> dict[str, Any]:
@@ -150,6 +173,7 @@ def main() -> None:
     found = {k: probabilities(models, store, v, generator) for k, v in evaluated.items() if v}
     report = summarise(groups, found, store.num_steps)
     report["imagined"] = imagined_rates(models, store, args.envs, args.horizon, args.seed)
+    report["data_changed_pixels"] = data_changed_pixels(store)
     print(f"{args.run}: {report['steps']:,} steps, rewards in {report['data_reward_rate']:.2%} of them")
     for kind, entry in report["groups"].items():
         print(f"{kind} ({entry['count']:,}, {entry['evaluated']:,} evaluated):")
@@ -170,6 +194,11 @@ def main() -> None:
         steps = " ".join(f"{x:.2%}" for x in imagined[what])
         mean = float(np.mean(imagined[what]))
         print(f"imagined {what} rate, random policy, {args.envs} envs: {mean:.2%} (per step: {steps})")
+    steps = " ".join(f"{x:.2f}" for x in imagined["changed_pixels"])
+    print(
+        f"pixels that change per step: {report['data_changed_pixels']:.2f} in the data; imagined, random policy: "
+        f"{float(np.mean(imagined['changed_pixels'])):.2f} (per step: {steps})"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

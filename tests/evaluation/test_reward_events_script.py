@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,7 +75,12 @@ def test_script_on_a_real_run(tmp_path):
         for key in ("reward/real", "reward/sampled", "end/real", "end/sampled", "equal"):
             assert 0 <= entry[key]["mean"] <= 1, key
     rates = report["imagined"]
-    assert len(rates["reward"]) == len(rates["end"]) == 3 and all(0 <= x <= 1 for x in rates["reward"] + rates["end"])
+    assert len(rates["reward"]) == len(rates["end"]) == len(rates["changed_pixels"]) == 3
+    assert all(0 <= x <= 1 for x in rates["reward"] + rates["end"])
+    assert all(0 <= x <= 12 * 12 for x in rates["changed_pixels"])  # the tiny preset draws 12×12 frames
+    pairs = [(e.obs[t], e.obs[t + 1]) for e in map(store.get, range(len(store))) for t in range(len(e.obs) - 1)]
+    moved = sum(int((np.abs(b.astype(int) - a.astype(int)) > 32).max(0).sum()) for a, b in pairs)
+    assert moved > 0 and report["data_changed_pixels"] == pytest.approx(moved / len(pairs))
     assert f"{store.num_steps:,} steps" in out.stdout and "imagined reward rate" in out.stdout
 
     again = run_script(run, "--others", 20, "--envs", 8, "--horizon", 3, "--json", tmp_path / "b.json")
