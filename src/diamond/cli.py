@@ -10,6 +10,7 @@ from pathlib import Path
 from diamond.configs.presets import TRAIN_PRESETS
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
+from diamond.flags import add_device_flag
 from diamond.studies.command import add_parser as study_parser
 
 # ``devices.PRECISIONS`` and ``devices.LAYOUTS`` by name, so that parsing a command imports no torch
@@ -538,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="override a config value, e.g. --set training.batch_size=16 (repeatable)",
         )
-        sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+        add_device_flag(sp)
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sp = sub.add_parser("games", help="list the supported games")
@@ -610,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unless configuration flags are given: then they must agree with it)",
     )
     sp.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a changed configuration")
-    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    add_device_flag(sp)
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("store", help="check an episode store for damaged files, or repair it")
@@ -667,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--contexts", type=int, default=32, help="held-out contexts of the one-step metrics")
     sp.add_argument("--horizon", type=int, default=50, help="imagined steps of the rollouts")
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    add_device_flag(sp)
     sp.set_defaults(func=cmd_evaluate_engine)
 
     sp = sub.add_parser("imagine", help="open-loop imagination from held-out contexts: video + PSNR plot")
@@ -683,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--denoising-steps", type=int, help="override the sampler's number of denoising steps")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--fps", type=int, default=15)
-    sp.add_argument("--device", default="auto")
+    add_device_flag(sp)
     sp.set_defaults(func=cmd_imagine)
 
     sp = sub.add_parser("bench", help="speed of the paper-size denoiser: training, imagination, latency, FLOP/s")
@@ -693,7 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(TRAIN_PRESETS),
         help="the denoiser, batches and frame size of this `diamond train` preset (default: paper)",
     )
-    sp.add_argument("--device", default="auto")
+    add_device_flag(sp)
     sp.add_argument("--repeats", type=int, default=5)
     sp.add_argument(
         "--layout",
@@ -730,7 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["csgo", "cpu"],
         help="random-weight networks of a train-engine preset (repeatable; default: both)",
     )
-    sp.add_argument("--device", default="auto")
+    add_device_flag(sp)
     sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")
     sp.add_argument("--warmup", type=int, default=1, help="untimed steps per setting first")
     sp.add_argument(
@@ -783,7 +784,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a `diamond train` configuration override for every run (repeatable)",
     )
-    sp.add_argument("--device", default="auto")
+    add_device_flag(sp)
     sp.add_argument(
         "--launcher",
         default="local",
@@ -850,7 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--fps", type=float, default=15.0, help="target frames per second (0: as fast as possible)")
         sp.add_argument("--record", metavar="DIR", help="store every played episode in this episode store")
         sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--device", default="auto")
+        add_device_flag(sp)
 
     def window_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--scale", type=int, help="screen pixels per frame pixel (default: about 512 pixels wide)")
@@ -915,7 +916,7 @@ def build_parser() -> argparse.ArgumentParser:
             "`diamond engine-fps` measures the speed and the frames' difference of each",
         )
         sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--device", default="auto")
+        add_device_flag(sp)
 
     sp = sub.add_parser(
         "play-engine", help="play inside a neural game engine (spec §10) with keyboard and mouse, from spawn points"
@@ -951,7 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("demo", help="the main job on a CPU: `train --preset cpu --out runs/demo` (re-running resumes)")
     sp.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); re-running resumes it")
-    sp.add_argument("--device", default="auto")
+    add_device_flag(sp)
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser(

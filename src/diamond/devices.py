@@ -10,11 +10,9 @@ from typing import Any
 import torch
 
 from diamond.errors import InvalidValue
+from diamond.flags import DEVICE_VARIABLE
 
 DEVICES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
-
-
-DEVICE_VARIABLE = "DIAMOND_DEVICE"  # what 'auto' means when set: pins every command to one device
 
 
 def resolve_device(device: str, where: str = "--device") -> torch.device:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diamond.flags import add_device_flag
 from diamond.studies.config import COMPOUNDING_ERROR_PRESETS, DENOISING_STEPS_PRESETS
 
 
@@ -107,6 +108,6 @@ def add_parser(sub) -> None:
         metavar="KEY=VALUE",
         help="override a study setting, e.g. --set horizon=300 or --set models.num_updates=8000 (repeatable)",
     )
-    sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    add_device_flag(sp)
     sp.add_argument("--no-progress", action="store_true", help="no progress lines")
     sp.set_defaults(func=cmd_study)
