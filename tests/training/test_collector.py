@@ -10,7 +10,7 @@ import pytest
 from diamond.data.episode import Episode
 from diamond.envs import AtariConfig, make_atari_env
 from diamond.spaces import ActionSpace
-from diamond.training.collector import Collector, RandomPolicy
+from diamond.training.collector import Collector, CollectStats, RandomPolicy
 
 SHORT = AtariConfig(game="Breakout", max_episode_frames=600)  # short games: many episodes in few steps
 
@@ -102,6 +102,12 @@ def test_episodes_match_what_the_env_returned():
     assert any(e.return_ > 0 for e in sink.episodes)  # rewards were really carried over
     assert any(e.end[-1] for e in sink.episodes) and any(e.trunc[-1] for e in sink.episodes)
 
+    rewards = np.concatenate([rew for _, _, rew, *_ in env.steps])
+    ends = int(sum(end.astype(bool).sum() for _, _, _, end, *_ in env.steps))
+    assert stats.clipped_rewards == np.sign(rewards).sum() > 0
+    assert stats.ends == ends == sum(int(e.end[-1]) for e in sink.episodes) > 0
+    assert stats.rates() == {"collect/reward_mean": stats.clipped_rewards / 400, "collect/end_rate": ends / 400}
+
 
 def test_life_loss_episodes_chain_without_a_game_reset():
     """Breakout has 5 lives: the first 4 stored episodes end by a lost life and the next starts where it ended."""
@@ -119,15 +125,35 @@ def test_collecting_in_small_pieces_equals_collecting_at_once():
     whole, _, sink_whole = _collector(seed=3)
     whole.collect(300)
     pieces, _, sink_pieces = _collector(seed=3)
-    total = 0
+    total = CollectStats()
     for n in (7, 50, 1, 100, 142):
-        total += pieces.collect(n).steps
-    assert total == 300 + 2  # 7 and 1 round up to 8 and 2 with 2 envs
+        total = total.add(pieces.collect(n))
+    assert total.steps == 300 + 2  # 7 and 1 round up to 8 and 2 with 2 envs
+    assert total.returns == [e.return_ for e in sink_pieces.episodes] and total.episodes == len(sink_pieces.episodes)
+    stored = np.concatenate([e.rew for e in sink_pieces.episodes] + [pieces.running_rewards()])
+    assert total.clipped_rewards == np.sign(stored).sum() and total.ends == sum(
+        e.end.sum() for e in sink_pieces.episodes
+    )
     assert len(sink_whole.episodes) == len(sink_pieces.episodes) > 0
     for a, b in zip(sink_whole.episodes, sink_pieces.episodes):
         np.testing.assert_array_equal(a.obs, b.obs)
         np.testing.assert_array_equal(a.act, b.act)
         np.testing.assert_array_equal(a.final_obs, b.final_obs)
+
+
+class NegatedTripledRewards(RecordingEnv):
+    """The real env with each reward r turned into −3r: rewards the collector must clip to −1."""
+
+    def step(self, actions):
+        next_obs, rew, end, trunc, info = super().step(actions)
+        return next_obs, -3 * rew, end, trunc, info
+
+
+def test_rewards_are_counted_clipped_to_their_sign():
+    env = NegatedTripledRewards(make_atari_env(SHORT, kind="train", num_envs=2, seed=0))
+    stats = Collector(env, ListSink(), RandomPolicy(env.action_space, seed=0), seed=0).collect(400)
+    scored = int(sum((rew != 0).sum() for _, _, rew, *_ in env.steps))
+    assert scored > 0 and stats.clipped_rewards == -scored and stats.rates()["collect/reward_mean"] == -scored / 400
 
 
 def test_steps_round_up_to_a_multiple_of_num_envs():

@@ -119,6 +119,17 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     metrics = [json.loads(line)["epoch"] for line in (b / "metrics.jsonl").read_text().splitlines()]
     assert metrics == list(range(1, rb["epochs"] + 1))  # one line per epoch: none repeated, none lost
 
+    # the real steps' rates, beside the imagined ones: the same after the resume, and true to the episodes
+    ma, mb = ([json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()] for r in (a, b))
+    for key in ("collect/reward_mean", "collect/end_rate"):
+        assert [m.get(key) for m in ma] == [m.get(key) for m in mb]
+    steps = np.diff([0] + [m["agent_steps"] for m in ma])
+    assert [s > 0 for s in steps] == ["collect/end_rate" in m for m in ma] and steps[-1] == 0  # the extra epochs
+    ends = sum(round(m.get("collect/end_rate", 0) * s) for m, s in zip(ma, steps))
+    rewards = sum(round(m.get("collect/reward_mean", 0) * s) for m, s in zip(ma, steps))
+    assert ends == sum(int(e.end[-1]) for e in ea) > 0  # an end always closes a stored episode
+    assert rewards >= sum(int(np.sign(e.rew).sum()) for e in ea) > 0  # and the episodes still running score too
+
 
 def test_kill_between_metrics_line_and_checkpoint_neither_repeats_nor_loses_a_line(tmp_path):
     driver, run = tmp_path / "driver.py", tmp_path / "run"

@@ -58,6 +58,28 @@ class CollectStats:
     lengths: list[int] = field(default_factory=list)
     episode_ids: list[int] = field(default_factory=list)
     random_actions: int = 0  # how many actions epsilon replaced by uniform ones
+    clipped_rewards: float = 0.0  # the sum of the steps' rewards clipped to their sign, as the world model learns them
+    ends: int = 0  # steps that ended an episode (terminations, not truncations)
+
+    def add(self, other: CollectStats) -> CollectStats:
+        """Both calls' figures together."""
+        return CollectStats(
+            self.steps + other.steps,
+            self.episodes + other.episodes,
+            self.returns + other.returns,
+            self.lengths + other.lengths,
+            self.episode_ids + other.episode_ids,
+            self.random_actions + other.random_actions,
+            self.clipped_rewards + other.clipped_rewards,
+            self.ends + other.ends,
+        )
+
+    def rates(self) -> dict[str, float]:
+        """Per real step: the mean clipped reward and the share of ends — the real counterparts of what the
+        actor-critic imagines (``train/actor_critic_reward_mean``, ``train/actor_critic_end_rate``)."""
+        if self.steps == 0:
+            return {}
+        return {"collect/reward_mean": self.clipped_rewards / self.steps, "collect/end_rate": self.ends / self.steps}
 
 
 class Collector:
@@ -159,6 +181,8 @@ class Collector:
                     self._write(i, final_obs[i], stats)
             self._obs = next_obs
             stats.steps += n
+            stats.clipped_rewards += float(np.sign(rew).sum())
+            stats.ends += int(end.astype(bool).sum())
             if done.any():
                 self._reset_policy(done)
         self.total_steps += stats.steps

@@ -13,6 +13,7 @@ from diamond.checkpoints.project import save_checkpoint
 from diamond.layout import AgentRun
 from diamond.rl.policy import RecurrentPolicy
 from diamond.training import follower, run_state
+from diamond.training.collector import CollectStats
 from diamond.training.components import update_components
 from diamond.training.evaluation_episodes import EpisodeReturns, run_evaluation_episodes
 from diamond.training.run_state import Run, RunState
@@ -33,24 +34,27 @@ def run_epoch(run: Run) -> None:
         run.agent.components.values(), plan.updates, run.experience.sources, time.monotonic
     )
     times.update(update_times)
+    if run.experience.imagines:  # the real steps' rates beside the imagined ones (the model-free runs' are not)
+        stats.update(collected.rates())
     follower_rngs = follower.gather(run.info, None)
     t = time.monotonic()
     if plan.evaluate:
         stats.update(evaluate(run))
     times["evaluation"] = time.monotonic() - t if plan.evaluate else 0.0
     state.training_done = run.experience.finished(state)
-    record(run, plan, collected, times, stats)
+    record(run, plan, collected.steps, times, stats)
     run_state.save_state(run, follower_rngs)  # looked up at call time: tests kill the process here
 
 
-def collect(run: Run, plan: EpochPlan) -> tuple[EpochPlan, int, dict[str, float]]:
-    """The epoch's real steps; returns the plan (the experience may adjust it), their count and the time taken."""
+def collect(run: Run, plan: EpochPlan) -> tuple[EpochPlan, CollectStats, dict[str, float]]:
+    """The epoch's real steps; returns the plan (the experience may adjust it), what the collection did and
+    the time taken."""
     state = run.state
     t = time.monotonic()
     plan, collected = run.experience.collect(plan, state)
-    state.agent_steps += collected
+    state.agent_steps += collected.steps
     # the extra epochs (spec §1) are those after the last collection: a budget raised on resume collects again
-    state.epochs_without_collection = 0 if collected else state.epochs_without_collection + 1
+    state.epochs_without_collection = 0 if collected.steps else state.epochs_without_collection + 1
     return plan, collected, {"collect": time.monotonic() - t}
 
 

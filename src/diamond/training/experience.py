@@ -17,7 +17,7 @@ import numpy as np
 from diamond.configs.schema import ConfigError, TrainConfig
 from diamond.data.sampler import SegmentSampler
 from diamond.training.agent import AgentTraining
-from diamond.training.collector import Collector
+from diamond.training.collector import Collector, CollectStats
 from diamond.training.networks import REPLAY, ROLLOUTS
 from diamond.training.schedule import EpochPlan, initial_collection_done, run_finished
 
@@ -39,19 +39,21 @@ class ReplayAndImagination:
         self.sampler = SegmentSampler(store, agent.rng)
         self.sources = world_model_sources(agent, self.sampler)
 
-    def collect(self, plan: EpochPlan, state) -> tuple[EpochPlan, int]:
-        """The epoch's real steps (the first epoch: the initial collection, spec §1); returns the plan and their count."""
+    def collect(self, plan: EpochPlan, state) -> tuple[EpochPlan, CollectStats]:
+        """The epoch's real steps (the first epoch: the initial collection, spec §1); returns the plan and what
+        the collection did."""
         sched = self.cfg.schedule
         if plan.epoch > 1:
-            return plan, self.collector.collect(plan.collect_steps).steps if plan.collect_steps > 0 else 0
-        collected = self.collector.collect(sched.initial_steps).steps
-        while not initial_collection_done(collected, self._all_rewards(), sched):
-            collected += self.collector.collect(sched.initial_extension).steps
-        state.initial_steps = collected
+            return plan, self.collector.collect(plan.collect_steps)
+        collected = self.collector.collect(sched.initial_steps)
+        while not initial_collection_done(collected.steps, self._all_rewards(), sched):
+            collected = collected.add(self.collector.collect(sched.initial_extension))
+        state.initial_steps = collected.steps
         if len(self.store) == 0:
             raise ConfigError(
-                f"no {self.cfg.env.game} episode ended within the initial collection of {collected} agent steps, so "
-                "the world model has nothing to learn from; raise schedule.initial_steps (and initial_steps_max)"
+                f"no {self.cfg.env.game} episode ended within the initial collection of {collected.steps} agent "
+                "steps, so the world model has nothing to learn from; raise schedule.initial_steps (and "
+                "initial_steps_max)"
             )
         return plan, collected
 
@@ -82,10 +84,11 @@ class RealRollouts:
     def affordable(self, planned: int, agent_steps: int) -> int:
         return min(planned, max(0, self.cfg.schedule.total_steps - agent_steps) // self.steps_per_update)
 
-    def collect(self, plan: EpochPlan, state) -> tuple[EpochPlan, int]:
+    def collect(self, plan: EpochPlan, state) -> tuple[EpochPlan, CollectStats]:
         """No collection: the budget pays for the updates' rollouts instead (as many updates as it affords)."""
         updates = self.affordable(plan.updates["actor_critic"], state.agent_steps)
-        return replace(plan, updates={**plan.updates, "actor_critic": updates}), updates * self.steps_per_update
+        plan = replace(plan, updates={**plan.updates, "actor_critic": updates})
+        return plan, CollectStats(steps=updates * self.steps_per_update)
 
     def close(self) -> None:
         self.env.env.close()
