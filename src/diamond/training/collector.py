@@ -13,7 +13,7 @@ interaction budget (spec §2, 100k agent steps).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -62,17 +62,8 @@ class CollectStats:
     ends: int = 0  # steps that ended an episode (terminations, not truncations)
 
     def add(self, other: CollectStats) -> CollectStats:
-        """Both calls' figures together."""
-        return CollectStats(
-            self.steps + other.steps,
-            self.episodes + other.episodes,
-            self.returns + other.returns,
-            self.lengths + other.lengths,
-            self.episode_ids + other.episode_ids,
-            self.random_actions + other.random_actions,
-            self.clipped_rewards + other.clipped_rewards,
-            self.ends + other.ends,
-        )
+        """Both calls' figures together: every field is a count, a sum or a list, so each adds up."""
+        return CollectStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     def rates(self) -> dict[str, float]:
         """Per real step: the mean clipped reward and the share of ends — the real counterparts of what the
