@@ -74,8 +74,7 @@ def probabilities(models, store: EpisodeStore, items: list[tuple[int, int]], gen
             logits_rew, logits_end, _ = models.rew_end(obs[:, -1:], act[:, -1:], nxt[:, None], state)
             out.setdefault(f"reward/{source}", []).append(1 - logits_rew[:, 0].softmax(-1)[:, 1])
             out.setdefault(f"end/{source}", []).append(logits_end[:, 0].softmax(-1)[:, 1])
-        difference = (to_uint8(sampled).int() - to_uint8(real).int()).abs()
-        out.setdefault("equal", []).append((difference <= TOLERANCE).flatten(1).all(1))
+        out.setdefault("equal", []).append(changed_pixels(to_uint8(real), to_uint8(sampled)) == 0)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
