@@ -2,11 +2,12 @@
 
 For every rewarded transition and every episode end in the run's replay data, and for a sample of the
 other transitions, the reward/termination model is burned in over the real context frames and then
-asked about the transition twice: with the real next frame, and with the next frame the denoiser samples
-from the same context and action (one draw each, 3 Euler steps by default). Printed per group: the mean
-probability of a non-zero reward and of an end, the share above one half, and the share of sampled next
-frames that equal the real one in every pixel (within a tolerance); then the reward rate these
-probabilities imply over all transitions against the data's own rate. Last, imagined rollouts as the
+asked about the transition three times: with the real next frame, with the next frame the denoiser samples
+from the same context and action, and with one it samples for another action, drawn uniformly among the
+others (one draw each, 3 Euler steps by default). Printed per group: the mean probability of a non-zero
+reward and of an end, the share above one half, and the share of sampled next frames that equal the real
+one in every pixel (within a tolerance); then the reward rate these probabilities imply over all
+transitions against the data's own rate. Last, imagined rollouts as the
 actor-critic's (contexts drawn as in training, horizon 15) under a uniformly random policy: the share of
 envs that imagine a reward or an end at each step, against the data's rates, and the mean number of
 pixels that change from one frame to the next, against the data's (fewer than in the data: a world that
@@ -16,7 +17,10 @@ slows down or stands still, as objects that move on hidden timers may in imagina
 
 A low probability with real next frames points at the reward/termination model; a high one there and a
 low one with sampled frames points at the denoiser; high ones for both, with an agent that still does
-not learn, point at the actor-critic.
+not learn, point at the actor-critic. With another action, the probabilities say what the world model
+believes would have happened had the agent acted differently: a model that shows an event only after the
+very action it was recorded with (far fewer events with other actions than the game gives) shows a
+policy that leaves the data's actions fewer rewards and fewer deaths than the game would.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from diamond.rl.world_model_env import WorldModelEnv
 
 TOLERANCE = 32  # 8-bit levels: a sampled pixel "equals" the real one within this
 BATCH = 64  # transitions per model call
+SOURCES = ("real", "sampled", "other_action")  # the next frames each transition is judged with
 
 
 def transitions(store: EpisodeStore, context: int) -> dict[str, list[tuple[int, int]]]:
@@ -70,8 +75,11 @@ def probabilities(models, store: EpisodeStore, items: list[tuple[int, int]], gen
         obs, act, real = gather(store, items[start : start + BATCH], context)
         _, _, state = models.rew_end(obs[:, :-1], act[:, :-1], obs[:, 1:])
         sampled, _ = models.denoiser.sample_next_obs(obs, act, models.cfg.sampler, generator=generator)
-        for source, nxt in (("real", real), ("sampled", sampled)):
-            logits_rew, logits_end, _ = models.rew_end(obs[:, -1:], act[:, -1:], nxt[:, None], state)
+        other = act.clone()
+        other[:, -1] = other_actions(act[:, -1], models.denoiser.action_space.size, generator)
+        elsewhere, _ = models.denoiser.sample_next_obs(obs, other, models.cfg.sampler, generator=generator)
+        for source, nxt, taken in (("real", real, act), ("sampled", sampled, act), ("other_action", elsewhere, other)):
+            logits_rew, logits_end, _ = models.rew_end(obs[:, -1:], taken[:, -1:], nxt[:, None], state)
             out.setdefault(f"reward/{source}", []).append(1 - logits_rew[:, 0].softmax(-1)[:, 1])
             out.setdefault(f"end/{source}", []).append(logits_end[:, 0].softmax(-1)[:, 1])
         out.setdefault("equal", []).append(changed_pixels(to_uint8(real), to_uint8(sampled)) == 0)
@@ -110,6 +118,14 @@ def imagined_rates(models, store: EpisodeStore, envs: int, horizon: int, seed: i
     return rates
 
 
+def other_actions(act: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Per discrete action in ``act``, another one of the ``size`` actions, uniformly among the others."""
+    if size < 2:
+        raise ValueError(f"other_actions: an action space of {size} action(s) has no other action")
+    shift = torch.randint(1, size, act.shape, generator=generator)
+    return (act + shift) % size
+
+
 def changed_pixels(frames: torch.Tensor | np.ndarray, next_frames: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Per pair of 8-bit frames (B, C, H, W): how many pixels differ by more than ``TOLERANCE`` levels in
     some channel."""
@@ -136,7 +152,7 @@ def summarise(groups: dict[str, list], found: dict[str, dict[str, torch.Tensor]]
             entry[key] = {"mean": float(values.float().mean()), "above_half": float((values > 0.5).float().mean())}
         report["groups"][kind] = entry
     for what in ("reward", "end"):
-        for source in ("real", "sampled"):
+        for source in SOURCES:
             total = sum(len(groups[k]) * report["groups"][k][f"{what}/{source}"]["mean"] for k in found)
             report[f"implied_{what}_rate/{source}"] = total / sum(len(groups[k]) for k in found)
     report["data_reward_rate"] = len(groups["rewarded"]) / sum(len(v) for v in groups.values())
@@ -176,17 +192,18 @@ def main() -> None:
     print(f"{args.run}: {report['steps']:,} steps, rewards in {report['data_reward_rate']:.2%} of them")
     for kind, entry in report["groups"].items():
         print(f"{kind} ({entry['count']:,}, {entry['evaluated']:,} evaluated):")
-        for source in ("real", "sampled"):
+        for source in SOURCES:
             r, e = entry[f"reward/{source}"], entry[f"end/{source}"]
             print(
-                f"  {source:7s} next frame: P(reward) {r['mean']:.3f} (>1/2: {r['above_half']:.0%}), "
+                f"  {source:12s} next frame: P(reward) {r['mean']:.3f} (>1/2: {r['above_half']:.0%}), "
                 f"P(end) {e['mean']:.3f} (>1/2: {e['above_half']:.0%})"
             )
         print(f"  sampled next frame equals the real one: {entry['equal']['mean']:.0%}")
     for what in ("reward", "end"):
-        real, sampled = report[f"implied_{what}_rate/real"], report[f"implied_{what}_rate/sampled"]
+        real, sampled, other = (report[f"implied_{what}_rate/{source}"] for source in SOURCES)
         print(
-            f"implied {what} rate: {real:.2%} (real next frames), {sampled:.2%} (sampled); data: {report[f'data_{what}_rate']:.2%}"
+            f"implied {what} rate: {real:.2%} (real next frames), {sampled:.2%} (sampled), {other:.2%} (sampled "
+            f"for another action); data: {report[f'data_{what}_rate']:.2%}"
         )
     imagined = report["imagined"]
     for what in ("reward", "end"):

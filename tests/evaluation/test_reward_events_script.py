@@ -39,6 +39,8 @@ def test_summary_weighs_each_group_by_its_size():
         "reward/sampled": torch.full((n,), reward / 2),
         "end/real": torch.full((n,), end),
         "end/sampled": torch.full((n,), end),
+        "reward/other_action": torch.full((n,), reward / 4),
+        "end/other_action": torch.full((n,), end / 3),
         "equal": torch.tensor([True] + [False] * (n - 1)),
     }
     report = script.summarise(
@@ -48,9 +50,23 @@ def test_summary_weighs_each_group_by_its_size():
     assert report["implied_reward_rate/real"] == pytest.approx((2 * 0.9 + 95 * 0.02) / 100)
     assert report["implied_reward_rate/sampled"] == pytest.approx((2 * 0.45 + 95 * 0.01) / 100)
     assert report["implied_end_rate/real"] == pytest.approx(3 * 0.6 / 100)
+    assert report["implied_reward_rate/other_action"] == pytest.approx((2 * 0.225 + 95 * 0.005) / 100)
+    assert report["implied_end_rate/other_action"] == pytest.approx(3 * 0.2 / 100)
     other = report["groups"]["other"]
     assert (other["count"], other["evaluated"]) == (95, 10) and other["equal"]["mean"] == pytest.approx(0.1)
     assert report["groups"]["rewarded"]["reward/real"]["above_half"] == 1.0 and report["steps"] == 123
+
+
+def test_other_actions_are_every_other_action_and_never_the_recorded_one():
+    script = load_script()
+    act = torch.arange(5).repeat(400)  # 2,000 recorded actions of a 5-action space
+    other = script.other_actions(act, 5, torch.Generator().manual_seed(0))
+    assert other.shape == act.shape and other.dtype == act.dtype and not (other == act).any()
+    for a in range(5):
+        counts = torch.bincount(other[act == a], minlength=5)
+        assert counts[a] == 0 and (counts[torch.arange(5) != a] > 60).all()  # 400 draws among 4: 100 each
+    with pytest.raises(ValueError, match="1 action"):
+        script.other_actions(torch.zeros(3, dtype=torch.long), 1, torch.Generator())
 
 
 def test_script_on_a_real_run(tmp_path):
@@ -72,7 +88,7 @@ def test_script_on_a_real_run(tmp_path):
     assert groups["other"]["count"] == total - rewarded - ended and groups["other"]["evaluated"] == 20
     assert report["data_reward_rate"] == pytest.approx(rewarded / total)
     for entry in groups.values():
-        for key in ("reward/real", "reward/sampled", "end/real", "end/sampled", "equal"):
+        for key in ("reward/real", "reward/sampled", "reward/other_action", "end/real", "end/sampled", "equal"):
             assert 0 <= entry[key]["mean"] <= 1, key
     rates = report["imagined"]
     assert len(rates["reward"]) == len(rates["end"]) == len(rates["changed_pixels"]) == 3
