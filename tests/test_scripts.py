@@ -129,3 +129,32 @@ def test_paper_size_checkpoint_has_the_papers_shapes_in_the_reference_layout(tmp
     assert infer_actor_critic_config(parts["actor_critic"], space) == paper.actor_critic
     denoiser_parameters = sum(t.numel() for t in parts["denoiser"].values() if t.is_floating_point())
     assert 4.0e6 < denoiser_parameters < 4.8e6  # spec §4: the Atari denoiser has 4.4M parameters
+
+
+def test_minatar_counterfactuals_leave_the_game_taken_untouched(tmp_path):
+    import minatar
+
+    out = run_script("minatar_counterfactuals", "asterix", "--steps", 1500, "--seed", 3, "--json", tmp_path / "a.json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert sum(report[k]["count"] for k in ("rewarded", "ended", "other")) == 1500
+
+    # the same game and the same action draws, played without copies: the same rewards and ends
+    env = minatar.Environment(env_name="asterix", sticky_action_prob=0.1, difficulty_ramping=True)
+    env.seed(3)
+    env.reset()
+    rng, actions = np.random.default_rng(3), list(env.minimal_action_set())
+    rewarded = ended = 0
+    for _ in range(1500):
+        reward, end = env.act(actions[int(rng.integers(len(actions)))])
+        rewarded += reward != 0
+        ended += bool(end) and reward == 0
+        if end:
+            env.reset()
+    assert (report["rewarded"]["count"], report["ended"]["count"]) == (rewarded, ended) and ended > 10
+    # Asterix kills where an enemy is one step away, whatever the action, more often than elsewhere
+    assert report["ended"]["end"] > 5 * report["other"]["end"] and report["rewarded"]["reward"] > 0
+    assert "asterix" in out.stdout and "with another action" in out.stdout
+
+    wrong = run_script("minatar_counterfactuals", "pong")
+    assert wrong.returncode == 2 and "'pong'" in wrong.stderr and "space_invaders" in wrong.stderr
