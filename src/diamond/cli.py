@@ -369,6 +369,7 @@ def _play_models(args: argparse.Namespace):
         args.device,
         args.denoising_steps,
         log=lambda m: print(m, file=sys.stderr, flush=True),
+        precision=args.precision,
     )
 
 
@@ -848,6 +849,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--controller", default="human", choices=["human", "policy"], help="who plays at the start")
         sp.add_argument("--horizon", type=int, default=1000, help="imagined episodes are cut after this many steps")
         sp.add_argument("--denoising-steps", type=int, help="override the sampler's number of denoising steps")
+        sp.add_argument(
+            "--precision",
+            default="float32",
+            choices=PRECISION_NAMES,
+            help="arithmetic of the world model's steps: float32 (default) or autocast to bfloat16 / float16 "
+            "(CUDA); the policy acts in float32",
+        )
         sp.add_argument("--fps", type=float, default=15.0, help="target frames per second (0: as fast as possible)")
         sp.add_argument("--record", metavar="DIR", help="store every played episode in this episode store")
         sp.add_argument("--seed", type=int, default=0)

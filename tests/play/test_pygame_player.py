@@ -201,10 +201,13 @@ def test_play_and_browse_commands_record_then_browse(play_checkpoints, tmp_path)
         str(stats),
         "--device",
         "cpu",
+        "--precision",
+        "bfloat16",
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(stats.read_text())
     assert result["frames"] == 6 and result["achieved_fps"] > 0 and result["recorded_episodes"] >= 1
+    assert result["precision"] == "bfloat16" and "bfloat16" in out.stderr
     assert shot.stat().st_size > 1000
     out = _diamond("browse", str(record), "--frames", "3", "--screenshot", str(tmp_path / "browse.png"))
     assert out.returncode == 0, out.stderr
@@ -228,6 +231,19 @@ def test_commands_refuse_bad_input_clearly(play_checkpoints, tmp_path):
         "1",
     )
     assert out.returncode == 2 and "holds no policy" in out.stderr
+    out = _diamond(
+        "play",
+        "--checkpoint",
+        str(play_checkpoints["run"]),
+        "--precision",
+        "float16",
+        "--device",
+        "cpu",
+        "--frames",
+        "1",
+    )
+    assert out.returncode == 2 and "--precision 'float16' is for CUDA devices" in out.stderr
+    assert "Traceback" not in out.stderr
     out = _diamond(
         "play",
         "--checkpoint",

@@ -107,6 +107,33 @@ def test_world_model_steps_follow_the_keys_and_the_policy(play_checkpoints):
         session.close()
 
 
+def test_world_model_steps_in_the_chosen_precision(play_checkpoints):
+    from diamond.errors import InvalidValue
+
+    frames, dtypes = {}, {}
+    for precision in ("float32", "bfloat16"):
+        models = load_play_models(play_checkpoints["run"]).with_precision(precision)
+        assert models.precision == precision
+        seen = []
+        conv = next(m for m in models.denoiser.modules() if isinstance(m, torch.nn.Conv2d))
+        hook = conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+        session = PlaySession(models, seed=3)
+        try:
+            frames[precision] = [session.step({"left"}).obs for _ in range(3)]
+        finally:
+            session.close()
+            hook.remove()
+        dtypes[precision] = set(seen)
+        assert all(f.dtype == np.uint8 and f.shape == (3, 64, 64) for f in frames[precision])
+    assert dtypes == {"float32": {torch.float32}, "bfloat16": {torch.bfloat16}}
+    for a, b in zip(frames["float32"], frames["bfloat16"]):  # the same frames up to bfloat16's rounding
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 2
+    with pytest.raises(InvalidValue, match="--precision 'float16' is for CUDA devices"):
+        load_play_models(play_checkpoints["run"]).with_precision("float16")
+    with pytest.raises(InvalidValue, match="--precision 'half' is unknown; expected one of float32, bfloat16"):
+        load_play_models(play_checkpoints["run"]).with_precision("half")
+
+
 def test_horizon_cuts_imagined_episodes_and_can_change(play_checkpoints):
     models = load_play_models(play_checkpoints["world_model"], game="Breakout")  # no reward model: no ending
     assert models.rew_end is None and models.actor_critic is None

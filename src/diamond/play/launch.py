@@ -21,9 +21,12 @@ def open_models(
     device: str,
     denoising_steps: int | None,
     log: Callable[[str], None] = print,
+    precision: str = "float32",
 ) -> PlayModels:
-    from diamond.devices import resolve_device
+    from diamond.devices import check_precision, resolve_device
 
+    dev = resolve_device(device)
+    check_precision(precision, dev, "--precision")  # before a download or load
     if (checkpoint is None) == (from_hub is None):
         raise ConfigError("give exactly one of --checkpoint PATH and --from-hub GAME")
     if from_hub is not None:
@@ -34,7 +37,8 @@ def open_models(
         game = from_hub
     else:
         path = Path(checkpoint)  # type: ignore[arg-type]
-    return load_play_models(path, resolve_device(device), game=game, env=env).with_denoising_steps(denoising_steps)
+    models = load_play_models(path, dev, game=game, env=env)
+    return models.with_denoising_steps(denoising_steps).with_precision(precision)
 
 
 def new_session(
@@ -85,7 +89,7 @@ def play_desktop(
     app = PlayerApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
     log(
         f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
-        f"{models.cfg.sampler.num_steps_denoising} denoising steps); keys: {PLAYER_HELP}"
+        f"{models.cfg.sampler.num_steps_denoising} denoising steps, {models.precision}); keys: {PLAYER_HELP}"
     )
     shown, seconds, steps = run_window(app, frames, screenshot, log)
     result = {
@@ -93,6 +97,7 @@ def play_desktop(
         "source": session.source,
         "controller": session.controller,
         "denoising_steps": models.cfg.sampler.num_steps_denoising,
+        "precision": models.precision,
         "device": str(session.device),
         "frames": shown,
         "seconds": seconds,

@@ -51,10 +51,17 @@ class PlayModels:
     actor_critic: ActorCritic | None
     path: str
     kind: str  # "run", "world model" or "reference layout"
+    precision: str = "float32"  # the world model's steps: float32, or autocast to bfloat16 / float16 (CUDA)
 
     @property
     def action_space(self) -> ActionSpace:
         return self.cfg.denoiser.net.action_space
+
+    def with_precision(self, precision: str) -> PlayModels:
+        from diamond.devices import check_precision
+
+        device = next(self.denoiser.parameters()).device
+        return replace(self, precision=check_precision(precision, device, "--precision"))
 
     def with_denoising_steps(self, steps: int | None) -> PlayModels:
         if steps is None:

@@ -31,6 +31,7 @@ import torch
 
 from diamond.configs.schema import ConfigError
 from diamond.data.sampler import Batch
+from diamond.devices import autocast
 from diamond.imaging import to_display, to_model_range
 from diamond.play.keymap import action_for, action_meanings
 from diamond.play.models import PlayModels
@@ -215,7 +216,8 @@ class PlaySession:
         self.history.clear()
         if self.source == "world model":
             self._pending_context = fork
-            self._world_model().reset()
+            with autocast(self.device, self.models.precision):
+                self._world_model().reset()
             obs = self._context_frames[-1][0]
             self.history.extend(self._context_frames[:-1])
         else:
@@ -277,7 +279,8 @@ class PlaySession:
             raise ValueError(f"action {action} is outside 0..{self.models.action_space.size - 1} for {self.game}")
         prev = self.frame.obs
         if self.source == "world model":
-            obs_t, rew_t, end_t, trunc_t, info = self._world_model().step(torch.tensor([action]))
+            with autocast(self.device, self.models.precision):
+                obs_t, rew_t, end_t, trunc_t, info = self._world_model().step(torch.tensor([action]))
             obs, rew, end, trunc = to_display(obs_t[0]).cpu().numpy(), float(rew_t[0]), bool(end_t[0]), bool(trunc_t[0])
             final = to_display(info["final_obs"][0]).cpu().numpy()
             if end or trunc:
