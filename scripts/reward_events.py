@@ -129,8 +129,8 @@ def other_actions(act: torch.Tensor, size: int, generator: torch.Generator) -> t
 def changed_pixels(frames: torch.Tensor | np.ndarray, next_frames: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Per pair of 8-bit frames (B, C, H, W): how many pixels differ by more than ``TOLERANCE`` levels in
     some channel."""
-    difference = (torch.as_tensor(np.asarray(next_frames)).int() - torch.as_tensor(np.asarray(frames)).int()).abs()
-    return (difference > TOLERANCE).any(1).flatten(1).sum(1)
+    difference = np.abs(np.asarray(next_frames, dtype=np.int32) - np.asarray(frames, dtype=np.int32))
+    return torch.from_numpy((difference > TOLERANCE).any(1).reshape(len(difference), -1).sum(1))
 
 
 def data_changed_pixels(store: EpisodeStore) -> float:

@@ -116,7 +116,7 @@ def test_world_model_steps_in_the_chosen_precision(play_checkpoints):
         assert models.precision == precision
         seen = []
         conv = next(m for m in models.denoiser.modules() if isinstance(m, torch.nn.Conv2d))
-        hook = conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+        hook = conv.register_forward_hook(lambda module, args, out, seen=seen: seen.append(out.dtype))
         session = PlaySession(models, seed=3)
         try:
             frames[precision] = [session.step({"left"}).obs for _ in range(3)]
