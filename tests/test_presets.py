@@ -43,6 +43,6 @@ def test_cpu_train_preset_is_minatar_at_one_pixel_per_cell():
     assert (cfg.env.family, cfg.env.size, cfg.schedule.final_episodes, cfg.schedule.random_episodes) == (
         "minatar",
         10,
-        50,
-        50,
+        100,  # spec §1: 100 test episodes at the end
+        100,
     )

@@ -49,8 +49,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # The README's main command: an agent that learns on two CPU cores in under 30 minutes.
     # MinAtar Breakout drawn at 10×10 (one pixel per cell): on two cores, the 64×64 Atari networks imagine too
     # few frames per second for the actor-critic to learn anything within the hour (see the README).
-    # Same algorithm, smaller networks, fewer steps; every other value is the paper's, except that the
-    # denoiser also learns the transition into each episode's final frame: in MinAtar a lost ball shows
+    # Same algorithm, smaller networks, fewer steps; the spec's 100 final test episodes, and as many of a
+    # uniformly random policy to compare with (seconds of a run). Every other value is the paper's, except that
+    # the denoiser also learns the transition into each episode's final frame: in MinAtar a lost ball shows
     # only in the terminal frame, so without it imagined episodes would (almost) never end.
     "cpu": {
         "env.family": "minatar",
@@ -84,8 +85,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "schedule.extra_epochs": 4,
         "schedule.eval_every": 10,
         "schedule.eval_episodes": 8,
-        "schedule.final_episodes": 50,
-        "schedule.random_episodes": 50,
+        "schedule.random_episodes": 100,
         "schedule.test_env_max_steps": 5_000,
     },
     # For tests: seconds per run.
