@@ -52,7 +52,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # Same algorithm, smaller networks, fewer steps; the spec's 100 final test episodes, and as many of a
     # uniformly random policy to compare with (seconds of a run). Every other value is the paper's, except that
     # the denoiser also learns the transition into each episode's final frame: in MinAtar a lost ball shows
-    # only in the terminal frame, so without it imagined episodes would (almost) never end.
+    # only in the terminal frame, so without it imagined episodes would (almost) never end; and that each
+    # actor-critic update imagines 128 rollouts, not 32 (11 updates an epoch, not 22: twice the imagined
+    # frames at 1.8x the frames per second), under which Space Invaders beats random at every seed tried.
     "cpu": {
         "env.family": "minatar",
         "env.game": "breakout",
@@ -72,6 +74,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "actor_critic.channels": [16, 32],
         "actor_critic.lstm_dim": 64,
         "actor_critic_training.optimizer.lr": 1e-3,
+        "actor_critic_training.imagination.batch_size": 128,
         "schedule.total_steps": 10_000,
         "schedule.initial_steps": 2_000,
         "schedule.initial_steps_max": 3_000,
@@ -81,7 +84,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "schedule.actor_critic_updates_first": 30,
         "schedule.denoiser_updates": 25,
         "schedule.rew_end_updates": 25,
-        "schedule.actor_critic_updates": 22,
+        "schedule.actor_critic_updates": 11,
         "schedule.extra_epochs": 4,
         "schedule.eval_every": 10,
         "schedule.eval_episodes": 8,
