@@ -80,6 +80,7 @@ def main(out: str, normalise: bool) -> None:
     results["actor_critic"] = actor_critic.state_dict()
     if info.is_main:
         torch.save(results, out)
+    del objective  # DDP holds the process group: free it before the group is torn down
     finish(info)
 
 

@@ -9,6 +9,7 @@ positions is not (shards hold different numbers of them), hence ``count_normalis
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,8 +66,11 @@ def init(info: DistInfo, device: torch.device) -> None:
 def finish(info: DistInfo) -> None:
     """Leave the process group in step with the other processes: wait until every process got here, then
     tear the group down. A process that exits with its group still open lets the backend's threads be
-    destroyed while they run (with gloo, an abort of the process that exits first)."""
+    destroyed while they run (with gloo, an abort of the process that exits first). The caller drops its
+    DDP wrappers first: they hold the group too, and one freed only at interpreter exit (DDP's hooks make
+    reference cycles) would destroy the group's threads there; hence the collection of cycles here."""
     if info.enabled and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 

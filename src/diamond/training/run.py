@@ -83,18 +83,33 @@ def train(
         if device.type == "cuda":
             device = torch.device("cuda", info.local_rank)
         distributed.init(info, device)
-        if not info.is_main:
-            result = follower.follow(cfg, run_dir, device, info, resume, make_env)
-            distributed.finish(info)  # waits for rank 0's final report
-            return result
+    if info.is_main:
+        result = _train_main(cfg, run_dir, device, info, resume, allow_config_change, log, stop_after_epochs)
+    else:
+        result = follower.follow(cfg, run_dir, device, info, resume, make_env)
+    # the run and its DDP wrappers are gone by now (they hold the process group); a follower waits here
+    # for rank 0's final report
+    distributed.finish(info)
+    return result
+
+
+def _train_main(
+    cfg: TrainConfig,
+    run_dir: Path,
+    device: torch.device,
+    info: distributed.DistInfo,
+    resume: bool,
+    allow_config_change: bool,
+    log: Callable[[str], None],
+    stop_after_epochs: int | None,
+) -> dict[str, Any]:
+    """The process that collects, evaluates and writes the run (the only one without torchrun)."""
     check_run_folder(run_dir, resume)
     run = open_run(cfg, run_dir, device, info, resume, allow_config_change, log)
     try:
-        result = _run_epochs(run, info, stop_after_epochs)
+        return _run_epochs(run, info, stop_after_epochs)
     finally:
         run.close()
-    distributed.finish(info)
-    return result
 
 
 def _run_epochs(run: Run, info: distributed.DistInfo, stop_after_epochs: int | None) -> dict[str, Any]:
