@@ -1,4 +1,4 @@
-"""Every named preset resolves to a valid configuration of its own kind."""
+"""Every named preset resolves to a valid configuration of its own kind; the `cpu` preset tests whole episodes."""
 
 import pytest
 
@@ -11,6 +11,9 @@ from diamond.configs.presets import (
     world_model_config,
 )
 from diamond.configs.schema import ConfigError
+from diamond.envs.families import make_env
+from diamond.training.collector import RandomPolicy
+from diamond.training.evaluation_episodes import run_evaluation_episodes
 
 
 @pytest.mark.parametrize("name", sorted(WORLD_MODEL_PRESETS))
@@ -46,3 +49,18 @@ def test_cpu_train_preset_is_minatar_at_one_pixel_per_cell():
         100,  # spec §1: 100 test episodes at the end
         100,
     )
+
+
+def test_cpu_train_preset_tests_whole_episodes_of_the_longest_minatar_game():
+    # MinAtar Freeway's episodes are the longest (a time limit of about 2,500 steps): the preset's cap on
+    # test steps must leave room for all of its 100 test episodes, in as many envs as the run uses (16)
+    sched = train_config("cpu", None, ["env.game=freeway"]).schedule
+    env = make_env("minatar", "freeway", "test", 16, 0, "sync", 10)
+    try:
+        policy = RandomPolicy(env.action_space, seed=0)
+        run = run_evaluation_episodes(
+            env, policy, sched.random_episodes, seed=0, keep_episodes=False, max_steps=sched.test_env_max_steps
+        )
+    finally:
+        env.close()
+    assert len(run.lengths) == 100 and min(run.lengths) > 2_000

@@ -89,7 +89,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         "schedule.eval_every": 10,
         "schedule.eval_episodes": 8,
         "schedule.random_episodes": 100,
-        "schedule.test_env_max_steps": 5_000,
+        # a safety net for policies that never lose; room for the 7 episodes (100 over 16 envs) of MinAtar
+        # Freeway, whose every episode lasts about 2,500 steps
+        "schedule.test_env_max_steps": 20_000,
     },
     # For tests: seconds per run.
     "tiny": {
