@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 
 DEVICE_VARIABLE = "DIAMOND_DEVICE"  # what --device auto means when set: pins every command to one device
+# ``devices.PRECISIONS`` and ``devices.LAYOUTS`` by name, without torch (tests/cli/test_errors.py checks that
+# they agree)
+PRECISION_NAMES = ("float32", "bfloat16", "float16")
+LAYOUT_NAMES = ("contiguous", "channels_last")
 
 
 def add_device_flag(parser: argparse.ArgumentParser) -> None:
@@ -16,3 +20,32 @@ def add_device_flag(parser: argparse.ArgumentParser) -> None:
         help=f"auto | cpu | cuda | cuda:N (default auto: ${DEVICE_VARIABLE} when set, else CUDA when available, "
         "else the CPU)",
     )
+
+
+def add_precision_flag(parser: argparse.ArgumentParser, what: str, repeatable: bool = False, note: str = "") -> None:
+    """``--precision``, read by ``devices.check_precision``: the arithmetic of ``what``, one value (default
+    float32), or, ``repeatable``, the variants a benchmark compares (default: those the device computes in)."""
+    choices = "float32 or autocast to bfloat16 / float16 (CUDA)"
+    if repeatable:
+        default = (
+            "repeatable; default float32, and bfloat16 where the device computes in it: CUDA, or a CPU with "
+            "AVX-512 BF16 or AMX"
+        )
+        parser.add_argument(
+            "--precision", action="append", choices=PRECISION_NAMES, help=f"{what}: {choices} ({default}){note}"
+        )
+    else:
+        parser.add_argument(
+            "--precision", default="float32", choices=PRECISION_NAMES, help=f"{what}: {choices} (default float32){note}"
+        )
+
+
+def add_layout_flag(parser: argparse.ArgumentParser, what: str, default: str | None = None, note: str = "") -> None:
+    """``--layout``, read by ``devices.check_layout``: the memory layout of ``what``; without ``default``,
+    repeatable (the variants a benchmark compares, by default both)."""
+    if default is None:
+        parser.add_argument(
+            "--layout", action="append", choices=LAYOUT_NAMES, help=f"{what} (repeatable; default: both){note}"
+        )
+    else:
+        parser.add_argument("--layout", default=default, choices=LAYOUT_NAMES, help=f"{what} (default {default}){note}")

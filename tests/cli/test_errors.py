@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from diamond import cli, jobs
+from diamond import cli, flags, jobs
 from diamond.configs.schema import ConfigError
 from diamond.data.store import StoreError
 from diamond.errors import InvalidValue, UserError, is_user_error
@@ -68,8 +68,8 @@ def test_the_precision_and_layout_choices_are_the_devices_ones():
     # argparse refuses anything else with the choices listed; they must be exactly what devices computes in
     from diamond.devices import LAYOUTS, PRECISIONS
 
-    assert cli.PRECISION_NAMES == tuple(PRECISIONS)
-    assert sorted(cli.LAYOUT_NAMES) == sorted(LAYOUTS)
+    assert flags.PRECISION_NAMES == tuple(PRECISIONS)
+    assert sorted(flags.LAYOUT_NAMES) == sorted(LAYOUTS)
     parser = cli.build_parser()
     for command in (["bench"], ["engine-fps"], ["play-engine", "--checkpoint", "x"]):
         with pytest.raises(SystemExit):

@@ -1,0 +1,109 @@
+"""Speed measurements: ``diamond bench`` (the denoiser) and ``diamond engine-fps`` (the engine)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from diamond.configs.presets import TRAIN_PRESETS
+from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from diamond.benchmark.speed import preset_sizes, run_benchmark
+    from diamond.benchmark.speed_report import format_report
+    from diamond.fileio import write_json_atomically
+
+    result = run_benchmark(
+        device=args.device,
+        repeats=args.repeats,
+        progress=lambda m: print(m, file=sys.stderr),
+        layouts=args.layout or list(LAYOUT_NAMES),
+        precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
+        compile_too=args.compile,
+        **preset_sizes(args.preset),
+    )
+    result["config"]["preset"] = args.preset
+    print(format_report(result))
+    if args.json:
+        write_json_atomically(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_engine_fps(args: argparse.Namespace) -> int:
+    from diamond.benchmark.engine_speed import engine_fps_command
+
+    engine_fps_command(
+        args.checkpoint,
+        args.from_hub,
+        args.preset,
+        args.device,
+        args.steps,
+        args.warmup,
+        args.json,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+        layouts=args.layout or list(LAYOUT_NAMES),
+        precisions=args.precision,  # None: float32, and bfloat16 where the device computes in it
+    )
+    return 0
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to the ``diamond`` command's subparsers."""
+    _add_bench(sub)
+    _add_engine_fps(sub)
+
+
+def _add_bench(sub) -> None:
+    sp = sub.add_parser("bench", help="speed of the paper-size denoiser: training, imagination, latency, FLOP/s")
+    sp.add_argument(
+        "--preset",
+        default="paper",
+        choices=list(TRAIN_PRESETS),
+        help="the denoiser, batches and frame size of this `diamond train` preset (default: paper)",
+    )
+    add_device_flag(sp)
+    sp.add_argument("--repeats", type=int, default=5)
+    add_layout_flag(sp, "memory layout of a variant", note="; float32 contiguous is always the baseline")
+    add_precision_flag(
+        sp,
+        "precision of a variant",
+        repeatable=True,
+        note="; each is measured in every --layout, with its quality against the float32 baseline",
+    )
+    sp.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time every variant with the denoiser's network torch.compile'd: its compile time and the "
+        "calls after which compiling pays (minutes of compilation per variant on a CPU)",
+    )
+    sp.add_argument("--json", help="also write the figures to this JSON file")
+    sp.set_defaults(func=cmd_bench)
+
+
+def _add_engine_fps(sub) -> None:
+    sp = sub.add_parser(
+        "engine-fps", help="frames per second of the CS:GO engine (dynamics + upsampler), both settings"
+    )
+    which = sp.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", help="an engine checkpoint (project engine.pt or the authors' layout)")
+    which.add_argument("--from-hub", choices=["csgo"], help="the authors' pretrained engine, with huggingface_hub")
+    which.add_argument(
+        "--preset",
+        action="append",
+        choices=["csgo", "cpu"],
+        help="random-weight networks of a train-engine preset (repeatable; default: both)",
+    )
+    add_device_flag(sp)
+    sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")
+    sp.add_argument("--warmup", type=int, default=1, help="untimed steps per setting first")
+    add_layout_flag(sp, "memory layout of the weights", note="; contiguous first")
+    add_precision_flag(
+        sp,
+        "arithmetic of a variant",
+        repeatable=True,
+        note="; each in every --layout, with its first frames against the first entry's",
+    )
+    sp.add_argument("--json", help="also write the figures and the machine to this JSON file")
+    sp.set_defaults(func=cmd_engine_fps)
