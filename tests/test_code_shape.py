@@ -19,7 +19,6 @@ PACKAGE = Path(diamond.__file__).parent
 # module (relative to src/diamond) -> why it may be longer
 LONG_MODULES = {
     "benchmark/report.py": "the report's statistics and its three output formats; to be split into the two",
-    "cli.py": "one parser for every subcommand; to be split into one module of flags per command group",
     "configs/schema.py": "every typed configuration of the spec in one file, each dataclass with its validate()",
     "data/repair.py": "check and the crash-safe repair share the damage scan and the repair record; to be split",
     "data/store.py": "the crash-safe store: creation, opening with recovery, writing and reading share its locking",
@@ -32,7 +31,6 @@ LONG_MODULES = {
 LONG_FUNCTIONS = {
     "benchmark/report.py:build_report": "reads runs, computes every statistic and writes three formats; to be split",
     "jobs.py:run_demo": "the world-model demo's collect, train, imagine and summary steps; to be split per step",
-    "cli.py:build_parser": "declares every subcommand's flags; to be split per command group",
 }
 
 
