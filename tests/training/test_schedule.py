@@ -10,6 +10,7 @@ from diamond.training.schedule import (
     rare_reward_count,
     regular_epoch_seconds,
     run_finished,
+    run_totals,
     scheduled_updates,
 )
 
@@ -74,3 +75,13 @@ def test_eta_after_the_first_epoch_scales_its_per_update_times():
     assert regular_epoch_seconds(times, first, regular, 0, 200) == pytest.approx(
         32.5
     )  # nothing collected (model-free): no collect time
+
+
+def test_run_totals_of_the_papers_schedule():
+    run = run_totals(PAPER, 5_000)  # 1 initial epoch, 950 that collect 100 steps, 50 extra ones
+    assert (run.epochs, run.collect_steps, run.evaluations) == (1_001, 95_000, 100)
+    assert run.updates == {"denoiser": 410_000, "rew_end": 410_000, "actor_critic": 405_000}
+    extended = run_totals(PAPER, 10_000)  # an initial collection extended to its maximum leaves fewer epochs
+    assert (extended.epochs, extended.collect_steps, extended.updates["denoiser"]) == (951, 90_000, 390_000)
+    odd = run_totals(PAPER, 5_050)  # the last collecting epoch takes what is left of the budget
+    assert (odd.epochs, odd.collect_steps) == (1_001, 94_950)

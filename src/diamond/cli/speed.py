@@ -1,4 +1,5 @@
-"""Speed measurements: ``diamond bench`` (the denoiser) and ``diamond engine-fps`` (the engine)."""
+"""Speed measurements: ``diamond bench`` (the denoiser), ``diamond time-epoch`` (an epoch of a `diamond train`
+configuration, and the whole run extrapolated) and ``diamond engine-fps`` (the engine)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 
 from diamond.configs.presets import TRAIN_PRESETS
+from diamond.envs.families import FAMILY_NAMES
 from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag
 
 
@@ -49,9 +51,27 @@ def cmd_engine_fps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_time_epoch(args: argparse.Namespace) -> int:
+    from diamond.benchmark.epoch_time import time_epoch_command
+
+    time_epoch_command(
+        args.preset,
+        args.env,
+        args.game,
+        list(args.set or []),
+        args.device,
+        args.updates,
+        args.out,
+        args.json,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    return 0
+
+
 def register(sub) -> None:
     """Add this module's subcommands to the ``diamond`` command's subparsers."""
     _add_bench(sub)
+    _add_time_epoch(sub)
     _add_engine_fps(sub)
 
 
@@ -80,6 +100,34 @@ def _add_bench(sub) -> None:
     )
     sp.add_argument("--json", help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)
+
+
+def _add_time_epoch(sub) -> None:
+    sp = sub.add_parser(
+        "time-epoch",
+        help="time one regular epoch of a `diamond train` configuration here, and the whole run extrapolated",
+    )
+    sp.add_argument(
+        "--preset", default="paper", choices=list(TRAIN_PRESETS), help="the run's preset (default %(default)s)"
+    )
+    sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family (default: the preset's)")
+    sp.add_argument("--game", help="game (default: the preset's; see `diamond games`)")
+    sp.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, as `diamond train --set` (repeatable); the whole run is extrapolated with it",
+    )
+    sp.add_argument(
+        "--updates",
+        type=int,
+        help="updates of each network in the timed epoch (default: the schedule's regular count, e.g. the "
+        "paper's 400; fewer are scaled up)",
+    )
+    sp.add_argument("--out", help="keep the timed run in this new folder (default: a scratch folder, removed)")
+    sp.add_argument("--json", help="also write the figures to this JSON file")
+    add_device_flag(sp)
+    sp.set_defaults(func=cmd_time_epoch)
 
 
 def _add_engine_fps(sub) -> None:

@@ -32,6 +32,17 @@ from diamond.studies.pipeline import config_record, model_config, open_study, tr
 MODELS = (("ddpm", StudyRun.MODEL_DDPM), ("edm", StudyRun.MODEL_EDM))
 
 
+def _windows(store, segments, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and actions of each (episode, start) segment, each episode read once (copies: no episode is
+    kept whole)."""
+    obs, act = [], []
+    for e, s in segments:
+        episode = store.get(e)
+        obs.append(episode.obs[s : s + length].copy())
+        act.append(episode.act[s : s + length].copy())
+    return np.stack(obs), np.stack(act)
+
+
 def _bank(store, count: int, size: int, seed: int) -> torch.Tensor:
     """Features of ``count`` training frames drawn uniformly (one episode read at a time)."""
     lengths = np.asarray(store.lengths)
@@ -107,8 +118,7 @@ def run_compounding_error(
     segments = uniform_complete_segments(
         test.lengths, cfg.rollouts, ctx + cfg.horizon, np.random.default_rng(cfg.data.seed)
     )
-    real = np.stack([test.get(e).obs[s : s + ctx + cfg.horizon] for e, s in segments])
-    act = np.stack([test.get(e).act[s : s + ctx + cfg.horizon] for e, s in segments])
+    real, act = _windows(test, segments, ctx + cfg.horizon)
     bank = _bank(train, cfg.bank_frames, cfg.feature_size, cfg.data.seed)
     future = real[:, ctx:].reshape(-1, *real.shape[2:])
     real_drift = nearest_distances(frame_features(future, cfg.feature_size), bank).reshape(cfg.rollouts, -1).mean(0)

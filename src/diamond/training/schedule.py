@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -85,3 +86,33 @@ def regular_epoch_seconds(
     return scaled("collect", collected, steps_per_epoch) + sum(
         scaled(name, n, regular.updates.get(name, 0)) for name, n in first.updates.items()
     )
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """What a whole run does under a schedule (``run_totals``)."""
+
+    epochs: int
+    collect_steps: int  # real steps collected by the epochs, after the initial collection
+    updates: dict[str, int]  # per network, the first epoch's included
+    evaluations: int  # epochs that evaluate (each plays ``eval_episodes`` test episodes)
+
+
+def run_totals(
+    cfg: ScheduleConfig, initial_steps: int, counts: Mapping[str, Callable[[int], int]] | None = None
+) -> RunTotals:
+    """The epochs, collected steps, updates and evaluations of a whole run whose initial collection took
+    ``initial_steps`` (the rule extends it by the data's rewards), following the training loop's own rules:
+    ``plan_epoch`` for each epoch and ``run_finished`` for the end."""
+    epoch = steps = without_collection = collected = evaluations = 0
+    updates: Counter = Counter()
+    while not run_finished(epoch, steps, without_collection, cfg):
+        epoch += 1
+        plan = plan_epoch(epoch, steps, cfg, counts)
+        taken = initial_steps if epoch == 1 else plan.collect_steps
+        steps += taken
+        collected += plan.collect_steps
+        without_collection = 0 if taken else without_collection + 1
+        updates.update(plan.updates)
+        evaluations += plan.evaluate
+    return RunTotals(epoch, collected, dict(updates), evaluations)
