@@ -1,5 +1,5 @@
-"""The GPU paths: a run stopped and resumed on CUDA (in float32 and in mixed precision), the bench
-(imagination and the engine player: in rl/, play/). Skipped without a CUDA device (CI has none);
+"""The GPU paths: a run stopped and resumed on CUDA (in float32 and in mixed precision), the bench, an epoch
+timed (imagination and the engine player: in rl/, play/). Skipped without a CUDA device (CI has none);
 `DIAMOND_DEVICE=cuda python -m pytest` runs the rest of the suite on a GPU too."""
 
 import pytest
@@ -37,6 +37,19 @@ def test_the_bench_runs_on_cuda_and_reports_the_allocator_peak(tmp_path):
     result = json.loads(out.read_text())
     for phase in ("train", "imagine", "latency"):
         assert result[phase]["peak_mem_mb"] > 0 and "torch.cuda.max_memory_allocated" in result[phase]["peak_mem_kind"]
+
+
+def test_time_epoch_times_an_epoch_on_cuda_with_batches_drawn_ahead(tmp_path):
+    # on a GPU the updates' batches come from a thread, through pinned memory (training/batches_ahead.py)
+    pytest.importorskip("minatar")
+    import json
+
+    from diamond.cli import main
+
+    out = tmp_path / "epoch.json"
+    assert main(["time-epoch", "--preset", "tiny", "--device", "cuda", "--updates", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert all(s > 0 for s in result["seconds_per_update"].values()) and result["whole_run"]["seconds"] > 0
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])

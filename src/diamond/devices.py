@@ -36,6 +36,15 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
     return dev
 
 
+def to_device(t: torch.Tensor, dev: torch.device | str) -> torch.Tensor:
+    """``t`` on ``dev``; from the host to a GPU through pinned memory, without waiting for the copy (the
+    device's stream orders it before the kernels that read it)."""
+    dev = torch.device(dev)
+    if dev.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(dev, non_blocking=True)
+    return t.to(dev)
+
+
 # How the weights of convolutions (and so their activations) are laid out in memory. Channels-last is the
 # layout oneDNN's CPU convolutions and cuDNN's tensor-core kernels prefer; results differ from the default
 # layout only by floating-point rounding (a different summation order).

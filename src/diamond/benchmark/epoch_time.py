@@ -83,7 +83,8 @@ def extrapolate(cfg: TrainConfig, timed: TrainConfig, epochs: list[dict[str, Any
             "updates": totals.updates,
             "seconds": whole,
             "left_out": f"{totals.evaluations} evaluations of {sched.eval_episodes} test episodes, and the final "
-            f"{sched.final_episodes} test episodes (and {sched.random_episodes} of a random policy)",
+            f"{sched.final_episodes} test episodes"
+            + (f" (and {sched.random_episodes} of a random policy)" if sched.random_episodes else ""),
         },
     }
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from diamond.data.episode import Episode
+from diamond.devices import to_device
 from diamond.errors import InvalidValue
 
 RECENCY_WEIGHTS = (0.1, 0.1, 0.1, 0.7)  # spec §3: 4 groups in collection order, most recent last
@@ -97,13 +98,9 @@ class Batch:
     start: torch.Tensor  # (B,) int64, first step of the segment (negative: padding before the episode)
     stop: torch.Tensor  # (B,) int64, one past the last step (> T: padding after the episode)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        moved = {
-            f.name: None
-            if getattr(self, f.name) is None
-            else getattr(self, f.name).to(device, non_blocking=non_blocking)
-            for f in fields(self)
-        }
+    def to(self, device: torch.device | str) -> Batch:
+        """The batch on ``device`` (to a GPU through pinned memory: ``devices.to_device``)."""
+        moved = {f.name: None if (x := getattr(self, f.name)) is None else to_device(x, device) for f in fields(self)}
         return replace(self, **moved)
 
     def __len__(self) -> int:

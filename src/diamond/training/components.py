@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from diamond.configs.schema import OptimizerConfig
 from diamond.devices import autocast, check_precision
+from diamond.training.batches_ahead import BatchesAhead
 from diamond.training.distributed import DistInfo, Objective, data_parallel
 from diamond.training.optim import backward, clip_and_step, loss_scaler, make_optimizer, optimizer_step
 
@@ -59,9 +60,13 @@ class Component:
     def update(self, source: Any) -> dict[str, Tensor]:
         """One optimiser step on one batch from ``source`` (or the mean loss of ``grad_accumulation``
         batches); returns the loss's stats (averaged over the batches) and the gradient norm, as tensors."""
+        return self.update_with(lambda: self.sample(source, self.shard_size))
+
+    def update_with(self, next_batch: Callable[[], tuple]) -> dict[str, Tensor]:
+        """``update`` on the batches ``next_batch()`` returns (``grad_accumulation`` of them)."""
         self.module.train()
         if self.grad_accumulation == 1:
-            loss, stats = self.objective(*self.sample(source, self.shard_size))
+            loss, stats = self.objective(*next_batch())
             grad_norm = optimizer_step(
                 self.module, self.optimizer, self.scheduler, loss, self.optimizer_cfg.max_grad_norm, self.loss_scaler
             )
@@ -69,7 +74,7 @@ class Component:
             self.optimizer.zero_grad(set_to_none=True)
             per_batch = []
             for _ in range(self.grad_accumulation):
-                loss, batch_stats = self.objective(*self.sample(source, self.shard_size))
+                loss, batch_stats = self.objective(*next_batch())
                 backward(loss / self.grad_accumulation, self.loss_scaler)
                 per_batch.append(batch_stats)
             stats = {k: torch.stack([torch.as_tensor(s[k]) for s in per_batch]).mean() for k in per_batch[0]}
@@ -136,15 +141,27 @@ def update_components(
     updates: Mapping[str, int],
     sources: Mapping[str, Callable[[], Any]],
     clock: Callable[[], float],
+    draw_ahead: bool | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """One epoch's updates of every component, in order (spec §1 steps 2-3); every process of a
-    data-parallel run calls this with the same counts. Returns (seconds per component, logged stats)."""
+    data-parallel run calls this with the same counts. Returns (seconds per component, logged stats).
+
+    ``draw_ahead`` (default: for the components on a GPU) draws each component's batches a little ahead of
+    its updates on a thread (``BatchesAhead``: the same batches, in the same order). On a CPU the thread would
+    take cores from the updates' own threads: on two cores it made the `cpu` preset's denoiser updates 1.9x
+    slower."""
     times: dict[str, float] = {}
     logged: dict[str, float] = {}
     for c in components:
         source = sources[c.source]()  # made afresh each epoch, after the components before it have trained
+        n = updates[c.name]
+        ahead = draw_ahead if draw_ahead is not None else next(c.module.parameters()).device.type == "cuda"
         t = clock()
-        stats = [c.update(source) for _ in range(updates[c.name])]
+        if ahead:
+            with BatchesAhead(lambda c=c, source=source: c.sample(source, c.shard_size), n * c.grad_accumulation) as b:
+                stats = [c.update_with(b.next) for _ in range(n)]
+        else:
+            stats = [c.update(source) for _ in range(n)]
         times[c.name] = clock() - t
         logged.update(component_stats(c.name, stats, c.logged_stats))
         if stats and c.frames_per_update is not None:

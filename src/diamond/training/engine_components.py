@@ -10,6 +10,7 @@ import torch
 from diamond.configs.engine import EngineComponentTrainingConfig
 from diamond.data.engine_data import EngineSplit
 from diamond.data.sampler import uniform_complete_segments
+from diamond.devices import to_device
 from diamond.imaging import to_model_range
 from diamond.models.engine import Engine
 from diamond.training.components import Component, training_parts
@@ -26,7 +27,7 @@ def segments(split: EngineSplit, rng: np.random.Generator, n: int, length: int) 
 
 def _stacked(read, windows: list[tuple[int, int]], length: int, device: torch.device) -> torch.Tensor:
     """``read(episode, start, stop)`` of every window, stacked into one (n, length, ...) tensor."""
-    return torch.from_numpy(np.stack([read(e, s, s + length) for e, s in windows])).to(device)
+    return to_device(torch.from_numpy(np.stack([read(e, s, s + length) for e, s in windows])), device)
 
 
 def dynamics_batch(
