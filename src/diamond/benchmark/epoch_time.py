@@ -106,6 +106,7 @@ def time_epoch(
     def stamped(line: str) -> None:
         if match := EPOCH_LINE.match(line):
             stamps[int(match.group(1))] = time.monotonic()
+            line = line.split(" | ETA ")[0]  # the shortened run's own ETA would mislead
         log(line)
 
     with tempfile.TemporaryDirectory(prefix="diamond-time-epoch-") as scratch:
