@@ -46,35 +46,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from diamond.layout import AgentRun
 
     out = Path(args.out)
-    if (out / AgentRun.CHECKPOINT).exists():
-        args = argparse.Namespace(
-            out=None,
-            resume=str(out),
-            preset=None,
-            config=None,
-            set=None,
-            env=None,
-            game=None,
-            model_free=False,
-            seed=None,
-            device=args.device,
-            allow_config_change=False,
-        )
-    else:
-        args = argparse.Namespace(
-            out=str(out),
-            resume=None,
-            preset="cpu",
-            config=None,
-            set=None,
-            env=None,
-            game=None,
-            model_free=False,
-            seed=None,
-            device=args.device,
-            allow_config_change=False,
-        )
-    return cmd_train(args)
+    resume = (out / AgentRun.CHECKPOINT).exists()  # re-running resumes the run
+    train_args = argparse.Namespace(
+        out=None if resume else str(out),
+        resume=str(out) if resume else None,
+        preset=None if resume else "cpu",
+        config=None,
+        set=None,
+        env=None,
+        game=None,
+        model_free=False,
+        seed=None,
+        device=args.device,
+        allow_config_change=False,
+    )
+    return cmd_train(train_args)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
