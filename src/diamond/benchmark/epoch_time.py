@@ -125,7 +125,9 @@ def time_epoch(
 
 def _duration(seconds: float) -> str:
     hours = seconds / 3600
-    return f"{hours / 24:.2f} days" if hours >= 48 else f"{hours:.2f} h" if hours >= 1 else f"{seconds / 60:.1f} min"
+    if hours >= 48:
+        return f"{hours / 24:.2f} days"
+    return f"{hours:.2f} h" if hours >= 1 else f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
 
 def format_epoch_time(result: dict[str, Any]) -> str:
@@ -146,7 +148,9 @@ def format_epoch_time(result: dict[str, Any]) -> str:
         lines.append(f"  {name}: {n:,} updates in {timed['seconds'][name]:.2f} s ({per * 1000:.1f} ms an update)")
     lines.append(f"  outside the phases (checkpoint, records): {result['overhead_seconds_per_epoch']:.2f} s")
     counts = ", ".join(f"{name} {n:,}" for name, n in regular["updates"].items())
-    lines.append(f"a regular epoch ({regular['collect_steps']:,} steps; {counts} updates): {regular['seconds']:.1f} s")
+    lines.append(
+        f"a regular epoch ({regular['collect_steps']:,} steps; {counts} updates): {_duration(regular['seconds'])}"
+    )
     counts = ", ".join(f"{name} {n:,}" for name, n in whole["updates"].items())
     lines.append(
         f"the whole run ({whole['epochs']:,} epochs, {init['steps'] + whole['collect_steps']:,} agent steps; "
