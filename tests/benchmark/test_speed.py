@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from diamond.benchmark.flops import count_flops
-from diamond.benchmark.limits import cpu_description, fma_peak
-from diamond.benchmark.speed import run_benchmark
+from diamond.benchmark.limits import cpu_description, fma_peak, measure
+from diamond.benchmark.speed import own_yardsticks, run_benchmark, yardstick_precisions
 from diamond.benchmark.speed_report import LIMIT_LABELS, REPORT_ROWS, format_report
 from diamond.configs.schema import DenoiserConfig, DenoiserNetConfig
 from diamond.devices import cpp_compiler
@@ -263,3 +263,18 @@ def test_a_train_presets_network_and_sizes_are_benchmarked() -> None:
     )
     assert out["config"]["num_steps_denoising"] == cfg.sampler.num_steps_denoising
     assert "the given preset's denoiser" in format_report(out)  # run_benchmark alone does not know the name
+
+
+def test_a_float16_variant_gets_float16_yardsticks() -> None:
+    # float16 variants run on CUDA only; the yardstick choice and measurement are the same code on the CPU
+    assert yardstick_precisions(["float32", "float16"], native_bf16=False) == ["float32", "float16"]
+    assert yardstick_precisions(["float16"], native_bf16=True) == ["float32", "bfloat16", "float16"]
+    assert yardstick_precisions(["float32"], native_bf16=False) == ["float32"]
+    measured = measure(torch.device("cpu"), 16, 1, 1, 0, lambda m: None, ["float32", "float16"])
+    assert set(measured) - {"fma_peak_float32"} == {"matmul_float32", "conv_float32", "matmul_float16", "conv_float16"}
+    own = own_yardsticks(measured, "float16")
+    assert own["precision"] == "float16" and own["matmul"] == measured["matmul_float16"]["gflops"]
+    assert own["fma_peak"] is None
+    assert all(name in LIMIT_LABELS for name in measured)  # the report can print each
+    with pytest.raises(ValueError, match="float8"):
+        measure(torch.device("cpu"), 16, 1, 1, 0, lambda m: None, ["float8"])

@@ -1,9 +1,10 @@
 """The yardsticks a benchmark's phases are measured against, all from the same run on the same device.
 
 - Measured: the rate of a large square matrix product and of a 3×3 convolution (the U-Net's main
-  operation), in float32 and in bfloat16. These are what the device's libraries reach on dense work. The
-  bfloat16 ones only where bfloat16 is native (``native_bfloat16``) or a bfloat16 variant is measured:
-  emulated in software, they take minutes and bound nothing the float32 ones do not.
+  operation), in float32 and in each 16-bit precision a variant computes in. These are what the device's
+  libraries reach on dense work. bfloat16 also wherever it is native (``native_bfloat16``); elsewhere,
+  emulated in software, its yardsticks take minutes and bound nothing the float32 ones do not. float16
+  (CUDA only here) only when a float16 variant is measured.
 - Computed (CPUs only): the float32 fused-multiply-add peak, threads × clock × vector lanes × 2 FLOP ×
   FMA units, from what the kernel says about the CPU. The number of FMA units per core cannot be read;
   it is taken as 2 (x86 cores since Haswell and Zen 2), and stated beside the figure.
@@ -14,7 +15,7 @@ A phase's figure is then a fraction of each yardstick; never a ratio against a n
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from diamond.benchmark.timing import time_calls
 
 FMA_UNITS_ASSUMED = 2
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _read(path: str) -> str | None:
@@ -95,16 +96,21 @@ def measure(
     repeats: int,
     warmup: int,
     say: Callable[[str], None],
-    bfloat16: bool = True,
+    precisions: Sequence[str] = ("float32", "bfloat16"),
     description: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each measured yardstick ('matmul_float32', 'conv_bfloat16', ...) with its GFLOP/s, and on a CPU the
-    computed 'fma_peak_float32'. The convolution runs at ``conv_batch`` (the imagination batch). Without
-    ``bfloat16``, only the float32 ones. ``description``: the CPU's (``cpu_description``), when already read."""
+    computed 'fma_peak_float32'. The convolution runs at ``conv_batch`` (the imagination batch). Float32 and
+    each other precision of ``precisions`` (names of ``DTYPES``) are measured, in ``DTYPES``' order.
+    ``description``: the CPU's (``cpu_description``), when already read."""
+    unknown = sorted(set(precisions) - set(DTYPES))
+    if unknown:
+        raise ValueError(f"limits.measure: precisions {unknown} are not among {list(DTYPES)}")
     limits: dict[str, dict[str, Any]] = {}
-    for name, dtype in DTYPES.items() if bfloat16 else [("float32", torch.float32)]:
-        limits[f"matmul_{name}"] = _matmul(dev, matmul_size, dtype, repeats, warmup, say)
-        limits[f"conv_{name}"] = _conv(dev, dtype, repeats, warmup, say, conv_batch)
+    for name, dtype in DTYPES.items():
+        if name == "float32" or name in precisions:
+            limits[f"matmul_{name}"] = _matmul(dev, matmul_size, dtype, repeats, warmup, say)
+            limits[f"conv_{name}"] = _conv(dev, dtype, repeats, warmup, say, conv_batch)
     if dev.type == "cpu":
         peak = fma_peak(torch.get_num_threads(), description or cpu_description())
         if peak is not None:

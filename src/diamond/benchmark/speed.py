@@ -88,9 +88,9 @@ def run_benchmark(
 
     # The yardsticks, measured (and on a CPU computed) in this run on this device.
     result["native_bfloat16"] = native_bf16
-    bf16 = native_bf16 or any(v.precision == "bfloat16" for v in todo)
-    say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, float32{' and bfloat16' * bf16}, on {dev}")
-    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, bf16, description)
+    measured = yardstick_precisions([v.precision for v in todo], native_bf16)
+    say(f"yardsticks: matmul {n_mm}x{n_mm} and 3x3 conv, {' and '.join(measured)}, on {dev}")
+    result["limits"] = limits.measure(dev, n_mm, imagine_batch, repeats, warmup, say, measured, description)
     if description is not None:
         result["cpu_bf16_instructions"] = description["bf16_instructions"]
     flops: dict[str, int] = {}
@@ -105,6 +105,13 @@ def run_benchmark(
     result.update({phase: result["variants"][0][phase] for phase in phases.PHASES})
     _compare_with_baseline(result)
     return result
+
+
+def yardstick_precisions(variant_precisions: list[str], native_bf16: bool) -> list[str]:
+    """The precisions whose matmul and convolution rates a run measures: float32, each precision a variant
+    computes in, and bfloat16 wherever the device computes in it natively (shown even when no variant uses it)."""
+    wanted = {"float32", *variant_precisions, *(["bfloat16"] * native_bf16)}
+    return [name for name in limits.DTYPES if name in wanted]
 
 
 def own_yardsticks(measured: dict[str, dict[str, Any]], precision: str) -> dict[str, Any]:

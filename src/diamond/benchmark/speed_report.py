@@ -43,6 +43,8 @@ LIMIT_LABELS = {
     "matmul_bfloat16": "matmul bfloat16",
     "conv_float32": "3x3 conv float32",
     "conv_bfloat16": "3x3 conv bfloat16",
+    "matmul_float16": "matmul float16",
+    "conv_float16": "3x3 conv float16",
     "fma_peak_float32": "FMA peak float32 (computed)",
 }
 
