@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -66,3 +67,15 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 def write_json_atomically(path: str | Path, obj: Any) -> None:
     data = (dumps(obj, indent=1) + "\n").encode()
     write_atomically(path, lambda f: f.write(data))
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Move ``run_dir`` out of the way, renamed beside itself (``NAME.stale-YYYYmmdd-HHMMSS``; kept, never
+    deleted), so that a run can start afresh there; returns where it went."""
+    target = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 0
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    run_dir.rename(target)
+    return target

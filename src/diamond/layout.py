@@ -27,6 +27,11 @@ class AgentRun:
         """The actor-critic snapshot written at the evaluation of ``epoch``."""
         return f"{AgentRun.SNAPSHOTS}/epoch_{epoch:05d}.pt"
 
+    @staticmethod
+    def top_level_names() -> frozenset[str]:
+        """The names a run folder holds directly: the first part of each path above."""
+        return frozenset(v.split("/")[0] for k, v in vars(AgentRun).items() if k.isupper() and isinstance(v, str))
+
 
 class WorldModelRun:
     """A ``diamond train-world-model`` run folder."""

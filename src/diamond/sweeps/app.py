@@ -17,7 +17,7 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from diamond.sweeps.runs import FINISHED, STALE, UNFINISHED, run_folder, run_status, set_aside
+from diamond.sweeps.runs import FINISHED, UNFINISHED, run_folder, run_status
 
 
 @dataclass
@@ -44,8 +44,6 @@ def run_job(job: SweepJob | Any, log=print) -> str:
     if status == FINISHED:
         log(f"{tag} finished earlier: {run_dir}; skipped")
         return "skipped"
-    if status == STALE:
-        log(f"{tag} {run_dir} was stopped before its first checkpoint; kept as {set_aside(run_dir)}, starting afresh")
     prefix = lambda msg: log(f"{tag} {msg}")  # noqa: E731
     try:
         if status == UNFINISHED:

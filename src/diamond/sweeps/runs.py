@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from diamond.layout import AgentRun
@@ -23,14 +22,3 @@ def run_status(run_dir: Path) -> str:
     if (run_dir / AgentRun.CHECKPOINT).exists():
         return UNFINISHED
     return STALE if run_dir.exists() else NEW
-
-
-def set_aside(run_dir: Path) -> Path:
-    """Move a stale run folder out of the way (kept, never deleted) so that the run can start afresh."""
-    target = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 0
-    while target.exists():
-        n += 1
-        target = target.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
-    run_dir.rename(target)
-    return target

@@ -50,7 +50,7 @@ def follow(
     cfg = fit_to_env(cfg, env.action_space, int(env.observation_shape[0]))
     env.close()
     agent = AgentTraining(cfg, device, info)
-    if resume:
+    if resume and (run_dir / CHECKPOINT).exists():  # rank 0 starts afresh where none was written
         payload = load_checkpoint(run_dir / CHECKPOINT)  # on the CPU, like rank 0
         check_world_size(run_dir / CHECKPOINT, payload, info)
         agent.load_state_dict(payload["agent"])

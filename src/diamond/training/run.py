@@ -104,7 +104,7 @@ def _train_main(
     stop_after_epochs: int | None,
 ) -> dict[str, Any]:
     """The process that collects, evaluates and writes the run (the only one without torchrun)."""
-    check_run_folder(run_dir, resume)
+    resume = check_run_folder(run_dir, resume, log)
     run = open_run(cfg, run_dir, device, info, resume, allow_config_change, log)
     try:
         return _run_epochs(run, info, stop_after_epochs)

@@ -20,7 +20,7 @@ from diamond.checkpoints.files import CheckpointError
 from diamond.checkpoints.project import load_checkpoint, require_generator_device, require_same_config, save_checkpoint
 from diamond.checkpoints.trees import to_tensor_tree
 from diamond.configs.schema import ConfigError, TrainConfig
-from diamond.fileio import dumps, write_atomically
+from diamond.fileio import dumps, set_aside, write_atomically
 from diamond.layout import AgentRun
 from diamond.training.agent import AgentTraining
 from diamond.training.collector import Collector
@@ -28,6 +28,7 @@ from diamond.training.distributed import DistInfo
 
 CHECKPOINT = AgentRun.CHECKPOINT
 METRICS = AgentRun.METRICS
+PROBE = ".write_probe"  # written and removed at once, to see that the folder can be written
 RESULTS = AgentRun.RESULTS
 
 
@@ -71,10 +72,28 @@ class Run:
         self.collector.env.close()
 
 
-def check_run_folder(run_dir: Path, resume: bool) -> None:
-    """A new run needs a writable folder without a run in it; a resumed one needs its checkpoint."""
+def check_run_folder(run_dir: Path, resume: bool, log: Callable[[str], None]) -> bool:
+    """A new run needs a writable folder without a run in it; a resumed one needs its checkpoint. A folder that
+    holds only a run's own files and no checkpoint was left by a run stopped before its first checkpoint
+    (the end of epoch 1): nothing in it can be resumed, so it is set aside (renamed beside itself, kept) and
+    the run starts afresh, new or resumed, as an uninterrupted run would have. Returns whether the run resumes."""
     ckpt = run_dir / CHECKPOINT
-    if resume and not ckpt.exists():
+    entries = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() and not ckpt.exists() else []
+    foreign = [name for name in entries if name not in AgentRun.top_level_names() | {PROBE}]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        flag = f"--resume {run_dir}" if resume else f"--out {run_dir}"
+        raise ConfigError(
+            f"{flag}: the folder holds files that are not a `diamond train` run's ({shown}) and no checkpoint "
+            f"{CHECKPOINT}; choose a new or empty folder (nothing was changed)"
+        )
+    if entries:
+        kept = set_aside(run_dir)
+        log(
+            f"{run_dir} was stopped before its first checkpoint: nothing in it to resume; kept as {kept}, starting afresh"
+        )
+        resume = False
+    elif resume and not ckpt.exists():
         what = "does not exist" if not run_dir.exists() else f"holds no checkpoint {CHECKPOINT}"
         raise ConfigError(f"--resume {run_dir}: the run folder {what}; nothing to resume")
     if not resume and ckpt.exists():
@@ -84,13 +103,14 @@ def check_run_folder(run_dir: Path, resume: bool) -> None:
         )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write_probe"
+        probe = run_dir / PROBE
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
         raise ConfigError(
             f"run folder {run_dir} cannot be written ({exc.strerror or exc}); choose another --out"
         ) from exc
+    return resume
 
 
 def load_state(
