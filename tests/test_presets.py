@@ -64,3 +64,18 @@ def test_cpu_train_preset_tests_whole_episodes_of_the_longest_minatar_game():
     finally:
         env.close()
     assert len(run.lengths) == 100 and min(run.lengths) > 2_000
+
+
+def test_errors_say_where_the_bad_value_came_from_then_where_it_sits(tmp_path):
+    with pytest.raises(ConfigError) as err:  # the flag as typed, then the section, then the field
+        train_config("tiny", None, ["schedule.total_steps=-100"])
+    assert str(err.value).startswith("--set schedule.total_steps=-100: schedule: total_steps=-100 is invalid")
+    with pytest.raises(ConfigError, match=r"^--set denoiser.net.channels=\[0\]: denoiser.net: channels=\(0,\) is inv"):
+        train_config("tiny", None, ["denoiser.net.channels=[0]"])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schedule": {"total_steps": -1}}')
+    with pytest.raises(ConfigError, match=rf"^config file {bad}: schedule: total_steps=-1 is invalid"):
+        train_config("tiny", bad, [])
+    bad.write_text("[1, 2]")  # JSON, but not an object of config values
+    with pytest.raises(ConfigError, match=rf"^config file {bad}: expected a JSON object of config values.*got a list"):
+        train_config("tiny", bad, [])

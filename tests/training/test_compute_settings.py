@@ -23,7 +23,7 @@ def test_the_settings_are_off_by_default_and_a_contradiction_is_named():
         }
     with pytest.raises(
         ConfigError,
-        match=r"compute.cudnn_benchmark=true.compute: cudnn_benchmark=True is invalid; expected false with det",
+        match=r"compute.cudnn_benchmark=true: compute: cudnn_benchmark=True is invalid; expected false with det",
     ):
         train_config("tiny", None, ["compute.deterministic=true", "compute.cudnn_benchmark=true"])
     with pytest.raises(

@@ -13,6 +13,7 @@ from diamond.configs.schema import (
     SamplerConfig,
     SigmaDistributionConfig,
     check,
+    child,
 )
 from diamond.fps_actions import csgo_action_space
 from diamond.spaces import ActionSpace
@@ -78,8 +79,8 @@ class EngineSamplingConfig:
     upsampler: SamplerConfig = field(default_factory=lambda: upsampler_sampler(10, order=1))
 
     def validate(self, where: str = "sampling") -> None:
-        self.dynamics.validate(f"{where}.dynamics")
-        self.upsampler.validate(f"{where}.upsampler")
+        self.dynamics.validate(child(where, "dynamics"))
+        self.upsampler.validate(child(where, "upsampler"))
 
 
 def upsampler_sampler(num_steps: int, order: int) -> SamplerConfig:
@@ -121,7 +122,7 @@ class EngineComponentTrainingConfig:
         check(self.grad_accumulation >= 1, where, "grad_accumulation", self.grad_accumulation, ">= 1")
         check(self.num_targets >= 1, where, "num_targets", self.num_targets, ">= 1")
         check(self.updates_per_epoch >= 1, where, "updates_per_epoch", self.updates_per_epoch, ">= 1")
-        self.optimizer.validate(f"{where}.optimizer")
+        self.optimizer.validate(child(where, "optimizer"))
 
 
 @dataclass(frozen=True)
@@ -149,19 +150,19 @@ class EngineConfig:
         return self.fast if setting == "fast" else self.higher_quality
 
     def validate(self, where: str = "engine config") -> None:
-        self.compute.validate(f"{where}: compute")
-        self.dynamics.validate(f"{where}: dynamics")
-        self.upsampler.validate(f"{where}: upsampler")
+        self.compute.validate(child(where, "compute"))
+        self.dynamics.validate(child(where, "dynamics"))
+        self.upsampler.validate(child(where, "upsampler"))
         check(self.upsampler.net.low_res_conditioning, where, "upsampler.net.low_res_conditioning", False, "True")
         check(not self.dynamics.net.low_res_conditioning, where, "dynamics.net.low_res_conditioning", True, "False")
-        self.dynamics_training.validate(f"{where}: dynamics_training")
-        self.upsampler_training.validate(f"{where}: upsampler_training")
+        self.dynamics_training.validate(child(where, "dynamics_training"))
+        self.upsampler_training.validate(child(where, "upsampler_training"))
         check(self.num_epochs >= 1, where, "num_epochs", self.num_epochs, ">= 1")
         check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1")
         check(self.eval_contexts >= 1, where, "eval_contexts", self.eval_contexts, ">= 1")
         check(self.rollout_horizon >= 1, where, "rollout_horizon", self.rollout_horizon, ">= 1")
-        self.fast.validate(f"{where}: fast")
-        self.higher_quality.validate(f"{where}: higher_quality")
+        self.fast.validate(child(where, "fast"))
+        self.higher_quality.validate(child(where, "higher_quality"))
         for setting in SAMPLING_SETTINGS:  # a context noised at sampling must be one the model trained on
             s_cond = self.sampling(setting).dynamics.s_cond
             check(

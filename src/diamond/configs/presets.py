@@ -247,6 +247,11 @@ def update_config(cfg: Any, config_file: str | Path | None, overrides: list[str]
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"config file {path}: cannot read it as JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"config file {path}: expected a JSON object of config values, e.g. "
+                f'{{"schedule": {{"total_steps": 20000}}}}; got a {type(data).__name__}'
+            )
         cfg = from_dict(cls, _merge(to_dict(cfg), data), f"config file {path}")
     for item in overrides or []:
         key, sep, raw = item.partition("=")

@@ -22,6 +22,12 @@ class ConfigError(UserError, ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
+def child(where: str, name: str) -> str:
+    """Where a section of a configuration is, for messages: ``--set a.b=1: sampler`` below a source (text with
+    spaces: a flag, a file, a preset), then ``...: sampler.net`` below a section; ``config.env`` below a bare name."""
+    return f"{where}: {name}" if " " in where and ":" not in where else f"{where}.{name}"
+
+
 def check(ok: bool, where: str, name: str, value: Any, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{where}: {name}={value!r} is invalid; expected {allowed}")
@@ -66,7 +72,7 @@ class DenoiserNetConfig:
     def validate(self, where: str = "denoiser.net") -> None:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
         check(self.num_steps_conditioning >= 1, where, "num_steps_conditioning", self.num_steps_conditioning, ">= 1")
-        self.action_space.validate(f"{where}.action_space")
+        self.action_space.validate(child(where, "action_space"))
         check(
             self.cond_channels > 0
             and self.cond_channels % 2 == 0
@@ -127,8 +133,8 @@ class DenoiserConfig:
         )
         check(self.sigma_data > 0, where, "sigma_data", self.sigma_data, "> 0")
         check(self.sigma_offset_noise >= 0, where, "sigma_offset_noise", self.sigma_offset_noise, ">= 0")
-        self.net.validate(f"{where}.net")
-        self.sigma_distribution.validate(f"{where}.sigma_distribution")
+        self.net.validate(child(where, "net"))
+        self.sigma_distribution.validate(child(where, "sigma_distribution"))
         check(
             not self.context_noise or self.net.context_noise_embedding,
             where,
@@ -259,7 +265,7 @@ class DenoiserTrainingConfig:
     def validate(self, where: str = "training") -> None:
         check(self.batch_size >= 1, where, "batch_size", self.batch_size, ">= 1")
         check(self.num_targets >= 1, where, "num_targets", self.num_targets, ">= 1")
-        self.optimizer.validate(f"{where}.optimizer")
+        self.optimizer.validate(child(where, "optimizer"))
 
 
 @dataclass(frozen=True)
@@ -280,7 +286,7 @@ class RewEndConfig:
         check(self.img_channels >= 1, where, "img_channels", self.img_channels, "an integer >= 1")
         check(self.cond_channels >= 1, where, "cond_channels", self.cond_channels, ">= 1")
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
-        self.action_space.validate(f"{where}.action_space")
+        self.action_space.validate(child(where, "action_space"))
         check_levels(where, self.channels, self.depths, self.attn_depths)
 
 
@@ -305,7 +311,7 @@ class ActorCriticConfig:
             "a non-empty list of positive widths",
         )
         check(self.lstm_dim >= 1, where, "lstm_dim", self.lstm_dim, ">= 1")
-        self.action_space.validate(f"{where}.action_space")
+        self.action_space.validate(child(where, "action_space"))
 
 
 @dataclass(frozen=True)
@@ -345,7 +351,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     kwargs = {}
     hints = _type_hints(cls)
     for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+        kwargs[name] = _coerce(hints[name], value, child(where, name))
     obj = cls(**kwargs)
     if hasattr(obj, "validate"):
         obj.validate(where)
@@ -437,10 +443,10 @@ class WorldModelRunConfig:
     compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def validate(self, where: str = "config") -> None:
-        self.denoiser.validate(f"{where}.denoiser")
-        self.training.validate(f"{where}.training")
-        self.sampler.validate(f"{where}.sampler")
-        self.compute.validate(f"{where}.compute")
+        self.denoiser.validate(child(where, "denoiser"))
+        self.training.validate(child(where, "training"))
+        self.sampler.validate(child(where, "sampler"))
+        self.compute.validate(child(where, "compute"))
         check(self.num_updates >= 1, where, "num_updates", self.num_updates, ">= 1")
         check(self.eval_every >= 1, where, "eval_every", self.eval_every, ">= 1")
         check(self.checkpoint_every >= 1, where, "checkpoint_every", self.checkpoint_every, ">= 1")
@@ -493,7 +499,7 @@ class RewEndTrainingConfig:
     def validate(self, where: str = "rew_end_training") -> None:
         check(self.batch_size >= 1, where, "batch_size", self.batch_size, ">= 1")
         check(self.seq_length >= 1, where, "seq_length", self.seq_length, ">= 1")
-        self.optimizer.validate(f"{where}.optimizer")
+        self.optimizer.validate(child(where, "optimizer"))
 
 
 @dataclass(frozen=True)
@@ -504,8 +510,8 @@ class ActorCriticTrainingConfig:
     imagination: ImaginationConfig = field(default_factory=ImaginationConfig)
 
     def validate(self, where: str = "actor_critic_training") -> None:
-        self.optimizer.validate(f"{where}.optimizer")
-        self.imagination.validate(f"{where}.imagination")
+        self.optimizer.validate(child(where, "optimizer"))
+        self.imagination.validate(child(where, "imagination"))
 
 
 @dataclass(frozen=True)
@@ -589,16 +595,16 @@ class TrainConfig:
     compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def validate(self, where: str = "config") -> None:
-        self.env.validate(f"{where}.env")
-        self.compute.validate(f"{where}.compute")
-        self.denoiser.validate(f"{where}.denoiser")
-        self.denoiser_training.validate(f"{where}.denoiser_training")
-        self.sampler.validate(f"{where}.sampler")
-        self.rew_end.validate(f"{where}.rew_end")
-        self.rew_end_training.validate(f"{where}.rew_end_training")
-        self.actor_critic.validate(f"{where}.actor_critic")
-        self.actor_critic_training.validate(f"{where}.actor_critic_training")
-        self.schedule.validate(f"{where}.schedule")
+        self.env.validate(child(where, "env"))
+        self.compute.validate(child(where, "compute"))
+        self.denoiser.validate(child(where, "denoiser"))
+        self.denoiser_training.validate(child(where, "denoiser_training"))
+        self.sampler.validate(child(where, "sampler"))
+        self.rew_end.validate(child(where, "rew_end"))
+        self.rew_end_training.validate(child(where, "rew_end_training"))
+        self.actor_critic.validate(child(where, "actor_critic"))
+        self.actor_critic_training.validate(child(where, "actor_critic_training"))
+        self.schedule.validate(child(where, "schedule"))
         check(isinstance(self.model_free, bool), where, "model_free", self.model_free, "true or false")
         check(0 <= self.seed < 2**32, where, "seed", self.seed, "an integer in [0, 2**32)")
         k = self.denoiser.net.num_steps_conditioning
