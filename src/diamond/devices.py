@@ -23,16 +23,23 @@ def resolve_device(device: str, where: str = "--device") -> torch.device:
         if pinned and pinned != "auto":
             return resolve_device(pinned, where=f"${DEVICE_VARIABLE} (what --device auto means)")
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = device_named(device, where)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidValue(
+            f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; use 'cpu' or 'auto'"
+        )
+    return dev
+
+
+def device_named(device: str, where: str = "--device") -> torch.device:
+    """The device ``device`` names ('cpu', 'cuda', 'cuda:N'), whether or not this machine has it (a SLURM job
+    checks its own); any other name is refused."""
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise InvalidValue(f"{where} {device!r} is invalid; expected {DEVICES}") from None
     if dev.type not in ("cpu", "cuda"):
         raise InvalidValue(f"{where} {device!r} is not supported; expected {DEVICES}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidValue(
-            f"{where} {device!r}: this torch build ({torch.__version__}) sees no CUDA device; use 'cpu' or 'auto'"
-        )
     return dev
 
 

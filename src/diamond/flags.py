@@ -49,3 +49,31 @@ def add_layout_flag(parser: argparse.ArgumentParser, what: str, default: str | N
         )
     else:
         parser.add_argument("--layout", default=default, choices=LAYOUT_NAMES, help=f"{what} (default {default}){note}")
+
+
+def integer(low: int, high: int | None = None):
+    """An argparse ``type``: an integer from ``low`` (to ``high``); anything else is refused by argparse with
+    the flag, the value and what was expected, before the command starts."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{text} is invalid; expected {expected}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a number > 0 (minutes, seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is invalid; expected a number > 0")
+    return value

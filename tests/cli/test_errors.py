@@ -75,3 +75,28 @@ def test_the_precision_and_layout_choices_are_the_devices_ones():
         with pytest.raises(SystemExit):
             parser.parse_args([*command, "--precision", "float64"])
         assert parser.parse_args([*command, "--precision", "bfloat16"]).precision in ("bfloat16", ["bfloat16"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["collect", "--game", "Breakout", "--steps", "-5"],
+            "argument --steps: -5 is invalid; expected an integer >= 1",
+        ),
+        (["report", "--reps", "0"], "argument --reps: 0 is invalid; expected an integer >= 1"),
+        (["report", "--profile-reps", "x"], "argument --profile-reps: 'x' is not an integer"),
+        (["sweep", "--games", "Breakout", "--report-reps", "0"], "argument --report-reps: 0 is invalid"),
+        (["evaluate-engine", "e.pt", "ds", "--horizon", "-1"], "argument --horizon: -1 is invalid"),
+        (["play-web", "--port", "99999"], "argument --port: 99999 is invalid; expected an integer from 0 to 65535"),
+        (["world-model-demo", "--train-steps", "0"], "argument --train-steps: 0 is invalid; expected an integer >= 1"),
+        (["train-world-model", "--data", "a", "--test-data", "b", "--max-minutes", "nan"], "expected a number > 0"),
+    ],
+)
+def test_a_bad_count_is_refused_by_the_parser_before_anything_starts(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -305,7 +305,7 @@ def test_window_options_and_a_missing_display_are_refused_clearly(play_checkpoin
     out = _diamond("play", "--checkpoint", ckpt, "--scale", "0", "--frames", "1")
     assert out.returncode == 2 and "--scale 0 must be >= 1" in out.stderr
     out = _diamond("play", "--checkpoint", ckpt, "--frames", "0")
-    assert out.returncode == 2 and "--frames 0 must be >= 1" in out.stderr
+    assert out.returncode == 2 and "argument --frames: 0 is invalid; expected an integer >= 1" in out.stderr
     out = _diamond("play", "--checkpoint", ckpt, "--frames", "1", env={"SDL_VIDEODRIVER": "no-such-driver"})
     assert out.returncode == 2 and "cannot open a window" in out.stderr and "diamond play-web" in out.stderr
     (tmp_path / "file").write_text("x")

@@ -42,6 +42,10 @@ def test_bad_sweeps_fail_before_anything_is_launched(tmp_path):
     assert bad.returncode == 2 and "total_steps" in bad.stderr
     bad = run([*SWEEP, "--games", "Breakout", "--seeds", "1,1", "--root", str(root)])
     assert bad.returncode == 2 and "distinct" in bad.stderr
+    bad = run([*SWEEP, "--games", "Breakout", "--seeds", "0", "--device", "gpu", "--root", str(root), "--dry-run"])
+    assert bad.returncode == 2 and "--device 'gpu' is invalid; expected 'auto', 'cpu', 'cuda'" in bad.stderr
+    slurm = [*SWEEP, "--games", "Breakout", "--seeds", "0", "--launcher", "slurm", "--root", str(root), "--dry-run"]
+    assert run([*slurm, "--device", "cuda:1"]).returncode == 0  # the job's node has the GPU, not this one
     assert not root.exists()  # nothing launched, nothing written
     assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("3,1") == [3, 1]
 

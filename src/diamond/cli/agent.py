@@ -9,7 +9,7 @@ from pathlib import Path
 from diamond.configs.presets import TRAIN_PRESETS
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
-from diamond.flags import add_device_flag
+from diamond.flags import add_device_flag, integer
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -201,7 +201,7 @@ def _add_sweep(sub) -> None:
         help="any further Hydra override, e.g. hydra.launcher.mem_gb=64 (repeatable)",
     )
     sp.add_argument("--no-report", action="store_true", help="do not write ROOT/report at the end")
-    sp.add_argument("--report-reps", type=int, default=50_000, help="bootstrap replications of the report")
+    sp.add_argument("--report-reps", type=integer(1), default=50_000, help="bootstrap replications of the report")
     sp.add_argument("--dry-run", action="store_true", help="validate and print the Hydra command; launch nothing")
     sp.set_defaults(func=cmd_sweep)
 
@@ -215,10 +215,10 @@ def _add_report(sub) -> None:
         action="store_true",
         help="report runs whose environment protocols differ (refused by default)",
     )
-    sp.add_argument("--reps", type=int, default=50_000, help="bootstrap replications of the aggregate CIs")
+    sp.add_argument("--reps", type=integer(1), default=50_000, help="bootstrap replications of the aggregate CIs")
     sp.add_argument(
         "--profile-reps",
-        type=int,
+        type=integer(1),
         default=2_000,
         help="bootstrap replications of performance profiles and probabilities of improvement",
     )

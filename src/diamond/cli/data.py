@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from diamond.cli.shared import env_args
+from diamond.flags import integer
 
 
 def cmd_games(args: argparse.Namespace) -> int:
@@ -141,7 +142,7 @@ def _add_collect(sub) -> None:
         default="train",
         help="train: life loss ends an episode; test: lives ignored (spec §2)",
     )
-    sp.add_argument("--steps", type=int, required=True, help="agent steps to collect")
+    sp.add_argument("--steps", type=integer(1), required=True, help="agent steps to collect")
     sp.add_argument("--out", required=True, help="store directory (created, or appended to if it exists)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument(

@@ -8,7 +8,7 @@ import sys
 
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
-from diamond.flags import add_device_flag, add_layout_flag, add_precision_flag
+from diamond.flags import add_device_flag, add_layout_flag, add_precision_flag, integer
 
 
 def _play_models(args: argparse.Namespace):
@@ -157,7 +157,7 @@ def play_args(sp: argparse.ArgumentParser) -> None:
 
 def window_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--scale", type=int, help="screen pixels per frame pixel (default: about 512 pixels wide)")
-    sp.add_argument("--frames", type=int, help="stop after this many frames (or key presses when browsing)")
+    sp.add_argument("--frames", type=integer(1), help="stop after this many frames (or key presses when browsing)")
     sp.add_argument("--screenshot", metavar="PNG", help="save the window to this PNG when stopping")
     sp.add_argument("--screenshot-dir", default=".", help="where F12 saves screenshots (default .)")
 
@@ -220,7 +220,7 @@ def _add_play_web(sub) -> None:
     sp = sub.add_parser("play-web", help="the same player in a web browser (HTTP + WebSocket, loopback by default)")
     play_args(sp)
     sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
-    sp.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    sp.add_argument("--port", type=integer(0, 65535), default=8765, help="port (default 8765; 0: any free port)")
     sp.set_defaults(func=cmd_play_web)
 
 
@@ -240,7 +240,7 @@ def _add_play_engine_web(sub) -> None:
     )
     engine_play_args(sp)
     sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this machine only)")
-    sp.add_argument("--port", type=int, default=8766, help="port (default 8766; 0: any free port)")
+    sp.add_argument("--port", type=integer(0, 65535), default=8766, help="port (default 8766; 0: any free port)")
     sp.set_defaults(func=cmd_play_engine_web)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from diamond.cli.shared import env_args, model_args
 from diamond.fileio import dumps
-from diamond.flags import add_device_flag
+from diamond.flags import add_device_flag, integer, positive_number
 
 DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000, "minutes": 28.0}
 
@@ -142,7 +142,9 @@ def _add_train_world_model(sub) -> None:
     model_args(sp, "paper")
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    sp.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much training time")
+    sp.add_argument(
+        "--max-minutes", type=positive_number, help="stop (with a checkpoint) after this much training time"
+    )
     sp.set_defaults(func=cmd_train_world_model)
 
 
@@ -155,8 +157,8 @@ def _add_imagine(sub) -> None:
     )
     sp.add_argument("--data", required=True, help="held-out episode store")
     sp.add_argument("--out", required=True, help="output directory")
-    sp.add_argument("--horizon", type=int, default=50, help="imagined steps per rollout (default 50)")
-    sp.add_argument("--rollouts", type=int, default=4, help="rollouts shown one above the other (default 4)")
+    sp.add_argument("--horizon", type=integer(1), default=50, help="imagined steps per rollout (default 50)")
+    sp.add_argument("--rollouts", type=integer(1), default=4, help="rollouts shown one above the other (default 4)")
     sp.add_argument("--denoising-steps", type=int, help="override the sampler's number of denoising steps")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--fps", type=int, default=15)
@@ -170,11 +172,13 @@ def _add_world_model_demo(sub) -> None:
     )
     env_args(sp, DEMO_DEFAULTS["game"])
     sp.add_argument("--out", default="runs/world-model-demo", help="output directory; re-running resumes")
-    sp.add_argument("--train-steps", type=int, default=DEMO_DEFAULTS["train_steps"])
-    sp.add_argument("--test-steps", type=int, default=DEMO_DEFAULTS["test_steps"])
-    sp.add_argument("--minutes", type=float, default=DEMO_DEFAULTS["minutes"], help="world-model training time budget")
-    sp.add_argument("--horizon", type=int, default=50)
-    sp.add_argument("--rollouts", type=int, default=4)
+    sp.add_argument("--train-steps", type=integer(1), default=DEMO_DEFAULTS["train_steps"])
+    sp.add_argument("--test-steps", type=integer(1), default=DEMO_DEFAULTS["test_steps"])
+    sp.add_argument(
+        "--minutes", type=positive_number, default=DEMO_DEFAULTS["minutes"], help="world-model training time budget"
+    )
+    sp.add_argument("--horizon", type=integer(1), default=50)
+    sp.add_argument("--rollouts", type=integer(1), default=4)
     sp.add_argument("--seed", type=int, default=0)
     model_args(sp, "cpu")
     sp.set_defaults(func=cmd_world_model_demo)
@@ -189,7 +193,9 @@ def _add_train_engine(sub) -> None:
     model_args(sp, "cpu", "csgo | cpu | tiny")
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out")
-    sp.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after the epoch that passes this")
+    sp.add_argument(
+        "--max-minutes", type=positive_number, help="stop (with a checkpoint) after the epoch that passes this"
+    )
     sp.add_argument(
         "--setting",
         choices=["fast", "higher_quality"],
@@ -210,8 +216,8 @@ def _add_evaluate_engine(sub) -> None:
     sp.add_argument("--out", required=True, help="folder for evaluation.json, the rollout video and the figures")
     sp.add_argument("--split", choices=["train", "test"], default="test", help="which split (default %(default)s)")
     sp.add_argument("--setting", choices=["fast", "higher_quality"], default="higher_quality")
-    sp.add_argument("--contexts", type=int, default=32, help="held-out contexts of the one-step metrics")
-    sp.add_argument("--horizon", type=int, default=50, help="imagined steps of the rollouts")
+    sp.add_argument("--contexts", type=integer(1), default=32, help="held-out contexts of the one-step metrics")
+    sp.add_argument("--horizon", type=integer(1), default=50, help="imagined steps of the rollouts")
     sp.add_argument("--seed", type=int, default=0)
     add_device_flag(sp)
     sp.set_defaults(func=cmd_evaluate_engine)

@@ -137,6 +137,12 @@ def launch_sweep(
     if launcher not in LAUNCHERS:
         raise ConfigError(f"--launcher {launcher!r}: expected one of {sorted(LAUNCHERS)}")
     games, seeds = parse_games(games_text, env), parse_seeds(seeds_text)
+    from diamond.devices import device_named, resolve_device
+
+    if launcher == "local":  # the runs use this machine's devices
+        resolve_device(device)
+    elif device != "auto":  # a SLURM job's node checks that it has the device
+        device_named(device)
     for game in games:  # the whole training configuration of every job, before anything starts
         check_trainable(train_config(preset, None, [*train_flags(env, game, None, False, overrides), *overrides]))
     root = Path(root)
