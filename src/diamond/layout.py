@@ -51,6 +51,7 @@ class WorldModelDemo:
     WORLD_MODEL = "world_model"  # a WorldModelRun folder
     IMAGINATION = "imagination"  # an ImaginationOutput folder
     SUMMARY = "summary.json"
+    DATA_ARGUMENTS = "data.json"  # the --env, --game and --seed the data was collected with
 
 
 class ImaginationOutput:

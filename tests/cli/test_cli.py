@@ -81,6 +81,12 @@ def test_demo_end_to_end(tmp_path):
         "--no-progress",
     )
     assert "skipping collection" in again.stdout
+    # Another game or seed would silently reuse this data and model: refused, nothing changed.
+    before = (out / "summary.json").read_bytes()
+    err = error_of("world-model-demo", "--out", out, "--env", "minatar", "--game", "asterix", "--seed", 3)
+    assert f"--out {out} holds a demo of other data: --env minatar (the folder's: atari)" in err
+    assert "--game asterix (the folder's: Breakout), --seed 3 (the folder's: 0)" in err
+    assert (out / "summary.json").read_bytes() == before and not (out / "data" / "train" / "asterix").exists()
 
 
 def test_imagine_writes_video_plot_and_json(trained, breakout_stores, tmp_path):
