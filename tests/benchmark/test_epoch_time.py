@@ -104,4 +104,5 @@ def test_time_epoch_leaves_no_scratch_folder_and_refuses_bad_input(tmp_path, cap
     assert main(["train", *TINY, "--set", "schedule.total_steps=150", "--out", str(existing)]) == 0
     before = (existing / AgentRun.METRICS).read_text()
     assert main(["time-epoch", *TINY, "--out", str(existing)]) == 2  # a run folder is never overwritten
+    assert f"--out {existing} already holds a run" in capsys.readouterr().err
     assert (existing / AgentRun.METRICS).read_text() == before

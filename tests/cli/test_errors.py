@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
+import re
 
 import pytest
 
@@ -100,3 +102,30 @@ def test_a_bad_count_is_refused_by_the_parser_before_anything_starts(argv, messa
     err = capsys.readouterr().err
     assert exited.value.code == 2 and message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_every_set_example_in_the_help_is_a_key_of_that_commands_configuration():
+    from diamond.configs.presets import engine_config, train_config, update_config, world_model_config
+    from diamond.studies.command import STUDIES
+
+    def study_config(preset, config_file, overrides):  # the example's study takes it
+        errors = []
+        for study in STUDIES.values():
+            try:
+                return update_config(study.presets[preset], config_file, overrides)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+
+    configs = {"train-world-model": world_model_config, "world-model-demo": world_model_config}
+    configs.update({"train-engine": engine_config, "train": train_config, "sweep": train_config, "study": study_config})
+    subparsers = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    seen = set()
+    for name, parser in subparsers.choices.items():
+        for action in parser._actions:
+            for example in (
+                re.findall(r"--set ([\w.]+=[^\s,]+)", action.help or "") if "--set" in action.option_strings else []
+            ):
+                configs[name]("tiny", None, [example])  # raises ConfigError for an unknown key
+                seen.add(name)
+    assert {"train", "train-world-model", "world-model-demo", "train-engine", "study"} <= seen

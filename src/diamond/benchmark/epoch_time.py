@@ -100,6 +100,11 @@ def time_epoch(
     info = env_info()
     if info.enabled and out is None:
         raise ConfigError("under torchrun, time-epoch needs --out: every process must see the same run folder")
+    if out is not None and (Path(out) / AgentRun.CHECKPOINT).exists():
+        raise ConfigError(
+            f"--out {out} already holds a run ({AgentRun.CHECKPOINT}); time-epoch times a new run: "
+            "choose a new folder (nothing was changed)"
+        )
     timed = timed_config(cfg, updates)
     stamps: dict[int, float] = {}
 

@@ -190,7 +190,7 @@ def _add_train_engine(sub) -> None:
     )
     sp.add_argument("dataset", metavar="DATASET", help="a static dataset folder (made by `diamond import-hdf5`)")
     sp.add_argument("--out", required=True, help="run directory (checkpoints, TensorBoard, metrics, evaluations)")
-    model_args(sp, "cpu", "csgo | cpu | tiny")
+    model_args(sp, "cpu", "csgo | cpu | tiny", example="dynamics_training.batch_size=16")
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out")
     sp.add_argument(

@@ -106,7 +106,8 @@ def add_parser(sub) -> None:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a study setting, e.g. --set horizon=300 or --set models.num_updates=8000 (repeatable)",
+        help="override a study setting, e.g. --set models.num_updates=8000, or --set horizon=300 for compounding-error "
+        "(repeatable)",
     )
     add_device_flag(sp)
     sp.add_argument("--no-progress", action="store_true", help="no progress lines")
