@@ -115,3 +115,25 @@ def test_resumes_exactly_after_sigkill(dataset, tmp_path):
             assert torch.equal(value, b[part][key]), f"{part}.{key}"
     lines = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()]
     assert lines == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_test_split_too_short_to_evaluate_is_refused_before_training(dataset, tmp_path, capsys):
+    import shutil
+
+    from diamond.data.store import EpisodeStore
+
+    run = tmp_path / "run"
+    args = ["train-engine", str(dataset), "--out", str(run), "--preset", "tiny", "--device", "cpu"]
+    assert cli.main([*args, "--set", "rollout_horizon=100000"]) == 2
+    err = capsys.readouterr().err
+    assert f"{dataset}/test: the held-out evaluation" in err and "needs an episode of at least 100004 frames" in err
+    assert not run.exists()  # refused before anything was written
+    # a dataset imported with --test-split none: its test stores exist and are empty
+    empty = tmp_path / "no_test"
+    shutil.copytree(dataset / "train", empty / "train")
+    for res in ("low_res", "full_res"):
+        metadata = json.loads((dataset / "test" / res / "metadata.json").read_text())["metadata"]
+        EpisodeStore.create(empty / "test" / res, metadata).close()
+    assert cli.main(["train-engine", str(empty), "--out", str(run), "--preset", "tiny", "--device", "cpu"]) == 2
+    assert "it holds no episode (a dataset imported with --test-split none" in capsys.readouterr().err
+    assert not run.exists()

@@ -49,6 +49,16 @@ class EngineSplit:
     def __len__(self) -> int:
         return len(self.low)
 
+    def require_frames(self, frames: int, what: str) -> None:
+        """Refuse a split without an episode of ``frames`` frames, which ``what`` needs."""
+        longest = int(self.lengths.max()) if len(self) else 0
+        if longest < frames:
+            held = f"{len(self)} episodes, the longest of {longest} frames" if len(self) else "no episode"
+            hint = " (a dataset imported with --test-split none has an empty test split)" if not len(self) else ""
+            raise InvalidValue(
+                f"{self.root}/{self.split}: {what} needs an episode of at least {frames} frames; it holds {held}{hint}"
+            )
+
     def low_res(self, episode: int, start: int, stop: int) -> np.ndarray:
         """Frames start..stop-1 at low resolution: (n, C, h, w) uint8."""
         return self.low.read_obs(episode, start, stop)

@@ -36,6 +36,15 @@ SENSITIVITY_STEPS = 12  # imagined steps of each action-sensitivity variant
 VIDEO_ROLLOUTS = 4  # rollouts tiled in the video
 
 
+def check_split(split: EngineSplit, engine: Engine, cfg: EngineConfig, sensitivity_steps: int = SENSITIVITY_STEPS):
+    """Refuse a split too short for ``evaluate_engine``: its longest window is a context and the rollout."""
+    n, n_up = engine.dynamics.context_length, engine.upsampler.context_length
+    frames = max(n + 1, n_up + 1, n + cfg.rollout_horizon, n + sensitivity_steps)
+    split.require_frames(
+        frames, f"the held-out evaluation (a {n}-frame context and up to {frames - n} frames after it)"
+    )
+
+
 def evaluate_engine(
     engine: Engine,
     split: EngineSplit,
@@ -56,6 +65,7 @@ def evaluate_engine(
     """
     if sensitivity_steps < 2:
         raise ValueError(f"sensitivity_steps={sensitivity_steps}: the shift between imagined frames needs at least 2")
+    check_split(split, engine, cfg, sensitivity_steps)
     started = time.monotonic()
     sampling = cfg.sampling(setting)
     out_dir = Path(out_dir)

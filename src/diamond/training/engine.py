@@ -18,7 +18,7 @@ from diamond.configs.engine import EngineConfig
 from diamond.configs.schema import ConfigError, to_dict
 from diamond.data.engine_data import EngineSplit
 from diamond.devices import apply_compute
-from diamond.evaluation.engine_evaluation import evaluate_engine
+from diamond.evaluation.engine_evaluation import check_split, evaluate_engine
 from diamond.fileio import dumps, write_json_atomically
 from diamond.layout import EngineRun
 from diamond.models.engine import Engine
@@ -106,6 +106,7 @@ def train_engine(
     config = to_dict(cfg)
     apply_compute(cfg.compute)  # before the first CUDA operation
     training = EngineTraining(cfg, device)
+    check_split(test, training.engine, cfg)  # before an epoch of training, not after it
     payload = start_or_resume(
         run_dir, EngineRun.CHECKPOINT, EngineRun.CONFIG, config, EngineConfig, resume, device, "an engine"
     )
