@@ -3,6 +3,7 @@ and starts afresh, ending exactly as an uninterrupted run; a folder that is not 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +57,14 @@ def test_rerun_and_resume_start_afresh_and_keep_what_the_kill_left(tmp_path):
         done = _train(*again, str(run))
         assert done.returncode == 0, done.stdout + done.stderr
         assert "was stopped before its first checkpoint" in done.stdout
+        # the long first epoch says what it is doing before its line: the collection, then the updates
+        lines = done.stdout.splitlines()
+        start = lines.index("epoch 1: collecting the initial steps (spec §1)")
+        assert re.fullmatch(
+            r"epoch 1: [\d,]+ steps collected in [\d.]+s; updates: denoiser \d+, rew_end \d+, actor_critic \d+",
+            lines[start + 1],
+        )
+        assert lines[start + 2].startswith("epoch 1 | ")
         _same_run(uninterrupted, run)
         kept = [p for p in tmp_path.iterdir() if p.name.startswith(f"{run.name}.stale-")]
         assert len(kept) == 1, kept  # set aside, not deleted: the killed attempt's episode is still there

@@ -26,9 +26,15 @@ def run_epoch(run: Run) -> None:
     """Epoch ``state.epoch + 1``, ending with its checkpoint."""
     state = run.state
     state.epoch += 1
+    first = state.epoch == 1  # the long one: the initial collection, then the first updates; said as it goes
+    if first:
+        run.log("epoch 1: collecting the initial steps (spec §1)")
     plan, collected, times = collect(
         run, plan_epoch(state.epoch, state.agent_steps, run.cfg.schedule, run.agent.update_counts)
     )
+    if first:
+        counts = ", ".join(f"{name} {n:,}" for name, n in plan.updates.items())
+        run.log(f"epoch 1: {collected.steps:,} steps collected in {times['collect']:.1f}s; updates: {counts}")
     follower.broadcast(run.info, {"stop": False, "plan": asdict(plan)})  # the other processes update with us
     update_times, stats = update_components(
         run.agent.components.values(), plan.updates, run.experience.sources, time.monotonic
