@@ -214,12 +214,15 @@ def test_run_folder_contents(tmp_path):
     assert (run / "tensorboard").is_dir()
 
 
-def test_model_free_switch(tmp_path):
+def test_model_free_switch(tmp_path, capsys):
     run = tmp_path / "mf"
     assert main(["train", *TINY, "--model-free", "--out", str(run)]) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["model_free"] and results["agent_steps"] <= 450
     assert "imagination" not in results["videos"]
+    out = capsys.readouterr().out  # its rollouts are real steps: nothing is called imagined
+    assert "real frames/s" in out and "imagined" not in out
+    assert all("imagined_frames_per_s" not in line for line in (run / "metrics.jsonl").read_text().splitlines())
 
 
 def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):

@@ -130,8 +130,9 @@ def epoch_line(state: RunState, total_steps: int, times: dict[str, float], stats
         f"agent steps {state.agent_steps:,}/{total_steps:,}",
         f"{sum(times.values()):.1f}s ({split})",
     ]
-    if "imagined_frames_per_s" in stats:
-        parts.append(f"{stats['imagined_frames_per_s']:.0f} imagined frames/s")
+    for kind in ("imagined", "real"):  # the actor-critic's rollouts: imagined, or real with the model-free switch
+        if f"{kind}_frames_per_s" in stats:
+            parts.append(f"{stats[f'{kind}_frames_per_s']:.0f} {kind} frames/s")
     if "test/return" in stats:
         parts.append(f"test return {stats['test/return']:.2f}")
     parts.append(f"ETA {_fmt_time(eta)}")

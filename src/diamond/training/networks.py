@@ -133,7 +133,11 @@ def actor_critic_component(cfg: TrainConfig, device: torch.device, dist: DistInf
         batch_size=im.batch_size,
         shard_size=shard_size(im.batch_size, dist, "actor_critic_training.imagination.batch_size"),
         updates_in=scheduled_updates(cfg.schedule, "actor_critic"),
-        frames_per_update=("imagined_frames_per_s", im.batch_size * im.horizon),
+        # the model-free switch's rollouts are real env steps (spec §1's variant), not imagined ones
+        frames_per_update=(
+            "real_frames_per_s" if cfg.model_free else "imagined_frames_per_s",
+            im.batch_size * im.horizon,
+        ),
     )
 
 
