@@ -114,3 +114,19 @@ def test_a_ddpm_world_model_trains_saves_and_imagines(breakout_stores, tmp_path)
     for n in (1, 3):
         frame, trajectory = denoiser.sample_next_obs(obs, act, replace(cfg.sampler, num_steps_denoising=n))
         assert frame.shape == (2, 3, 64, 64) and frame.abs().max() <= 1 and len(trajectory) == n + 1
+
+
+def test_the_command_resumes_from_the_runs_saved_configuration(breakout_stores, tmp_path, capsys):
+    from diamond import cli
+
+    run = tmp_path / "run"
+    data = ["--data", str(breakout_stores[0]), "--test-data", str(breakout_stores[1]), "--out", str(run)]
+    args = ["train-world-model", *data, "--device", "cpu", "--no-progress"]
+    assert cli.main([*args, "--preset", "tiny", "--max-minutes", "1e-6"]) == 0  # stops at its first checkpoint
+    stopped = torch.load(run / CHECKPOINT, weights_only=False)["step"]
+    assert 0 < stopped < 6
+    capsys.readouterr()
+    assert cli.main([*args, "--resume", "--preset", "cpu"]) == 2  # a preset named again is compared, as before
+    assert "checkpoint=" in capsys.readouterr().err
+    assert cli.main([*args, "--resume"]) == 0  # no --preset: the run's own configuration (tiny) goes on
+    assert torch.load(run / CHECKPOINT, weights_only=False)["step"] == 6

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from diamond.envs.families import FAMILY_NAMES
 from diamond.flags import add_device_flag
@@ -21,9 +25,16 @@ def model_args(
     preset_default: str,
     presets: str = "paper | cpu | tiny",
     example: str = "training.batch_size=16",
+    resumable: bool = False,
 ) -> None:
-    """``--preset``, ``--set`` (``example``: a key of the command's own configuration), ``--device``, ``--no-progress``."""
-    sp.add_argument("--preset", default=preset_default, help=f"{presets} (default %(default)s)")
+    """``--preset``, ``--set`` (``example``: a key of the command's own configuration), ``--device``, ``--no-progress``.
+    A ``resumable`` command's ``--preset`` is None when not given: ``run_config`` decides."""
+    if resumable:
+        help = f"{presets} (default {preset_default}; with --resume, the run's saved configuration)"
+        sp.add_argument("--preset", help=help)
+        sp.set_defaults(preset_default=preset_default)
+    else:
+        sp.add_argument("--preset", default=preset_default, help=f"{presets} (default %(default)s)")
     sp.add_argument(
         "--set",
         action="append",
@@ -32,3 +43,19 @@ def model_args(
     )
     add_device_flag(sp)
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_config(args: argparse.Namespace, build: Callable[..., Any], cls: type, saved: Path) -> Any:
+    """The configuration of a resumable command (``model_args(..., resumable=True)``): with ``--resume`` and no
+    ``--preset``, the run's saved configuration ``saved``, as ``diamond train --resume`` does, with ``--config``
+    and ``--set`` on top; otherwise the preset's."""
+    if args.resume and args.preset is None and saved.is_file():
+        from diamond.configs.presets import update_config
+        from diamond.configs.schema import ConfigError, from_dict
+
+        try:
+            data = json.loads(saved.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--resume: {saved} is not valid JSON ({exc})") from exc
+        return update_config(from_dict(cls, data, str(saved)), args.config, args.set)
+    return build(args.preset or args.preset_default, args.config, args.set)

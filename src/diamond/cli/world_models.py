@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from diamond.cli.shared import env_args, model_args
+from diamond.cli.shared import env_args, model_args, run_config
 from diamond.fileio import dumps
 from diamond.flags import add_device_flag, integer, positive_number
 
@@ -16,11 +16,13 @@ DEMO_DEFAULTS = {"game": "Breakout", "train_steps": 20_000, "test_steps": 3_000,
 
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     from diamond.configs.presets import world_model_config
+    from diamond.configs.schema import WorldModelRunConfig
     from diamond.data.datasets import open_dataset
     from diamond.devices import resolve_device
+    from diamond.layout import WorldModelRun
     from diamond.training.world_model import fit_to_data, require_compatible, train_world_model
 
-    cfg = world_model_config(args.preset, args.config, args.set)
+    cfg = run_config(args, world_model_config, WorldModelRunConfig, Path(args.out) / WorldModelRun.CONFIG)
     train, test = open_dataset(args.data, "--data"), open_dataset(args.test_data, "--test-data")
     require_compatible(train.metadata, test.metadata, args.data, args.test_data)
     cfg = fit_to_data(cfg, train.metadata, f"--data {args.data}")
@@ -80,11 +82,13 @@ def cmd_world_model_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train_engine(args: argparse.Namespace) -> int:
+    from diamond.configs.engine import EngineConfig
     from diamond.configs.presets import engine_config
     from diamond.devices import resolve_device
+    from diamond.layout import EngineRun
     from diamond.training.engine import train_engine
 
-    cfg = engine_config(args.preset, args.config, args.set)
+    cfg = run_config(args, engine_config, EngineConfig, Path(args.out) / EngineRun.CONFIG)
     results = train_engine(
         cfg,
         args.dataset,
@@ -139,9 +143,9 @@ def _add_train_world_model(sub) -> None:
     sp.add_argument("--data", required=True, help="training episode store")
     sp.add_argument("--test-data", required=True, help="held-out episode store for evaluation")
     sp.add_argument("--out", required=True, help="run directory (checkpoints, TensorBoard, metrics)")
-    model_args(sp, "paper")
+    model_args(sp, "paper", resumable=True)
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
-    sp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out (from its saved configuration)")
     sp.add_argument(
         "--max-minutes", type=positive_number, help="stop (with a checkpoint) after this much training time"
     )
@@ -190,9 +194,9 @@ def _add_train_engine(sub) -> None:
     )
     sp.add_argument("dataset", metavar="DATASET", help="a static dataset folder (made by `diamond import-hdf5`)")
     sp.add_argument("--out", required=True, help="run directory (checkpoints, TensorBoard, metrics, evaluations)")
-    model_args(sp, "cpu", "csgo | cpu | tiny", example="dynamics_training.batch_size=16")
+    model_args(sp, "cpu", "csgo | cpu | tiny", example="dynamics_training.batch_size=16", resumable=True)
     sp.add_argument("--config", help="JSON file of config values (applied after the preset)")
-    sp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out (from its saved configuration)")
     sp.add_argument(
         "--max-minutes", type=positive_number, help="stop (with a checkpoint) after the epoch that passes this"
     )
