@@ -70,3 +70,12 @@ def test_the_cli_records_and_refuses_bad_flags(tmp_path, capsys):
     assert cli.main(["record-vizdoom", str(tmp_path), "--frames", "10", "--scenario", "e1m1"]) == 2
     assert "unknown ViZDoom scenario 'e1m1'" in capsys.readouterr().err
     assert cli.main(["record-vizdoom", str(tmp_path), "--frames", "0"]) == 2
+    capsys.readouterr()
+    # more files with other settings would mix two recordings in one folder: refused, nothing written
+    before = sorted(p.name for p in tmp_path.iterdir())
+    other = ["record-vizdoom", str(tmp_path), "--frames", "30", "--episode-frames", "15", "--seed", "2"]
+    assert cli.main(other) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} holds a recording made with other settings" in err
+    assert "--seed 2 (the folder's: 0), --episode-frames 15 (the folder's: 10)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
