@@ -1,4 +1,4 @@
-"""The jobs behind the command line, as functions: collect episodes, imagine, convert, the world-model demo.
+"""The jobs behind the command line, as functions: collect episodes, imagine, the world-model demo.
 
 The CLI parses arguments and calls these; tests and notebooks can call them directly. ``diamond train``'s
 job is ``diamond.training.command.train_agent`` (the sweeps run it too).
@@ -97,38 +97,6 @@ def imagine(
     write_json_atomically(out / ImaginationOutput.RESULTS, result)
     log(f"wrote {video} and {plot}")
     return result
-
-
-def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = False, engine: bool = False) -> str:
-    """A denoiser or an engine (``engine``, or found to be one): project checkpoint → reference layout, or
-    reference layout → project checkpoint."""
-    import torch
-
-    from diamond.checkpoints.denoiser import load_denoiser
-    from diamond.checkpoints.engine import convert_engine, holds_engine
-    from diamond.checkpoints.files import read_torch_file
-    from diamond.checkpoints.project import save_checkpoint
-    from diamond.checkpoints.reference import join_reference, load_reference_file, split_reference
-    from diamond.configs.schema import to_dict
-    from diamond.fileio import write_atomically
-
-    if dst.exists() and not force:
-        raise InvalidValue(f"{dst} already exists; pass --force to overwrite it")
-    raw = read_torch_file(src)
-    if engine or holds_engine(raw):
-        return convert_engine(raw, src, dst, to_reference)
-    del raw  # the denoiser's readers below take the path
-    if to_reference:
-        denoiser, _ = load_denoiser(src)
-        flat = join_reference({"denoiser": denoiser.state_dict()})
-        write_atomically(dst, lambda f: torch.save(flat, f))
-        return f"wrote {dst}: {len(flat)} tensors in the reference layout"
-    others = sorted(k for k in split_reference(load_reference_file(src)) if k != "denoiser")
-    denoiser, cfg = load_denoiser(src)
-    save_checkpoint(
-        dst, to_dict(cfg), denoiser=denoiser.state_dict(), step=0, converted_from=str(src), other_networks=others
-    )
-    return f"wrote {dst}: denoiser with inferred config {to_dict(cfg.denoiser.net)}"
 
 
 def run_demo(

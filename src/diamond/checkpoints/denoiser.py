@@ -11,7 +11,7 @@ import torch
 from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
 from diamond.checkpoints.reference import infer_denoiser_config, is_reference_layout, split_reference
-from diamond.configs.schema import WorldModelRunConfig, from_dict
+from diamond.configs.schema import TrainConfig, WorldModelRunConfig, from_dict
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 
 
@@ -36,8 +36,11 @@ def denoiser_from_checkpoint(
             raise CheckpointError(f"checkpoint {path} is in the reference layout but holds no denoiser.* tensors")
         cfg = WorldModelRunConfig(denoiser=infer_denoiser_config(parts["denoiser"]))
         state = parts["denoiser"]
+    elif "agent" in (payload := check_project_payload(path, raw)):  # a `diamond train` checkpoint: its world model
+        agent = from_dict(TrainConfig, payload["config"], f"config stored in {path}")
+        cfg = WorldModelRunConfig(denoiser=agent.denoiser, sampler=agent.sampler)
+        state = payload["agent"]["denoiser"]
     else:
-        payload = check_project_payload(path, raw)
         cfg = from_dict(WorldModelRunConfig, payload["config"], f"config stored in {path}")
         state = payload["denoiser"]
     denoiser = make_denoiser(cfg.denoiser).to(device)

@@ -118,7 +118,7 @@ def cmd_evaluate_engine(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from diamond.jobs import convert_checkpoint
+    from diamond.checkpoints.convert import convert_checkpoint
 
     print(
         convert_checkpoint(

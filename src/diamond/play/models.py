@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from diamond.checkpoints.denoiser import denoiser_from_checkpoint
-from diamond.checkpoints.files import CheckpointError, read_torch_file
+from diamond.checkpoints.files import CheckpointError, checkpoint_file, read_torch_file
 from diamond.checkpoints.project import check_project_payload, is_project_checkpoint
 from diamond.checkpoints.reference import (
     infer_actor_critic_config,
@@ -31,7 +31,6 @@ from diamond.checkpoints.reference import (
     split_reference,
 )
 from diamond.configs.schema import ConfigError, EnvConfig, TrainConfig, from_dict
-from diamond.layout import AgentRun
 from diamond.models.actor_critic import ActorCritic
 from diamond.models.diffusion.formulations import NextFrameDenoiser, make_denoiser
 from diamond.models.rew_end import RewEndModel
@@ -95,14 +94,7 @@ def load_play_models(
     path: str | Path, device: torch.device | str = "cpu", game: str | None = None, env: str | None = None
 ) -> PlayModels:
     """Read ``path`` (a file or a ``diamond train`` run folder) into models on ``device``."""
-    path = Path(path)
-    if path.is_dir():
-        if not (path / AgentRun.CHECKPOINT).is_file():
-            raise CheckpointError(
-                f"--checkpoint {path} is a folder without {AgentRun.CHECKPOINT}; give a checkpoint file "
-                "or a `diamond train` run folder"
-            )
-        path = path / AgentRun.CHECKPOINT
+    path = checkpoint_file(path)
     raw = read_torch_file(path)  # on the CPU: the networks move to the device as they load
     reference = is_reference_layout(raw) and not is_project_checkpoint(raw)
     payload = raw if reference else check_project_payload(path, raw)
