@@ -79,3 +79,20 @@ def set_aside(run_dir: Path) -> Path:
         target = target.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
     run_dir.rename(target)
     return target
+
+
+def differences(a: Any, b: Any, labels: tuple[str, str], prefix: str = "") -> list[str]:
+    """Each leaf where two nested dicts (JSON-like) differ, as ``path: LABEL_A=value, LABEL_B=value`` (or
+    ``path: absent in LABEL_A, ...``), in sorted key order; an empty list when they are equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a:
+                out.append(f"{name}: absent in {labels[0]}, {labels[1]}={b[key]!r}")
+            elif key not in b:
+                out.append(f"{name}: {labels[0]}={a[key]!r}, absent in {labels[1]}")
+            else:
+                out.extend(differences(a[key], b[key], labels, name))
+        return out
+    return [] if a == b else [f"{prefix}: {labels[0]}={a!r}, {labels[1]}={b!r}"]

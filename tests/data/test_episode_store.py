@@ -222,14 +222,20 @@ def test_wrong_shape_episode_is_refused_naming_expected_and_got(tmp_path, metada
 
 def test_expected_metadata_mismatch_lists_every_differing_key(tmp_path, metadata):
     root = tmp_path / "s"
-    EpisodeStore.create(root, metadata).close()
+    protocol = {"game": "breakout", "size": 10, "colours": {"ball": [1, 2, 3]}}
+    EpisodeStore.create(root, {**metadata, "protocol": protocol}).close()
     EpisodeStore.open(root, expected_metadata={"obs_shape": OBS_SHAPE, "unrelated": 1}).close()  # tuple == list
+    other = {"game": "asterix", "size": 10, "colours": {"ball": [1, 2, 4]}}
     with pytest.raises(ValueError) as info:
-        EpisodeStore.open(root, expected_metadata={"obs_shape": (3, 64, 64), "num_actions": 18, "env": "test"})
+        EpisodeStore.open(
+            root, expected_metadata={"obs_shape": (3, 64, 64), "num_actions": 18, "env": "test", "protocol": other}
+        )
     msg = str(info.value)
-    assert "obs_shape: store has [3, 8, 8], expected [3, 64, 64]" in msg
-    assert "num_actions: store has 5, expected 18" in msg
-    assert "env:" not in msg  # keys that agree are not listed
+    assert msg.startswith(f"episode store {root} was made with other settings than these")
+    assert "obs_shape: store=[3, 8, 8], here=[3, 64, 64]" in msg and "num_actions: store=5, here=18" in msg
+    # inside nested settings, only the values that differ, by their path
+    assert "protocol.game: store='breakout', here='asterix'" in msg and "protocol.colours.ball: store=" in msg
+    assert "env:" not in msg and "size" not in msg  # values that agree are not listed
     EpisodeStore.open(root).close()  # the failed open released the lock
 
 

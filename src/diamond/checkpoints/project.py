@@ -13,7 +13,7 @@ import torch
 
 from diamond.checkpoints.files import CheckpointError, read_torch_file
 from diamond.configs.schema import from_dict, to_dict
-from diamond.fileio import write_atomically
+from diamond.fileio import differences, write_atomically
 
 FORMAT = "diamond-checkpoint"
 VERSION = 1
@@ -65,22 +65,6 @@ def require_generator_device(path: str | Path, payload: dict[str, Any], device: 
         )
 
 
-def config_differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
-    """Human-readable differences between two nested config dicts ('a.b: saved=1, current=2')."""
-    if isinstance(saved, dict) and isinstance(current, dict):
-        diffs = []
-        for key in sorted(set(saved) | set(current)):
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key not in saved:
-                diffs.append(f"{name}: missing in checkpoint, current={current[key]!r}")
-            elif key not in current:
-                diffs.append(f"{name}: checkpoint={saved[key]!r}, missing in current config")
-            else:
-                diffs.extend(config_differences(saved[key], current[key], name))
-        return diffs
-    return [] if saved == current else [f"{prefix}: checkpoint={saved!r}, current={current!r}"]
-
-
 def require_same_config(
     path: str | Path, saved: dict[str, Any], current: dict[str, Any], cls: type | None = None
 ) -> None:
@@ -88,6 +72,6 @@ def require_same_config(
     config is first read as that class, so that older spellings of the same values (``num_actions``) compare equal."""
     if cls is not None:
         saved = to_dict(from_dict(cls, saved, f"config stored in {path}"))
-    diffs = config_differences(saved, current)
+    diffs = differences(saved, current, ("checkpoint", "current"))
     if diffs:
         raise CheckpointError(f"checkpoint {path} was made with another configuration:\n  " + "\n  ".join(diffs))

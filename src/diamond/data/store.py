@@ -42,7 +42,7 @@ from diamond.data.episode_file import (
     write_episode_file,
 )
 from diamond.errors import InvalidValue, UserError
-from diamond.fileio import TMP_PREFIX, fsync_dir, write_atomically, write_json_atomically
+from diamond.fileio import TMP_PREFIX, differences, fsync_dir, write_atomically, write_json_atomically
 from diamond.spaces import ActionSpace, from_json
 
 try:
@@ -315,12 +315,14 @@ class EpisodeStore:
         user_metadata = read_store_metadata(root)
         if expected_metadata is not None:
             expected = _json_normalised(dict(expected_metadata))
-            diff = {
-                k: (user_metadata[k], v) for k, v in expected.items() if k in user_metadata and user_metadata[k] != v
-            }
+            shared = sorted(set(expected) & set(user_metadata))  # only the values of what both record
+            diff = differences(
+                {k: user_metadata[k] for k in shared}, {k: expected[k] for k in shared}, ("store", "here")
+            )
             if diff:
-                lines = "; ".join(f"{k}: store has {a!r}, expected {b!r}" for k, (a, b) in sorted(diff.items()))
-                raise InvalidValue(f"episode store {root} does not match the expected metadata ({lines}) [{meta_path}]")
+                raise InvalidValue(
+                    f"episode store {root} was made with other settings than these ({meta_path}): " + "; ".join(diff)
+                )
 
         lock_fd = None if read_only else cls._acquire_lock(root)
         try:
