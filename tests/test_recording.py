@@ -69,7 +69,9 @@ def test_the_cli_records_and_refuses_bad_flags(tmp_path, capsys):
     assert (tmp_path / "hdf5_dm_july2021_0.hdf5").is_file() and (tmp_path / REPORT).is_file()
     assert cli.main(["record-vizdoom", str(tmp_path), "--frames", "10", "--scenario", "e1m1"]) == 2
     assert "unknown ViZDoom scenario 'e1m1'" in capsys.readouterr().err
-    assert cli.main(["record-vizdoom", str(tmp_path), "--frames", "0"]) == 2
+    with pytest.raises(SystemExit) as exited:  # refused by the parser, with the flag's name
+        cli.main(["record-vizdoom", str(tmp_path), "--frames", "0"])
+    assert exited.value.code == 2 and "argument --frames: 0 is invalid" in capsys.readouterr().err
     capsys.readouterr()
     # more files with other settings would mix two recordings in one folder: refused, nothing written
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -123,6 +123,9 @@ def run_demo(
     from diamond.training.world_model import fit_to_data, train_world_model
 
     t0 = time.monotonic()
+    from diamond.envs.families import FAMILIES
+
+    FAMILIES[env].validate_game(game, "--game")  # before the folder is written
     _same_data(out, {"env": env, "game": game, "seed": seed})
     train_dir, test_dir = out / WorldModelDemo.TRAIN_DATA, out / WorldModelDemo.TEST_DATA
     for kind, path, steps, kind_seed in (

@@ -87,6 +87,8 @@ def test_demo_end_to_end(tmp_path):
     assert f"--out {out} holds a demo of other data: --env minatar (the folder's: atari)" in err
     assert "--game asterix (the folder's: Breakout), --seed 3 (the folder's: 0)" in err
     assert (out / "summary.json").read_bytes() == before and not (out / "data" / "train" / "asterix").exists()
+    err = error_of("world-model-demo", "--out", tmp_path / "new", "--env", "minatar", "--game", "pong")
+    assert "--game: unknown MinAtar game 'pong'" in err and not (tmp_path / "new").exists()
 
 
 def test_imagine_writes_video_plot_and_json(trained, breakout_stores, tmp_path):

@@ -235,7 +235,8 @@ def test_bad_input_gets_clear_errors_and_changes_nothing(tmp_path, capsys):
     assert "size=32" in err and "64 for atari" in err
 
     assert main(["train", "--preset", "paper", "--game", "Pacman", "--out", str(tmp_path / "y")]) == 2
-    assert "Pacman" in capsys.readouterr().err
+    assert "--game (env.game): unknown Atari 100k game 'Pacman'" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()  # refused before the run folder was made
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

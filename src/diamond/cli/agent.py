@@ -133,7 +133,7 @@ def _add_train(sub) -> None:
     sp.add_argument("--preset", help="paper (Atari 100k, default) | cpu (MinAtar, two CPU cores) | tiny (tests)")
     sp.add_argument("--env", choices=FAMILY_NAMES, help="environment family (default: the preset's)")
     sp.add_argument("--game", help="game (default: the preset's; see `diamond games`)")
-    sp.add_argument("--seed", type=int, help="run seed (default 0)")
+    sp.add_argument("--seed", type=integer(0), help="run seed (default 0)")
     sp.add_argument(
         "--model-free",
         action="store_true",

@@ -200,8 +200,8 @@ def _add_record_vizdoom(sub) -> None:
         help="record a first-person-shooter dataset in the CS:GO file format: ViZDoom played by a scripted player",
     )
     sp.add_argument("out", metavar="OUT_DIR", help="folder of hdf5_dm_july2021_<N>.hdf5 files; re-running resumes")
-    sp.add_argument("--frames", type=int, required=True, help="frames the folder should hold (whole files)")
-    sp.add_argument("--episode-frames", type=int, default=1000, help="frames per file (default 1000, as CS:GO)")
+    sp.add_argument("--frames", type=integer(1), required=True, help="frames the folder should hold (whole files)")
+    sp.add_argument("--episode-frames", type=integer(1), default=1000, help="frames per file (default 1000, as CS:GO)")
     sp.add_argument("--scenario", default="deathmatch", help="deathmatch (default) | multi_deathmatch (with bots)")
     sp.add_argument("--seed", type=int, default=0, help="file N is played with seed·100000 + N (default 0)")
     sp.add_argument("--no-progress", action="store_true", help="no progress lines")

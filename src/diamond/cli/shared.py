@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from diamond.envs.families import FAMILY_NAMES
-from diamond.flags import add_device_flag
+from diamond.flags import add_device_flag, integer
 
 
 def env_args(sp: argparse.ArgumentParser, game_default: str = "Breakout") -> None:
@@ -17,7 +17,7 @@ def env_args(sp: argparse.ArgumentParser, game_default: str = "Breakout") -> Non
     sp.add_argument(
         "--game", default=game_default, help="Atari 100k game, MinAtar game or Gymnasium id (see `diamond games`)"
     )
-    sp.add_argument("--num-envs", type=int, default=1, help="environments stepped together (default 1)")
+    sp.add_argument("--num-envs", type=integer(1), default=1, help="environments stepped together (default 1)")
 
 
 def model_args(

@@ -26,7 +26,9 @@ def train_flags(
 
 
 def check_trainable(cfg: TrainConfig) -> None:
-    """Refuse an env family whose envs cannot be snapshotted: a killed run must resume exactly (spec §1)."""
+    """Refuse an unknown game, and an env family whose envs cannot be snapshotted: a killed run must resume
+    exactly (spec §1). Before anything is written."""
+    FAMILIES[cfg.env.family].validate_game(cfg.env.game, "--game (env.game)")
     if not FAMILIES[cfg.env.family].snapshots:
         raise ConfigError(
             f"env.family={cfg.env.family}: `diamond train` needs envs that can save their exact state to "
