@@ -4,6 +4,8 @@ torch, so that parsing a command stays fast."""
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 DEVICE_VARIABLE = "DIAMOND_DEVICE"  # what --device auto means when set: pins every command to one device
 # ``devices.PRECISIONS`` and ``devices.LAYOUTS`` by name, without torch (tests/cli/test_errors.py checks that
@@ -77,3 +79,17 @@ def positive_number(text: str) -> float:
     if not value > 0:  # NaN too
         raise argparse.ArgumentTypeError(f"{text} is invalid; expected a number > 0")
     return value
+
+
+def output_file(text: str) -> str:
+    """An argparse ``type``: a file a command writes when it ends (``--json``), checked when the command
+    starts, so that a long measurement is not lost to a path that cannot be written."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: its folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text} cannot be written (permission denied)")
+    return text

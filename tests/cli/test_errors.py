@@ -93,6 +93,9 @@ def test_the_precision_and_layout_choices_are_the_devices_ones():
         (["play-web", "--port", "99999"], "argument --port: 99999 is invalid; expected an integer from 0 to 65535"),
         (["world-model-demo", "--train-steps", "0"], "argument --train-steps: 0 is invalid; expected an integer >= 1"),
         (["train-world-model", "--data", "a", "--test-data", "b", "--max-minutes", "nan"], "expected a number > 0"),
+        (["bench", "--json", "."], "argument --json: . is a folder; expected a file name"),  # before measuring
+        (["time-epoch", "--json", "no/such/x.json"], "argument --json: no/such/x.json: its folder no/such does not"),
+        (["record-vizdoom", "rec", "--frames", "10", "--episode-frames", "0"], "argument --episode-frames: 0 is inv"),
     ],
 )
 def test_a_bad_count_is_refused_by_the_parser_before_anything_starts(argv, message, tmp_path, capsys, monkeypatch):

@@ -8,7 +8,7 @@ import sys
 
 from diamond.envs.families import FAMILY_NAMES
 from diamond.fileio import dumps
-from diamond.flags import add_device_flag, add_layout_flag, add_precision_flag, integer
+from diamond.flags import add_device_flag, add_layout_flag, add_precision_flag, integer, output_file
 
 
 def _play_models(args: argparse.Namespace):
@@ -212,7 +212,7 @@ def _add_play(sub) -> None:
     )
     play_args(sp)
     window_args(sp)
-    sp.add_argument("--json", help="also write the achieved frame rate and counts to this JSON file")
+    sp.add_argument("--json", type=output_file, help="also write the achieved frame rate and counts to this JSON file")
     sp.set_defaults(func=cmd_play)
 
 
@@ -230,7 +230,7 @@ def _add_play_engine(sub) -> None:
     )
     engine_play_args(sp)
     window_args(sp)
-    sp.add_argument("--json", help="also write the achieved frame rate to this JSON file")
+    sp.add_argument("--json", type=output_file, help="also write the achieved frame rate to this JSON file")
     sp.set_defaults(func=cmd_play_engine)
 
 

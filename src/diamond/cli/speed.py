@@ -8,7 +8,7 @@ import sys
 
 from diamond.configs.presets import TRAIN_PRESETS
 from diamond.envs.families import FAMILY_NAMES
-from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag
+from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag, output_file
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -98,7 +98,7 @@ def _add_bench(sub) -> None:
         help="also time every variant with the denoiser's network torch.compile'd: its compile time and the "
         "calls after which compiling pays (minutes of compilation per variant on a CPU)",
     )
-    sp.add_argument("--json", help="also write the figures to this JSON file")
+    sp.add_argument("--json", type=output_file, help="also write the figures to this JSON file")
     sp.set_defaults(func=cmd_bench)
 
 
@@ -125,7 +125,7 @@ def _add_time_epoch(sub) -> None:
         "paper's 400; fewer are scaled up)",
     )
     sp.add_argument("--out", help="keep the timed run in this new folder (default: a scratch folder, removed)")
-    sp.add_argument("--json", help="also write the figures to this JSON file")
+    sp.add_argument("--json", type=output_file, help="also write the figures to this JSON file")
     add_device_flag(sp)
     sp.set_defaults(func=cmd_time_epoch)
 
@@ -153,5 +153,5 @@ def _add_engine_fps(sub) -> None:
         repeatable=True,
         note="; each in every --layout, with its first frames against the first entry's",
     )
-    sp.add_argument("--json", help="also write the figures and the machine to this JSON file")
+    sp.add_argument("--json", type=output_file, help="also write the figures and the machine to this JSON file")
     sp.set_defaults(func=cmd_engine_fps)
