@@ -296,3 +296,12 @@ def test_roll_back_drops_later_episodes_durably(tmp_path, metadata):
     reopened = EpisodeStore.open(tmp_path / "s", read_only=True)
     assert reopened.lengths.tolist() == [3, 6]
     assert len(list((tmp_path / "s").glob("*.ep"))) == 2
+
+
+def test_a_file_where_the_store_would_go_is_named(tmp_path, metadata):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    for root in (blocker, blocker / "store"):
+        with pytest.raises(StoreError, match=rf"^cannot create an episode store in {root}: {blocker} is a file, not"):
+            EpisodeStore.create(root, metadata)
+    assert blocker.read_text() == "mine"

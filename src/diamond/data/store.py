@@ -272,7 +272,11 @@ class EpisodeStore:
             user_metadata = _json_normalised(dict(metadata))
         except (TypeError, ValueError) as e:
             raise ValueError(f"metadata for the episode store at {root} must be JSON-serialisable: {e}") from e
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next(p for p in (root, *root.parents) if p.exists() and not p.is_dir())
+            raise StoreError(f"cannot create an episode store in {root}: {blocker} is a file, not a folder") from None
         lock_fd = cls._acquire_lock(root)
         try:
             leftovers = [p.name for p in root.iterdir() if p.name != LOCK_FILE]
