@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -212,11 +213,15 @@ def test_play_and_browse_commands_record_then_browse(play_checkpoints, tmp_path)
     out = _diamond("browse", str(record), "--frames", "3", "--screenshot", str(tmp_path / "browse.png"))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "browse.png").exists()
+    shutil.copytree(record, tmp_path / "run" / "data" / "train")  # a run folder stands for its replay store
+    out = _diamond("browse", str(tmp_path / "run"), "--frames", "3", "--screenshot", str(tmp_path / "run.png"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "run.png").stat().st_size > 1000 and "browsing 1 dataset" in out.stderr
 
 
 def test_commands_refuse_bad_input_clearly(play_checkpoints, tmp_path):
     out = _diamond("browse", str(tmp_path / "missing"), "--frames", "1")
-    assert out.returncode == 2 and f"dataset folder {tmp_path / 'missing'} does not exist" in out.stderr
+    assert out.returncode == 2 and f"{tmp_path / 'missing'} does not exist: expected an episode store" in out.stderr
     out = _diamond("play", "--checkpoint", str(play_checkpoints["reference"]), "--game", "Pong", "--frames", "1")
     assert out.returncode == 2 and "trained with 4 actions, but Pong has 6" in out.stderr
     out = _diamond(

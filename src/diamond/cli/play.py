@@ -112,10 +112,11 @@ def cmd_play_engine_web(args: argparse.Namespace) -> int:
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
+    from diamond.jobs import locate_store
     from diamond.play.launch import browse
 
     browse(
-        args.datasets,
+        [str(locate_store(path)[0]) for path in args.datasets],  # a store, or a `diamond train` run's replay store
         scale=args.scale,
         frames=args.frames,
         screenshot=args.screenshot,
@@ -246,6 +247,8 @@ def _add_play_engine_web(sub) -> None:
 
 def _add_browse(sub) -> None:
     sp = sub.add_parser("browse", help="browse episode stores frame by frame (collected data, recordings)")
-    sp.add_argument("datasets", nargs="+", metavar="DATASET", help="episode store folders")
+    sp.add_argument(
+        "datasets", nargs="+", metavar="DATASET", help="episode store folders or `diamond train` run folders"
+    )
     window_args(sp)
     sp.set_defaults(func=cmd_browse)
