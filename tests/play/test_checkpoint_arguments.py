@@ -33,3 +33,11 @@ def test_a_folder_without_a_checkpoint_is_named_with_what_was_looked_for(tmp_pat
         load_denoiser(tmp_path)
     assert str(err.value).startswith(f"checkpoint {tmp_path} is a folder holding none of checkpoints/agent.pt, ")
     assert "checkpoints/world_model.pt" in str(err.value) and "checkpoints/engine.pt" in str(err.value)
+
+
+def test_an_engine_reader_names_what_it_was_given_instead(play_checkpoints):
+    from diamond.checkpoints.engine import load_engine
+
+    for name, what in (("world_model", "a world model's"), ("run", "an agent's")):
+        with pytest.raises(CheckpointError, match=f"is a project checkpoint but not an engine's: {what}$"):
+            load_engine(play_checkpoints[name])

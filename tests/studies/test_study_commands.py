@@ -40,8 +40,12 @@ def test_compounding_error_study_end_to_end_then_resumes_without_redoing_work(tm
     assert len(results["real_drift_per_step"]) == 6
     for figure in (StudyRun.GRID, StudyRun.CURVES):
         assert (out / figure).read_bytes()[:4] == PNG
-    assert "DDPM n=1:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "DDPM n=1:" in printed and "over the first 6 imagined steps" in printed  # the tiny preset's horizon
     before = _mtimes(out)
+    assert _study("denoising-steps", out) == 2  # the other study in this folder: named, nothing touched
+    assert f"{out} holds another study (CompoundingErrorConfig" in capsys.readouterr().err
+    assert _mtimes(out) == before
     assert _study("compounding-error", out) == 0
     after = _mtimes(out)
     redone = {p for p in before if after[p] != before[p]}

@@ -69,7 +69,14 @@ def engine_from_checkpoint(raw: Any, path: str | Path) -> Engine:
         return engine_from_reference(raw, str(path)).eval()
     payload = check_project_payload(path, raw)
     if payload.get("kind") != KIND:
-        raise CheckpointError(f"{path} is a project checkpoint but not an engine's (kind {payload.get('kind')!r})")
+        what = (
+            f"kind {payload['kind']!r}"
+            if payload.get("kind")
+            else "an agent's"
+            if "agent" in payload
+            else "a world model's"
+        )
+        raise CheckpointError(f"{path} is a project checkpoint but not an engine's: {what}")
     engine = Engine(from_dict(EngineConfig, payload["config"], f"config stored in {path}"))
     _load(engine, payload["dynamics"], payload["upsampler"], str(path))
     return engine.eval()

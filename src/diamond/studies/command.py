@@ -32,7 +32,8 @@ def _compounding_error_summary(results: dict[str, Any]) -> list[str]:
             f"  {model.upper():4s} "
             + "  ".join(f"n={n}: {v:.2f} ({psnr[model][n]:.1f} dB)" for n, v in drift[model].items())
         )
-    lines.append("  (in brackets: PSNR against the recorded frames over the first 20 imagined steps)")
+    steps = min(20, results["config"]["horizon"])  # the steps compounding_error averages its PSNR over
+    lines.append(f"  (in brackets: PSNR against the recorded frames over the first {steps} imagined steps)")
     return lines
 
 

@@ -77,6 +77,10 @@ def fixed_config(out: Path, cfg: Any, where: str) -> None:
     wanted = config_record(cfg)
     if path.is_file():
         saved = json.loads(path.read_text())
+        if saved.get("study") != wanted["study"]:
+            raise InvalidValue(
+                f"{where}: {out} holds another study ({saved.get('study')}, saved in {path}); use a new --out"
+            )
         if saved != wanted:
             changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
             raise InvalidValue(
