@@ -41,3 +41,11 @@ def test_an_engine_reader_names_what_it_was_given_instead(play_checkpoints):
     for name, what in (("world_model", "a world model's"), ("run", "an agent's")):
         with pytest.raises(CheckpointError, match=f"is a project checkpoint but not an engine's: {what}$"):
             load_engine(play_checkpoints[name])
+
+
+def test_a_file_already_in_the_reference_layout_is_not_converted_to_it(play_checkpoints, tmp_path):
+    from diamond.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="already in the reference layout; nothing to convert"):
+        convert_checkpoint(play_checkpoints["reference"], tmp_path / "again.pt", to_reference=True)
+    assert not (tmp_path / "again.pt").exists()  # it would have kept the denoiser alone

@@ -11,7 +11,7 @@ from diamond.checkpoints.denoiser import load_denoiser
 from diamond.checkpoints.engine import convert_engine, holds_engine
 from diamond.checkpoints.files import read_torch_file
 from diamond.checkpoints.project import is_project_checkpoint, save_checkpoint
-from diamond.checkpoints.reference import join_reference, load_reference_file, split_reference
+from diamond.checkpoints.reference import is_reference_layout, join_reference, load_reference_file, split_reference
 from diamond.configs.schema import to_dict
 from diamond.errors import InvalidValue
 from diamond.fileio import write_atomically
@@ -28,6 +28,8 @@ def convert_checkpoint(src: Path, dst: Path, to_reference: bool, force: bool = F
     raw = read_torch_file(src)
     if engine or holds_engine(raw):
         return convert_engine(raw, src, dst, to_reference)
+    if to_reference and is_reference_layout(raw) and not is_project_checkpoint(raw):
+        raise InvalidValue(f"--to-reference {src}: it is already in the reference layout; nothing to convert")
     agent = raw.get("agent") if is_project_checkpoint(raw) else None  # a `diamond train` checkpoint
     config = raw.get("config") if agent is not None else None
     del raw  # the denoiser's readers below take the path
