@@ -8,7 +8,7 @@ import sys
 
 from diamond.configs.presets import TRAIN_PRESETS
 from diamond.envs.families import FAMILY_NAMES
-from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag, output_file
+from diamond.flags import LAYOUT_NAMES, add_device_flag, add_layout_flag, add_precision_flag, integer, output_file
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -84,7 +84,7 @@ def _add_bench(sub) -> None:
         help="the denoiser, batches and frame size of this `diamond train` preset (default: paper)",
     )
     add_device_flag(sp)
-    sp.add_argument("--repeats", type=int, default=5)
+    sp.add_argument("--repeats", type=integer(1), default=5, help="timed iterations of each phase (default 5)")
     add_layout_flag(sp, "memory layout of a variant", note="; float32 contiguous is always the baseline")
     add_precision_flag(
         sp,
@@ -144,8 +144,8 @@ def _add_engine_fps(sub) -> None:
         help="random-weight networks of a train-engine preset (repeatable; default: both)",
     )
     add_device_flag(sp)
-    sp.add_argument("--steps", type=int, default=3, help="timed steps per setting (the median is reported)")
-    sp.add_argument("--warmup", type=int, default=1, help="untimed steps per setting first")
+    sp.add_argument("--steps", type=integer(1), default=3, help="timed steps per setting (the median is reported)")
+    sp.add_argument("--warmup", type=integer(0), default=1, help="untimed steps per setting first")
     add_layout_flag(sp, "memory layout of the weights", note="; contiguous first")
     add_precision_flag(
         sp,
