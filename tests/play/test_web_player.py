@@ -125,3 +125,24 @@ def test_reference_conformance_checkpoint_plays_in_the_browser(conformance_dir, 
         "--checkpoint", str(conformance_dir / "small_agent_reference_format.pt"), "--game", "Breakout", "--fps", "20"
     ) as (url, log):
         _play_in_chromium(url, tmp_path / "conformance.png")
+
+
+def test_a_port_in_use_or_an_unknown_host_is_refused_in_one_line(play_checkpoints):
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flags, reason in ((["--port", str(port)], "address already in use"), (["--host", "999.1.1.1"], "")):
+            out = subprocess.run(
+                [sys.executable, "-m", "diamond.cli", "play-web", "--checkpoint", str(play_checkpoints["run"])]
+                + ["--device", "cpu", *flags],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+            last = out.stderr.splitlines()[-1]  # the error, alone on its line (the emulator prints a banner first)
+            assert last.startswith("diamond play-web: error: --") and "cannot listen there" in last and reason in last

@@ -4,6 +4,7 @@ and one WebSocket connection per tab, each playing its own session (``web.Client
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 from collections.abc import Callable
@@ -95,9 +96,16 @@ class WebPlayer:
     async def serve(self, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
         from websockets.asyncio.server import serve
 
-        async with serve(
-            self.handle, self.host, self.port, process_request=self.process_request, max_size=2**16
-        ) as server:
+        async with contextlib.AsyncExitStack() as opened:
+            try:
+                server = await opened.enter_async_context(
+                    serve(self.handle, self.host, self.port, process_request=self.process_request, max_size=2**16)
+                )
+            except OSError as exc:  # the port taken, an address this machine does not have, an unknown host name
+                raise InvalidValue(
+                    f"--host {self.host} --port {self.port}: cannot listen there ({exc.strerror or exc}); "
+                    "choose another port (0: any free one) or host"
+                ) from None
             port = server.sockets[0].getsockname()[1]
             host = f"[{self.host}]" if ":" in self.host else self.host
             url = f"http://{host}:{port}/"
