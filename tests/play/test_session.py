@@ -76,7 +76,7 @@ def test_bad_checkpoints_and_games_get_clear_errors(play_checkpoints, tmp_path):
         load_play_models(play_checkpoints["run"], game="Pong")
     with pytest.raises(ValueError, match="Pacman"):
         load_play_models(play_checkpoints["reference"], game="Pacman")
-    with pytest.raises(ValueError, match="without checkpoints/agent.pt"):
+    with pytest.raises(ValueError, match="is a folder holding none of checkpoints/agent.pt"):
         load_play_models(tmp_path)
     truncated = tmp_path / "cut.pt"
     truncated.write_bytes(play_checkpoints["reference"].read_bytes()[:1000])

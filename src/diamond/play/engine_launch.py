@@ -13,10 +13,16 @@ from diamond.configs.schema import ConfigError
 from diamond.data.spawn import spawn_folders
 from diamond.fps_actions import csgo_action_space
 from diamond.models.engine import Engine
+from diamond.play import compute
 from diamond.play.engine_session import EngineSession
 
 
-def open_engine(
+def open_engine(*args: Any, **kwargs: Any) -> tuple[Engine, list[Path]]:
+    """``load_engine_and_spawns`` on the compute thread, where the players will step it (``play.compute``)."""
+    return compute.run(load_engine_and_spawns, *args, **kwargs)
+
+
+def load_engine_and_spawns(
     checkpoint: str | None,
     from_hub: str | None,
     spawn: str | None,
@@ -76,7 +82,7 @@ def play_engine_desktop(
     from diamond.play.engine_window import ENGINE_HELP, EngineApp
     from diamond.play.launch import run_window
 
-    session = EngineSession(engine, spawns, **session_args)
+    session = compute.run(EngineSession, engine, spawns, **session_args)
     app = EngineApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
     log(f"playing the engine from {len(spawns)} spawn point(s), {session.setting} setting; keys: {ENGINE_HELP}")
     shown, seconds, steps = run_window(app, frames, screenshot, log)

@@ -13,11 +13,11 @@ The motion received between two frames adds up to the mouse move of the next fra
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from typing import Any
 
+from diamond.play import compute
 from diamond.play.engine_frame import EngineFrame
 from diamond.play.engine_session import EngineSession
 from diamond.play.web import ClientSession
@@ -164,4 +164,4 @@ class EngineClient(ClientSession):
         return ""
 
     async def apply(self, command: str) -> tuple[EngineFrame | None, str]:  # type: ignore[override]
-        return await asyncio.to_thread(self.session.command, command)
+        return await compute.run_async(self.session.command, command)

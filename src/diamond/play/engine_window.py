@@ -173,7 +173,7 @@ class EngineApp(PlayerApp):
 
     def apply(self, command: str) -> None:
         if command in COMMANDS:
-            frame, message = self.session.command(command)
+            frame, message = self.call(self.session.command, command)
             if frame is not None:
                 self.frame = frame
             self.say(message)

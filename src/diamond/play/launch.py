@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from diamond.configs.schema import ConfigError
+from diamond.play import compute
 from diamond.play.models import PlayModels, download_from_hub, load_play_models
 from diamond.play.session import CONTROLLERS, PlaySession
 
 
-def open_models(
+def open_models(*args: Any, **kwargs: Any) -> PlayModels:
+    """``load_models`` on the compute thread, where the player will step them (``play.compute``)."""
+    return compute.run(load_models, *args, **kwargs)
+
+
+def load_models(
     checkpoint: str | None,
     from_hub: str | None,
     game: str | None,
@@ -85,7 +91,7 @@ def play_desktop(
         raise ConfigError(f"--frames {frames} must be >= 1")
     from diamond.play.pygame_app import PLAYER_HELP, PlayerApp
 
-    session = new_session(models, **session_args)
+    session = compute.run(new_session, models, **session_args)
     app = PlayerApp(session, fps=fps, scale=scale, screenshot_dir=screenshot_dir, log=log)
     log(
         f"playing {session.game} in the {session.source} ({models.kind} checkpoint {models.path}, "
@@ -154,7 +160,7 @@ def serve_web(
     record = session_args.get("record")
     if record is not None and Path(record).exists() and not Path(record).is_dir():
         raise ConfigError(f"--record {record} is a file; the browser player records each tab into {record}/client-N")
-    make(None).close()
+    compute.run(lambda: make(None).close())
 
     def make_session(n: int) -> Any:
         return make(record and str(Path(record) / f"client-{n}"))

@@ -12,12 +12,14 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from diamond.errors import InvalidValue
+from diamond.play import compute
 from diamond.play.dataset_browser import JUMP, DatasetBrowser
 from diamond.play.session import Frame, PlaySession
 
@@ -166,7 +168,7 @@ class PlayerApp:
         self.fps = fps
         self.log = log
         self.queued: list[str] = []
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diamond-step") if threaded else None
+        self.threaded = threaded  # steps and commands on the compute thread (``play.compute``), else here
         self.pending: Future | None = None
         self.step_once = False
         self.quit = False
@@ -227,19 +229,19 @@ class PlayerApp:
         elif command == "screenshot":
             self.say(f"saved {self.window.screenshot()}")
         elif command == "toggle_controller":
-            self.say(s.toggle_controller())
+            self.say(self.call(s.toggle_controller))
         elif command == "next_source":
-            self.frame = s.next_source()
+            self.frame = self.call(s.next_source)
             self.say(self.frame.message)
         elif command in ("horizon_up", "horizon_down"):
-            self.say(s.change_horizon(1 if command == "horizon_up" else -1))
+            self.say(self.call(s.change_horizon, 1 if command == "horizon_up" else -1))
         elif command == "pause":
-            self.say(s.toggle_pause())
+            self.say(self.call(s.toggle_pause))
         elif command == "step":
             self.step_once = s.paused
             self.say("one step" if s.paused else "N steps one frame while paused (P pauses)")
         elif command == "reset":
-            self.frame = s.reset()
+            self.frame = self.call(s.reset)
             self.say("new episode")
 
     # -- loop ----------------------------------------------------------------------------------------
@@ -248,14 +250,18 @@ class PlayerApp:
         """What ``session.step`` gets for the next frame: the held controls."""
         return (frozenset(self.held),)
 
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A session command, where the session's steps run (after the step in flight, if any)."""
+        return compute.run(fn, *args) if self.threaded else fn(*args)
+
     def _submit(self) -> None:
         args = self.step_arguments()
-        if self.pool is None:
+        if not self.threaded:
             done: Future = Future()
             done.set_result(self.session.step(*args))
             self.pending = done
         else:
-            self.pending = self.pool.submit(self.session.step, *args)
+            self.pending = compute.submit(self.session.step, *args)
 
     def run(self, max_frames: int | None = None, max_seconds: float | None = None) -> int:
         """The loop, until the user quits, ``max_frames`` new frames were shown or ``max_seconds`` passed;
@@ -311,9 +317,7 @@ class PlayerApp:
         return self.pending.done()
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-        self.session.close()
+        self.call(self.session.close)  # after the step in flight
         self.window.close()
 
 

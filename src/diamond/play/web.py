@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from diamond.play import compute
 from diamond.play.keymap import COMMANDS, reachable
 from diamond.play.session import SOURCES, Frame, PlaySession
 
@@ -159,14 +160,14 @@ class ClientSession:
         if command == "toggle_controller":
             return None, s.toggle_controller()
         if command == "next_source":
-            frame = await asyncio.to_thread(s.next_source)
+            frame = await compute.run_async(s.next_source)
             return frame, frame.message
         if command in ("horizon_up", "horizon_down"):
             return None, s.change_horizon(1 if command == "horizon_up" else -1)
         if command == "pause":
             return None, s.toggle_pause()
         if command == "reset":
-            return await asyncio.to_thread(s.reset), "new episode"
+            return await compute.run_async(s.reset), "new episode"
         return None, ""
 
     async def play(self) -> None:
@@ -194,10 +195,10 @@ class ClientSession:
             if delay > 0:
                 await asyncio.sleep(delay)
             next_due = max(next_due + period, time.perf_counter() - period)
-            frame = await asyncio.to_thread(s.step, *self.step_arguments())
+            frame = await compute.run_async(s.step, *self.step_arguments())
             # at full speed, the next frame is sampled while this one is encoded and sent
             while not period and not self.commands and not s.paused:
-                following = asyncio.create_task(asyncio.to_thread(s.step, *self.step_arguments()))
+                following = asyncio.create_task(compute.run_async(s.step, *self.step_arguments()))
                 await self.send_frame(frame)
                 frame = await following
             await self.send_frame(frame)

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from diamond.errors import InvalidValue
+from diamond.play import compute
 from diamond.play.web import ClientSession
 
 
@@ -69,7 +70,7 @@ class WebPlayer:
         session: Any = None
         tasks: list[asyncio.Task] = []
         try:
-            session = await asyncio.to_thread(self.make_session, self.clients)
+            session = await compute.run_async(self.make_session, self.clients)
             self.log(f"{client} connected: {self.client.describe(session)}")
             await connection.send(json.dumps(self.client.hello(session)))
             c = self.client(session, connection, self.fps)
@@ -91,7 +92,7 @@ class WebPlayer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if session is not None:
-                await asyncio.to_thread(session.close)
+                await compute.run_async(session.close)
 
     async def serve(self, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
         from websockets.asyncio.server import serve
