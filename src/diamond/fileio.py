@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from diamond.errors import InvalidValue
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -96,3 +98,19 @@ def differences(a: Any, b: Any, labels: tuple[str, str], prefix: str = "") -> li
                 out.extend(differences(a[key], b[key], labels, name))
         return out
     return [] if a == b else [f"{prefix}: {labels[0]}={a!r}, {labels[1]}={b!r}"]
+
+
+def same_flags(path: Path, flags: dict[str, Any], refusal: str, saved: dict[str, Any] | None = None) -> None:
+    """A folder made with one set of command-line values (``flags``, by flag name) records them in ``path`` at
+    its first run; a later run with others is refused, nothing written: ``refusal`` (what the folder holds)
+    followed by each value that differs. ``saved``: the values to compare with where ``path`` is absent
+    (folders from before it was written)."""
+    saved = json.loads(path.read_text()) if path.is_file() else saved
+    if saved is not None and saved != flags:
+        diff = ", ".join(
+            f"--{k.replace('_', '-')} {v} (the folder's: {saved.get(k)})" for k, v in flags.items() if saved.get(k) != v
+        )
+        raise InvalidValue(f"{refusal}: {diff}; repeat the folder's values or choose another folder")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(path, flags)

@@ -126,7 +126,13 @@ def run_demo(
     from diamond.envs.families import FAMILIES
 
     FAMILIES[env].validate_game(game, "--game")  # before the folder is written
-    _same_data(out, {"env": env, "game": game, "seed": seed})
+    from diamond.fileio import same_flags
+
+    same_flags(
+        out / WorldModelDemo.DATA_ARGUMENTS,
+        {"env": env, "game": game, "seed": seed},
+        f"--out {out} holds a demo of other data",
+    )
     train_dir, test_dir = out / WorldModelDemo.TRAIN_DATA, out / WorldModelDemo.TEST_DATA
     for kind, path, steps, kind_seed in (
         ("train", train_dir, train_steps, seed),
@@ -193,22 +199,6 @@ def run_demo(
     }
     write_json_atomically(out / WorldModelDemo.SUMMARY, summary)
     return summary
-
-
-def _same_data(out: Path, arguments: dict[str, Any]) -> None:
-    """Record what the demo's data is collected with; a re-run that names other data is refused, untouched."""
-    import json
-
-    from diamond.fileio import write_json_atomically
-
-    path = out / WorldModelDemo.DATA_ARGUMENTS
-    saved = json.loads(path.read_text()) if path.exists() else None
-    if saved is None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(path, arguments)
-    elif saved != arguments:
-        diff = ", ".join(f"--{k} {v} (the folder's: {saved.get(k)})" for k, v in arguments.items() if saved.get(k) != v)
-        raise InvalidValue(f"--out {out} holds a demo of other data: {diff}; repeat its values or choose another --out")
 
 
 def locate_store(path: str | Path) -> tuple[Path, Path | None]:

@@ -27,9 +27,8 @@ from diamond.data.hdf5_episodes import FILE_PREFIX, episode_file_name, file_numb
 from diamond.envs.base import check_int
 from diamond.envs.vizdoom_fps import MOUSE_DEGREES_PER_UNIT, VizdoomConfig, VizdoomFPSEnv, validate_scenario
 from diamond.envs.vizdoom_player import ScriptedPlayer
-from diamond.errors import InvalidValue
 from diamond.evaluation.fps_recording import GameTally, action_statistics, contact_sheet, episode_length, read_actions
-from diamond.fileio import write_json_atomically
+from diamond.fileio import same_flags, write_json_atomically
 from diamond.progress import Progress
 
 REPORT = "recording_report.json"
@@ -87,7 +86,11 @@ def record_vizdoom(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     have = existing_files(out)
-    _same_settings(out, {"scenario": scenario, "seed": seed, "episode_frames": episode_frames}, bool(have))
+    settings = {"scenario": scenario, "seed": seed, "episode_frames": episode_frames}
+    # a folder recorded before the settings file existed: its report says how
+    report = json.loads((out / REPORT).read_text()) if have and (out / REPORT).is_file() else None
+    legacy = {k: report.get(k) for k in settings} if report is not None else None
+    same_flags(out / SETTINGS, settings, f"{out} holds a recording made with other settings", legacy)
     target = math.ceil(frames / episode_frames)
     todo = max(0, target - len(have))
     first = (file_number(have[-1]) + 1) if have else 0
@@ -119,26 +122,6 @@ def record_vizdoom(
     contact_sheet(files, out / CONTACT_SHEET)
     log(_summary(report))
     return report
-
-
-def _same_settings(out: Path, settings: dict[str, Any], has_files: bool) -> None:
-    """A folder holds files of one recording: a re-run with other settings is refused, nothing written. Folders
-    from before the settings file was written are checked against their report, when there is one."""
-    path = out / SETTINGS
-    saved = json.loads(path.read_text()) if path.is_file() else None
-    if saved is None and has_files and (out / REPORT).is_file():
-        saved = {k: json.loads((out / REPORT).read_text()).get(k) for k in settings}
-    if saved is not None and saved != settings:
-        diff = ", ".join(
-            f"--{k.replace('_', '-')} {v} (the folder's: {saved.get(k)})"
-            for k, v in settings.items()
-            if saved.get(k) != v
-        )
-        raise InvalidValue(
-            f"{out} holds a recording made with other settings: {diff}; repeat them or choose another folder"
-        )
-    if not path.is_file():
-        write_json_atomically(path, settings)
 
 
 def _report(

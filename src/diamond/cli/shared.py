@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,12 +49,7 @@ def run_config(args: argparse.Namespace, build: Callable[..., Any], cls: type, s
     ``--preset``, the run's saved configuration ``saved``, as ``diamond train --resume`` does, with ``--config``
     and ``--set`` on top; otherwise the preset's."""
     if args.resume and args.preset is None and saved.is_file():
-        from diamond.configs.presets import update_config
-        from diamond.configs.schema import ConfigError, from_dict
+        from diamond.configs.presets import saved_config, update_config
 
-        try:
-            data = json.loads(saved.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--resume: {saved} is not valid JSON ({exc})") from exc
-        return update_config(from_dict(cls, data, str(saved)), args.config, args.set)
+        return update_config(saved_config(cls, saved, "--resume"), args.config, args.set)
     return build(args.preset or args.preset_default, args.config, args.set)

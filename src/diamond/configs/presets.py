@@ -267,6 +267,16 @@ def update_config(cfg: Any, config_file: str | Path | None, overrides: list[str]
     return cfg
 
 
+def saved_config(cls: type, path: Path, where: str) -> Any:
+    """The configuration a run saved in ``path`` (its ``config.json``), as ``cls``; ``where``: the flag that
+    named the run, for the message when the file is not JSON."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: {path} is not valid JSON ({exc})") from exc
+    return from_dict(cls, data, str(path))
+
+
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in update.items():

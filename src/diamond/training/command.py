@@ -3,12 +3,11 @@ configuration, then the run starts or resumes (see ``diamond.training.run``). ``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from diamond.configs.presets import train_config, update_config
-from diamond.configs.schema import ConfigError, TrainConfig, from_dict
+from diamond.configs.presets import saved_config, train_config, update_config
+from diamond.configs.schema import ConfigError, TrainConfig
 from diamond.envs.families import FAMILIES
 from diamond.layout import AgentRun
 
@@ -96,8 +95,4 @@ def resumed_config(
         raise ConfigError(f"--resume {run_dir}: the run folder does not exist; nothing to resume")
     if not saved.exists():
         raise ConfigError(f"--resume {run_dir}: no {saved.name} in it; is this a `diamond train` run folder?")
-    try:
-        cfg = from_dict(TrainConfig, json.loads(saved.read_text()), str(saved))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--resume {run_dir}: {saved} is not valid JSON ({exc})") from exc
-    return update_config(cfg, config_file, changes)
+    return update_config(saved_config(TrainConfig, saved, f"--resume {run_dir}"), config_file, changes)
