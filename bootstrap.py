@@ -92,7 +92,18 @@ def main(argv: list[str]) -> int:
     else:
         print(f"[bootstrap] unknown job {job!r}; use demo, test, or -- followed by a diamond command", file=sys.stderr)
         return 2
-    return subprocess.run(cmd, cwd=ROOT).returncode
+    return run_to_the_end(cmd)
+
+
+def run_to_the_end(cmd: list[str]) -> int:
+    """``cmd``'s exit status. Ctrl+C reaches the command too (one process group): it saves its work and
+    stops, and this process waits for it instead of printing a traceback of its own."""
+    child = subprocess.Popen(cmd, cwd=ROOT)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 if __name__ == "__main__":
