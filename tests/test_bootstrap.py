@@ -18,7 +18,15 @@ def test_ctrl_c_stops_the_command_and_bootstrap_without_a_traceback(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, str(ROOT / "bootstrap.py"), "--", "train", "--preset", "tiny", "--device", "cpu"]
     cmd += ["--set", "schedule.total_steps=100000", "--out", str(run)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # as in a terminal: a test runner started in the background inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not (run / "checkpoints" / "agent.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
